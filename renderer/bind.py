@@ -1,0 +1,50 @@
+"""Bind: envelope + layout + tenant → `BoundDocument` (data validated against the layout's data model).
+
+In: an `Envelope`, the `LayoutSpec` it names and the `Tenant`. Out: a `BoundDocument` holding the
+validated data model, the request, the signer in office on 交付年月日 and the standard options in force.
+No rule of the standard is applied here (see `renderer.rules`), and nothing is drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ValidationError
+
+from renderer.datamodels import DATA_MODELS
+from renderer.diagnostics import from_pydantic
+from renderer.envelope import Envelope, Request
+from renderer.errors import InputError
+from renderer.spec.model import LayoutSpec, OmissionItem
+from renderer.tenants import SignerInOffice, Tenant
+
+
+@dataclass(frozen=True)
+class BoundDocument:
+    layout: LayoutSpec
+    tenant: Tenant
+    request: Request
+    data: BaseModel
+    signer: SignerInOffice
+    options: dict[str, bool]
+    included: frozenset[OmissionItem] = field(default_factory=frozenset)
+
+
+def bind(envelope: Envelope, layout: LayoutSpec, tenant: Tenant) -> BoundDocument:
+    model = DATA_MODELS[layout.data_model]
+    try:
+        data = model.model_validate(envelope.data)
+    except ValidationError as exc:
+        diags = from_pydantic(exc, prefix="data")
+        raise InputError(f"data does not match the {layout.data_model} model: {len(diags)} problem(s)",
+                         diagnostics=diags, field=diags[0].path if diags else "data") from None
+    options = {name: spec.default for name, spec in layout.options.items()}
+    for name, value in tenant.file.defaults.options.items():
+        # A tenant may switch only options a layout declares (`chohyo layouts validate` checks each
+        # tenant option against the union of all layouts' declared options).
+        if name in layout.options:
+            options[name] = value
+    signer = tenant.signer_for(envelope.request.issued_on, envelope.request.signer)
+    return BoundDocument(layout=layout, tenant=tenant, request=envelope.request, data=data,
+                         signer=signer, options=options)
+

@@ -1,0 +1,15 @@
+"""Input data models, one per `data_model` a layout may name, and the shared address model.
+
+In: the `data` object of an envelope. Out: validated, frozen pydantic models. `DATA_MODELS` maps the
+name a layout declares (`data_model: juminhyo`) to its model; `chohyo layouts schema` exports them.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from renderer.datamodels.juminhyo import JuminhyoData
+
+DATA_MODELS: dict[str, type[BaseModel]] = {"juminhyo": JuminhyoData}
+
+__all__ = ["DATA_MODELS", "JuminhyoData"]

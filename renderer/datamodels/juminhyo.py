@@ -1,0 +1,107 @@
+"""Data for 住民票の写し (世帯連記式 and 個人票): a household and its members.
+
+In: the envelope's `data`. Out: `JuminhyoData`. Every person carries a stable `person_id` (宛名番号,
+unique within the tenant, hence within the household). Dates are ISO dates; the layout's formatters
+print them in 和暦 (西暦 for a foreign resident's 生年月日 and 在留期間の満了の日).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from renderer.datamodels.address import Address, DomesticAddress
+from renderer.formats.codes import CodeError, validate_my_number, validate_resident_code
+
+PersonId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$", description="宛名番号")]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ForeignResident(Model):
+    """外国人住民 items (住基法 30条の45)."""
+
+    name_alphabet: Name | None = Field(default=None, description="氏名（アルファベット）")
+    alias: Name | None = Field(default=None, description="通称")
+    nationality: Name = Field(description="国籍・地域")
+    status: Literal["中長期在留者", "特別永住者", "一時庇護許可者", "仮滞在許可者", "経過滞在者"] = Field(
+        description="法第30条の45に規定する区分")
+    residence_status: Name | None = Field(default=None, description="在留資格")
+    period: Name | None = Field(default=None, description="在留期間 (e.g. 3年)")
+    period_expires_on: dt.date | None = Field(default=None, description="在留期間の満了の日 (printed in 西暦)")
+    card_number: Annotated[str, Field(pattern=r"^[A-Z0-9]{12}$")] | None = Field(
+        default=None, description="在留カード等番号")
+    became_resident_on: dt.date | None = Field(default=None, description="外国人住民となった年月日")
+
+
+class Person(Model):
+    person_id: PersonId
+    name: Name = Field(description="氏名")
+    name_kana: Name | None = Field(default=None, description="氏名の振り仮名")
+    former_name: Name | None = Field(default=None, description="旧氏")
+    former_name_kana: Name | None = Field(default=None, description="旧氏の振り仮名")
+    birth_date: dt.date = Field(description="生年月日")
+    sex: Literal["男", "女"] = Field(description="性別")
+    relationship: Annotated[str, Field(min_length=1, max_length=20)] = Field(description="続柄")
+    honseki: Name | None = Field(default=None, description="本籍")
+    hittosha: Name | None = Field(default=None, description="筆頭者")
+    became_resident_on: dt.date | None = Field(default=None, description="住民となった年月日")
+    address_set_on: dt.date | None = Field(default=None, description="住所を定めた年月日")
+    notified_on: dt.date | None = Field(default=None, description="届出日")
+    moved_in_from: Address | None = Field(default=None, description="転入前住所 (国外を含む)")
+    my_number: str | None = Field(default=None, description="個人番号 (12 digits, check digit verified)")
+    resident_code: str | None = Field(default=None, description="住民票コード (11 digits)")
+    remarks: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=4, description="備考 (up to 4)")
+    foreign: ForeignResident | None = Field(default=None, description="present for 外国人住民")
+
+    @field_validator("my_number")
+    @classmethod
+    def _my_number(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            return validate_my_number(v)
+        except CodeError as exc:  # message never contains the number
+            raise ValueError(str(exc)) from None
+
+    @field_validator("resident_code")
+    @classmethod
+    def _resident_code(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            return validate_resident_code(v)
+        except CodeError as exc:
+            raise ValueError(str(exc)) from None
+
+    @property
+    def is_foreign(self) -> bool:
+        return self.foreign is not None
+
+
+class Household(Model):
+    address: DomesticAddress = Field(description="住所 (方書を含む)")
+    head_name: Name = Field(description="世帯主氏名")
+    members: list[Person] = Field(min_length=1, max_length=200)
+    order: Literal["standard", "as_given"] = Field(
+        default="standard",
+        description="standard: the order of §1.5 (世帯主, 配偶者, 子 …); as_given: the clerk's manual order")
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Household:
+        seen: set[str] = set()
+        for i, m in enumerate(self.members):
+            if m.person_id in seen:
+                raise ValueError(f"members[{i}].person_id repeats an earlier member's 宛名番号")
+            seen.add(m.person_id)
+        return self
+
+
+class JuminhyoData(Model):
+    household: Household

@@ -1,0 +1,5 @@
+"""Drawing: the only package that imports ReportLab's canvas (`reportlab.pdfgen`)."""
+
+from renderer.draw.canvas import draw
+
+__all__ = ["draw"]

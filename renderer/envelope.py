@@ -1,0 +1,66 @@
+"""The one input envelope for every layout: ``{"layout", "tenant", "request", "data"}``.
+
+In: a JSON object (CLI file, HTTP body, batch line). Out: `Envelope` with a validated `Request`; `data`
+stays a dict here and is validated against the layout's data model in `renderer.bind`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from renderer.spec.model import OmissionItem
+
+MAX_COPIES = 20
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Requester(Model):
+    relation: Literal["self", "same_household", "third_party", "agent", "public_office"] = Field(
+        description="本人, 同一世帯員, 第三者, 代理人, 公用請求")
+    person_id: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$")] | None = Field(
+        default=None, description="the requester's 宛名番号 when known")
+    acting_for: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$")] | None = Field(
+        default=None, description="for an agent: the person_id of the person acted for")
+    purpose: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="for a third party: the stated purpose (請求事由)")
+
+    @model_validator(mode="after")
+    def _relation_needs(self) -> Requester:
+        if self.relation == "agent" and self.acting_for is None:
+            raise ValueError("an agent request needs `acting_for` (the person acted for)")
+        if self.relation == "third_party" and self.purpose is None:
+            raise ValueError("a third_party request needs `purpose` (the stated purpose)")
+        return self
+
+
+class Request(Model):
+    requester: Requester
+    channel: Literal["counter", "mail", "wide_area", "convenience_store"] = Field(
+        description="窓口, 郵送, 広域交付, コンビニ交付")
+    operator: Annotated[str, Field(pattern=r"^[0-9A-Za-z._@-]{1,64}$")] = Field(
+        description="who prints (user id of the clerk or system)")
+    output: Literal["print", "file", "preview"] = "print"
+    include: list[OmissionItem] | None = Field(
+        default=None,
+        description="optional items asked for; absent = the tenant's defaults")
+    issued_on: dt.date = Field(description="交付年月日")
+    copies: int = Field(default=1, ge=1, le=MAX_COPIES)
+    signer: Literal["head", "deputy"] = Field(default="head", description="市区町村長 or 職務代理者")
+    seal: bool = Field(default=True, description="print the 公印")
+    terminal: Annotated[str, Field(max_length=20)] = Field(default="", description="端末名 for the 発行番号")
+    printer: Annotated[str, Field(max_length=20)] = Field(default="", description="プリンタ名 for the 発行番号")
+    members: list[Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$")]] | None = Field(
+        default=None, description="person_ids to print (一部の世帯員); absent = the whole household")
+
+
+class Envelope(Model):
+    layout: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,63}$")]
+    tenant: Annotated[str, Field(pattern=r"^[0-9]{6}$", description="全国地方公共団体コード (6 digits)")]
+    request: Request
+    data: dict[str, Any]

@@ -1,0 +1,1 @@
+"""Rules of the standard applied between bind and compose."""

@@ -1,0 +1,126 @@
+"""Apply the standard's rules to a bound document, before anything is composed.
+
+In: a `BoundDocument`. Out: a new `BoundDocument` whose data has
+- only the members the request selected, in the standard order of §1.5 (unless the clerk's manual order
+  was declared with ``household.order: as_given``);
+- every optional item (§1.6) that is not printed *replaced* by a `Withheld` marker carrying the layout's
+  declared omitted text, so a withheld value never reaches composition, the PDF or its text layer.
+
+Hard rules that no layout, tenant or request can weaken (a request that explicitly asks for a forbidden
+item is refused with exit 3 naming the rule; a tenant default never smuggles one in):
+- a ``third_party`` request never gets 個人番号 or 住民票コード;
+- a ``wide_area`` (広域交付) request never gets 本籍・筆頭者.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from renderer.bind import BoundDocument
+from renderer.datamodels.juminhyo import JuminhyoData, Person
+from renderer.errors import InputError, RefusedError
+from renderer.rules.household_order import MemberKey, standard_order
+from renderer.spec.model import OmissionItem
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """An item that is not printed; only its declared replacement text survives."""
+
+    item: OmissionItem
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+# (rule name, requester relation or channel, items that can never be printed)
+HARD_RULES: tuple[tuple[str, str, frozenset[OmissionItem]], ...] = (
+    ("third-party-no-my-number", "third_party", frozenset({"my_number", "resident_code"})),
+    ("wide-area-no-honseki", "wide_area", frozenset({"honseki"})),
+)
+
+
+def forbidden_items(relation: str, channel: str) -> dict[OmissionItem, str]:
+    """Items this request may never get, with the rule that forbids each."""
+    out: dict[OmissionItem, str] = {}
+    for rule, who, items in HARD_RULES:
+        if who in (relation, channel):
+            for item in items:
+                out.setdefault(item, rule)
+    return out
+
+
+def apply_rules(doc: BoundDocument) -> BoundDocument:
+    request = doc.request
+    forbidden = forbidden_items(request.requester.relation, request.channel)
+    if request.include is not None:
+        for i, item in enumerate(request.include):
+            if item in forbidden:
+                raise RefusedError(
+                    f"request.include[{i}] asks for {item}, which rule {forbidden[item]} never allows",
+                    rule=forbidden[item], field=f"request.include[{i}]")
+        included = frozenset(request.include)
+    else:
+        included = frozenset(doc.tenant.file.defaults.include) - frozenset(forbidden)
+    data = doc.data
+    if isinstance(data, JuminhyoData):
+        data = _select_and_order(data, request.members)
+    for item, spec in doc.layout.omissions.items():
+        if item in included:
+            continue
+        marker = Withheld(item=item, text=spec.omitted_text)
+        for path in spec.paths:
+            data = _withhold(data, path.split("."), marker)
+    return dataclasses.replace(doc, data=data, included=included)
+
+
+def _select_and_order(data: JuminhyoData, selected: Sequence[str] | None) -> JuminhyoData:
+    members = list(data.household.members)
+    if selected is not None:
+        by_id = {m.person_id: m for m in members}
+        picked: list[Person] = []
+        for i, pid in enumerate(selected):
+            if pid not in by_id:
+                raise InputError(f"request.members[{i}] names no member of the household",
+                                 field=f"request.members[{i}]")
+            if by_id[pid] in picked:
+                raise InputError(f"request.members[{i}] repeats a member", field=f"request.members[{i}]")
+            picked.append(by_id[pid])
+        keep = {m.person_id for m in picked}
+        members = [m for m in members if m.person_id in keep]
+    if data.household.order == "standard":
+        try:
+            members = standard_order(members, _member_key)
+        except ValueError as exc:
+            raise InputError(f"data.household.members: {exc}", field="data.household.members") from None
+    household = data.household.model_copy(update={"members": members})
+    return data.model_copy(update={"household": household})
+
+
+def _member_key(p: Person) -> MemberKey:
+    return MemberKey(relationship=p.relationship, birth_date=p.birth_date, person_id=p.person_id)
+
+
+def _withhold(node: Any, parts: list[str], marker: Withheld) -> Any:
+    """Return a copy of `node` with the value at `parts` replaced by `marker` (``name[]`` maps a list)."""
+    if not parts or node is None:
+        return node if parts else marker
+    head, rest = parts[0], parts[1:]
+    each = head.endswith("[]")
+    name = head[:-2] if each else head
+    if not isinstance(node, BaseModel) or name not in type(node).model_fields:
+        raise AssertionError(f"omission path segment {name!r} is not a field")  # checked by validation
+    value = getattr(node, name)
+    if each:
+        new: Any = [_withhold(v, rest, marker) for v in value]
+    elif not rest:
+        new = marker   # an absent optional item is withheld too: even its absence is not shown
+    else:
+        new = _withhold(value, rest, marker)
+    return node.model_copy(update={name: new})

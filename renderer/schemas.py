@@ -1,0 +1,68 @@
+"""JSON Schemas generated from the models, committed so editors and callers can use them.
+
+In: the models (`LayoutSpec`, `Envelope`, the data models) and the layouts. Out: `layouts/schema.json`
+(the layout language) and `layouts/input-schemas/<layout-id>.json` (the envelope each layout accepts,
+with its `data` typed). `check=True` writes nothing and returns the files that are stale.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import create_model
+
+from renderer.datamodels import DATA_MODELS
+from renderer.envelope import Request
+from renderer.spec.model import LayoutSpec
+
+if TYPE_CHECKING:
+    from renderer.api import Renderer
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def layout_schema() -> dict[str, Any]:
+    schema = LayoutSpec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "chohyo layout (schema_version 1)"
+    return schema
+
+
+def envelope_schema(layout_id: str, data_model: str) -> dict[str, Any]:
+    model = create_model(
+        f"Envelope_{layout_id.replace('-', '_')}",
+        layout=(Literal[layout_id], ...),
+        tenant=(str, ...),
+        request=(Request, ...),
+        data=(DATA_MODELS[data_model], ...),
+    )
+    schema = model.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"input envelope for {layout_id}"
+    schema["properties"]["tenant"]["pattern"] = "^[0-9]{6}$"
+    return schema
+
+
+def expected_files(renderer: Renderer) -> dict[Path, str]:
+    layouts_dir = renderer.settings.layouts_dir
+    files = {layouts_dir / "schema.json": _dump(layout_schema())}
+    for layout_id in renderer.layout_ids():
+        spec = renderer.layout(layout_id)
+        files[layouts_dir / "input-schemas" / f"{layout_id}.json"] = _dump(envelope_schema(layout_id, spec.data_model))
+    return files
+
+
+def write_schemas(renderer: Renderer, *, check: bool) -> list[Path]:
+    changed: list[Path] = []
+    for path, text in expected_files(renderer).items():
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current != text:
+            changed.append(path)
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+    return changed

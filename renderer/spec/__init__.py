@@ -1,0 +1,1 @@
+"""The layout language: load (YAML with line numbers), model (pydantic), validate (diagnostics)."""

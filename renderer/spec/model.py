@@ -1,0 +1,323 @@
+"""The layout language: frozen pydantic models for `layouts/<id>.yaml`.
+
+In: the dict that `spec.load` read from YAML. Out: a `LayoutSpec` (or a pydantic ValidationError that
+`spec.validate` turns into diagnostics). Every model forbids unknown keys. Units are millimetres, origin
+at the top-left corner of the sheet, y growing downwards; composition converts to PDF points.
+
+What the language deliberately cannot say: anything that would let a layout, tenant or request shorten
+an address (the address formatter always prints 都道府県 and 市区町村), print a withheld item, or skip the
+rules stage. Those are 実装不可機能 of the standard, so there is no key for them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+Mm = Annotated[float, Field(ge=-1000, le=1000, description="millimetres")]
+Point = tuple[Mm, Mm]
+ShowOn = Literal["every", "first", "last", "not_last", "not_first"]
+Align = Literal["left", "center", "right", "distribute"]
+VAlign = Literal["top", "middle", "bottom"]
+Terminal = Literal["error", "fit_as_much", "blank"]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+DataPath = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z_][a-z0-9_]*(\.([a-z_][a-z0-9_]*|[0-9]+)|\[\])*$",
+        max_length=200,
+        description="dotted path into the render context, e.g. item.name or data.household.address",
+    ),
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- styles and policies
+
+
+class Style(Model):
+    fonts: list[str] = Field(min_length=1, description="font chain, first font that has a glyph draws it")
+    size_pt: float = Field(ge=3, le=96)
+    letter_spacing_em: float = Field(default=0.0, ge=-0.2, le=2.0)
+    line_height: float = Field(default=1.25, ge=0.8, le=3.0, description="multiple of size_pt")
+    gray: float = Field(default=0.0, ge=0.0, le=1.0, description="0 = black, 1 = white")
+
+
+class Condense(Model):
+    condense: float = Field(ge=0.3, le=1.0, description="長体: narrowest horizontal scale allowed")
+
+
+class Shrink(Model):
+    shrink_to_pt: float = Field(ge=3, le=96, description="smallest font size allowed")
+
+
+OverflowStep = Literal["wrap"] | Condense | Shrink | Terminal
+
+
+def _check_overflow(steps: list[OverflowStep] | None) -> list[OverflowStep] | None:
+    if steps is None:
+        return None
+    if not steps or not isinstance(steps[-1], str) or steps[-1] == "wrap":
+        raise ValueError("an overflow policy must end with one of: error, fit_as_much, blank")
+    for step in steps[:-1]:
+        if isinstance(step, str) and step != "wrap":
+            raise ValueError(f"`{step}` must be the last step of an overflow policy")
+    return steps
+
+
+class FormatCall(Model):
+    name: Identifier
+    args: dict[str, str | int | bool] = Field(default_factory=dict)
+
+
+FormatSpec = Identifier | FormatCall
+
+
+# --------------------------------------------------------------------------- content shared by elements
+
+
+class TextContent(Model):
+    """Either a literal/template `text` or a data-bound `value` (never both)."""
+
+    text: str | None = Field(default=None, max_length=2000, description="literal text; may use {{ jinja }}")
+    value: DataPath | None = None
+    format: FormatSpec | None = None
+    empty: str | None = Field(default=None, max_length=40,
+                              description="printed when the value is empty (default: the layout's empty_text)")
+    style: Identifier = "body"
+    align: Align = "left"
+    valign: VAlign = "middle"
+    overflow: list[OverflowStep] | None = None
+    padding: Mm = Field(default=1.0, ge=0, le=20, description="left and right inset in mm")
+
+    @field_validator("overflow")
+    @classmethod
+    def _overflow(cls, v: list[OverflowStep] | None) -> list[OverflowStep] | None:
+        return _check_overflow(v)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TextContent:
+        if self.text is not None and self.value is not None:
+            raise ValueError("give either `text` or `value`, not both")
+        if self.format is not None and self.value is None:
+            raise ValueError("`format` applies to a `value`")
+        return self
+
+
+class Placement(Model):
+    show_on: ShowOn = "every"
+    when: str | None = Field(default=None, max_length=300,
+                             description="jinja expression; the element is drawn only when it is true")
+
+
+# --------------------------------------------------------------------------- elements
+
+
+class TextElement(TextContent, Placement):
+    type: Literal["text"]
+    at: Point
+    width: Mm = Field(gt=0)
+    height: Mm | None = Field(default=None, gt=0, description="default: one line of the style")
+
+    @model_validator(mode="after")
+    def _literal(self) -> TextElement:
+        if self.text is None:
+            raise ValueError("a text element needs `text` (use type: field for data)")
+        return self
+
+
+class FieldElement(TextContent, Placement):
+    type: Literal["field"]
+    at: Point
+    width: Mm = Field(gt=0)
+    height: Mm | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _bound(self) -> FieldElement:
+        if self.value is None:
+            raise ValueError("a field element needs `value` (a data path)")
+        return self
+
+
+class LineElement(Placement):
+    type: Literal["line"]
+    start: Point = Field(alias="from")
+    end: Point = Field(alias="to")
+    width_pt: float = Field(default=0.5, gt=0, le=10)
+    dash: tuple[float, float] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class BoxElement(Placement):
+    type: Literal["box"]
+    at: Point
+    size: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]]
+    stroke_pt: float | None = Field(default=0.5, ge=0, le=10)
+    fill_gray: float | None = Field(default=None, ge=0, le=1)
+
+
+class Cell(TextContent):
+    """A cell of a ruled grid: 1-based column/row with spans; content like a text or field element."""
+
+    col: int = Field(ge=1)
+    row: int = Field(ge=1)
+    cols: int = Field(default=1, ge=1)
+    rows: int = Field(default=1, ge=1)
+    border: bool = True
+    fill_gray: float | None = Field(default=None, ge=0, le=1)
+    when: str | None = Field(default=None, max_length=300)
+
+
+class Track(Model):
+    count: int = Field(ge=1, le=400)
+    size: Mm = Field(gt=0)
+
+
+class GridElement(Placement):
+    """A ruled grid: column widths and row heights (list, or count × size) and cells with spans."""
+
+    type: Literal["grid"]
+    at: Point
+    columns: Track | list[Annotated[float, Field(gt=0)]]
+    rows: Track | list[Annotated[float, Field(gt=0)]]
+    rule_pt: float = Field(default=0.4, ge=0, le=5)
+    frame_pt: float | None = Field(default=0.8, ge=0, le=5, description="outer frame width")
+    cells: list[Cell] = Field(default_factory=list)
+
+    def column_widths(self) -> list[float]:
+        return _track(self.columns)
+
+    def row_heights(self) -> list[float]:
+        return _track(self.rows)
+
+    @model_validator(mode="after")
+    def _cells_inside(self) -> GridElement:
+        ncols, nrows = len(self.column_widths()), len(self.row_heights())
+        for i, cell in enumerate(self.cells):
+            if cell.col + cell.cols - 1 > ncols or cell.row + cell.rows - 1 > nrows:
+                raise ValueError(f"cells[{i}] spans outside the {ncols}×{nrows} grid")
+        return self
+
+
+def _track(t: Track | list[float]) -> list[float]:
+    return [t.size] * t.count if isinstance(t, Track) else list(t)
+
+
+class ImageElement(Placement):
+    """An image from a named source. `tenant.seal` is the 公印, checked when the tenant is loaded."""
+
+    type: Literal["image"]
+    at: Point
+    size: tuple[Annotated[float, Field(gt=0, le=300)], Annotated[float, Field(gt=0, le=300)]]
+    source: Literal["tenant.seal"]
+
+    @model_validator(mode="after")
+    def _seal_size(self) -> ImageElement:
+        if self.source == "tenant.seal" and max(self.size) > 25.0:
+            raise ValueError("a 公印 is at most 25 mm square (domain reference §1.7)")
+        return self
+
+
+class QrElement(Placement):
+    """A QR code drawn as vector modules; `data` is a template over the render context."""
+
+    type: Literal["qr"]
+    at: Point
+    size: Mm = Field(gt=5, le=100)
+    data: str = Field(min_length=1, max_length=1000)
+    error_correction: Literal["L", "M", "Q", "H"] = "M"
+
+
+class GroupElement(Placement):
+    """Elements placed relative to `at`, sharing one show_on / when."""
+
+    type: Literal["group"]
+    at: Point = (0.0, 0.0)
+    elements: list[Element]
+
+
+class RepeatElement(Placement):
+    """A block placed `per_sheet` times per sheet for the items of a list; more items → more sheets."""
+
+    type: Literal["repeat"]
+    items: DataPath
+    per_sheet: int = Field(ge=1, le=100)
+    origin: Point
+    step: Point
+    blank_slots: Literal["draw", "skip"] = Field(
+        default="draw", description="draw: unused slots show their frames and labels with no values")
+    block: list[Element]
+
+
+Element = Annotated[
+    TextElement | FieldElement | LineElement | BoxElement | GridElement | ImageElement | QrElement
+    | GroupElement | RepeatElement,
+    Field(discriminator="type"),
+]
+
+ELEMENT_TAGS = frozenset({"text", "field", "line", "box", "grid", "image", "qr", "group", "repeat"})
+
+GroupElement.model_rebuild()
+RepeatElement.model_rebuild()
+
+
+# --------------------------------------------------------------------------- the layout
+
+
+class Standard(Model):
+    business: str
+    form: str
+    reference: str
+
+
+class Paper(Model):
+    size: Literal["A3", "A4", "A5", "B4", "B5"] = "A4"
+    orientation: Literal["portrait", "landscape"] = "portrait"
+
+
+class OptionSpec(Model):
+    """A standard option (標準オプション): an on/off function a tenant may switch."""
+
+    default: bool
+    label: str = Field(max_length=200)
+
+
+OmissionItem = Literal[
+    "head_and_relationship",  # 世帯主・続柄
+    "honseki",                # 本籍・筆頭者
+    "my_number",              # 個人番号
+    "resident_code",          # 住民票コード
+    "foreign_items",          # 国籍・地域, 法30条の45区分, 在留資格, 在留期間等, 満了日, 在留カード等番号
+]
+
+
+class OmissionSpec(Model):
+    """Which data paths an optional item (domain reference §1.6) covers and what prints when omitted."""
+
+    paths: list[DataPath] = Field(min_length=1)
+    omitted_text: str = Field(default="", max_length=20)
+
+
+class LayoutSpec(Model):
+    schema_version: Literal[1]
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,63}$")]
+    kind: Literal["certificate", "notice", "list"]
+    title: str = Field(max_length=100)
+    standard: Standard
+    paper: Paper = Paper()
+    data_model: Literal["juminhyo"]
+    empty_text: str = Field(default="【空欄】", max_length=20)
+    certification: str | None = Field(default=None, max_length=300,
+                                      description="認証文; certificates must declare it")
+    options: dict[Identifier, OptionSpec] = Field(default_factory=dict)
+    omissions: dict[OmissionItem, OmissionSpec] = Field(default_factory=dict)
+    styles: dict[Identifier, Style]
+    elements: list[Element] = Field(min_length=1)
+    metadata_subject: str | None = Field(default=None, max_length=200)

@@ -1,0 +1,267 @@
+"""Validate a layout: structure (pydantic) and meaning (names, paths, fonts, templates, geometry).
+
+In: a layout file path (or loaded YAML), the fonts. Out: a `LayoutSpec`, or `LayoutError` carrying
+*every* problem found, each with its path, source line and a hint (never just the first one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from renderer.datamodels import DATA_MODELS
+from renderer.diagnostics import Diagnostic, join_path
+from renderer.errors import LayoutError
+from renderer.fonts import FontSet
+from renderer.formats.registry import FORMATTERS, jinja_filters
+from renderer.spec.load import Loaded, load_yaml
+from renderer.spec.model import (
+    ELEMENT_TAGS,
+    SCHEMA_VERSION,
+    Cell,
+    Element,
+    FieldElement,
+    FormatCall,
+    GridElement,
+    GroupElement,
+    LayoutSpec,
+    QrElement,
+    RepeatElement,
+    TextContent,
+    TextElement,
+)
+from renderer.templating import Templates
+from renderer.units import paper_size_mm
+
+# Names a value path or template may start with (the render context built in renderer.compose).
+CONTEXT_NAMES = frozenset({"data", "request", "tenant", "signer", "options", "sheet", "copy", "layout",
+                           "issue_number", "certification"})
+REPEAT_NAMES = frozenset({"item", "slot", "index", "blank"})
+_PLAIN_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def load_layout(path: Path, fonts: FontSet) -> LayoutSpec:
+    return validate_loaded(load_yaml(path), fonts)
+
+
+def validate_loaded(loaded: Loaded, fonts: FontSet) -> LayoutSpec:
+    raw = loaded.data
+    src = loaded.source
+    if isinstance(raw, dict) and raw.get("schema_version") not in (None, SCHEMA_VERSION):
+        raise LayoutError(
+            f"{src}: schema_version {raw.get('schema_version')!r} is not supported",
+            diagnostics=[Diagnostic("schema_version", f"this renderer reads schema_version {SCHEMA_VERSION}",
+                                    line=loaded.lines.get("schema_version"), source=src,
+                                    hint="upgrade the renderer or migrate the layout")])
+    try:
+        spec = LayoutSpec.model_validate(raw)
+    except ValidationError as exc:
+        diags = pydantic_diagnostics(exc, loaded)
+        raise LayoutError(f"{src}: {len(diags)} problem(s)", diagnostics=diags) from None
+    diags = list(semantic_checks(spec, fonts, loaded))
+    if diags:
+        raise LayoutError(f"{src}: {len(diags)} problem(s)", diagnostics=diags)
+    return spec
+
+
+def pydantic_diagnostics(exc: ValidationError, loaded: Loaded) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = _clean_loc(err["loc"])
+        path = join_path("", loc)
+        kind = err["type"]
+        message = "unknown key" if kind == "extra_forbidden" else (
+            "required item is missing" if kind == "missing" else str(err["msg"]))
+        hint = {
+            "extra_forbidden": "the layout language has no such key (see layouts/schema.json)",
+            "missing": "add this required item",
+            "union_tag_invalid": f"`type` must be one of: {', '.join(sorted(ELEMENT_TAGS))}",
+        }.get(kind)
+        out.append(Diagnostic(path=path, message=message, line=_line(path, loaded), hint=hint,
+                              source=loaded.source))
+    return _dedupe(out)
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> list[Any]:
+    """Drop pydantic's union-member labels from a location (``elements.3.grid.cells`` → ``elements[3].cells``)."""
+    out: list[Any] = []
+    for part in loc:
+        if isinstance(part, str):
+            if out and isinstance(out[-1], int) and part in ELEMENT_TAGS:
+                continue
+            if not _PLAIN_KEY.match(part):
+                continue
+        out.append(part)
+    return out
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for d in diags:
+        if (d.path, d.message) not in seen:
+            seen.add((d.path, d.message))
+            out.append(d)
+    return out
+
+
+def _line(path: str, loaded: Loaded) -> int | None:
+    while True:
+        if path in loaded.lines:
+            return loaded.lines[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        if cut <= 0:
+            return loaded.lines.get("")
+        path = path[:cut]
+
+
+# --------------------------------------------------------------------------- semantic checks
+
+
+def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterator[Diagnostic]:
+    def diag(path: str, message: str, hint: str | None = None) -> Diagnostic:
+        return Diagnostic(path=path, message=message, line=_line(path, loaded), hint=hint, source=loaded.source)
+
+    known_fonts = set(fonts.families())
+    for name, style in spec.styles.items():
+        for i, family in enumerate(style.fonts):
+            if family not in known_fonts:
+                yield diag(f"styles.{name}.fonts[{i}]", f"unknown font {family!r}",
+                           f"fonts in fonts/manifest.toml: {', '.join(sorted(known_fonts))}")
+    if "body" not in spec.styles:
+        yield diag("styles", "a layout must define the `body` style (the default of every text)")
+
+    model = DATA_MODELS[spec.data_model]
+    for item, omission in spec.omissions.items():
+        for i, p in enumerate(omission.paths):
+            problem = _check_model_path(model, p)
+            if problem:
+                yield diag(f"omissions.{item}.paths[{i}]", problem,
+                           f"paths are relative to the {spec.data_model} data; use name[] for lists")
+
+    templates = Templates(jinja_filters())
+    width_mm, height_mm = paper_size_mm(spec.paper.size, spec.paper.orientation)
+    has_issue_number = False
+    for path, el, in_repeat, origin in _walk(spec.elements, "elements", False, (0.0, 0.0)):
+        names = CONTEXT_NAMES | (REPEAT_NAMES if in_repeat else frozenset())
+        if el.when is not None:
+            yield from _template_problems(templates, el.when, f"{path}.when", names, diag, expression=True)
+        if isinstance(el, RepeatElement):
+            if in_repeat or not path.startswith("elements[") or path.count("[") > 1:
+                yield diag(path, "a repeat block must be a top-level element",
+                           "sheets are counted from top-level repeats")
+            yield from _path_problem(el.items, f"{path}.items", names, diag)
+        if isinstance(el, TextElement | FieldElement):
+            yield from _content_problems(templates, el, path, names, spec, diag)
+            right = origin[0] + el.at[0] + el.width
+            if origin[0] + el.at[0] < 0 or right > width_mm + 1e-6:
+                yield diag(f"{path}.at", f"reaches x = {right:.1f} mm, outside the {width_mm:g} mm sheet")
+            if not (0 <= origin[1] + el.at[1] <= height_mm):
+                yield diag(f"{path}.at", "lies outside the sheet vertically")
+            if el.show_on == "every" and el.text and "issue_number" in el.text:
+                has_issue_number = True
+        if isinstance(el, GridElement):
+            right = origin[0] + el.at[0] + sum(el.column_widths())
+            bottom = origin[1] + el.at[1] + sum(el.row_heights())
+            if right > width_mm + 1e-6 or bottom > height_mm + 1e-6:
+                yield diag(f"{path}", f"the grid reaches ({right:.1f}, {bottom:.1f}) mm, outside the sheet")
+            for ci, cell in enumerate(el.cells):
+                cpath = f"{path}.cells[{ci}]"
+                yield from _content_problems(templates, cell, cpath, names, spec, diag)
+                if cell.when is not None:
+                    yield from _template_problems(templates, cell.when, f"{cpath}.when", names, diag,
+                                                  expression=True)
+        if isinstance(el, QrElement):
+            yield from _template_problems(templates, el.data, f"{path}.data", names, diag)
+    if spec.kind == "certificate":
+        if not spec.certification:
+            yield diag("certification", "a certificate must declare its 認証文")
+        if not has_issue_number:
+            yield diag("elements", "a certificate must print {{ issue_number }} on every sheet",
+                       "add a text element with show_on: every whose text uses issue_number (発行番号 n/N)")
+
+
+def _walk(elements: list[Element], prefix: str, in_repeat: bool,
+          origin: tuple[float, float]) -> Iterator[tuple[str, Element, bool, tuple[float, float]]]:
+    for i, el in enumerate(elements):
+        path = f"{prefix}[{i}]"
+        yield path, el, in_repeat, origin
+        if isinstance(el, GroupElement):
+            yield from _walk(el.elements, f"{path}.elements", in_repeat,
+                             (origin[0] + el.at[0], origin[1] + el.at[1]))
+        elif isinstance(el, RepeatElement):
+            yield from _walk(el.block, f"{path}.block", True,
+                             (origin[0] + el.origin[0], origin[1] + el.origin[1]))
+
+
+def _content_problems(templates: Templates, content: TextContent, path: str, names: frozenset[str],
+                      spec: LayoutSpec, diag: Any) -> Iterator[Diagnostic]:
+    if content.style not in spec.styles:
+        yield diag(f"{path}.style", f"unknown style {content.style!r}",
+                   f"styles defined: {', '.join(sorted(spec.styles))}")
+    if content.text is not None:
+        yield from _template_problems(templates, content.text, f"{path}.text", names, diag)
+    if content.value is not None:
+        yield from _path_problem(content.value, f"{path}.value", names, diag)
+    fmt = content.format
+    if fmt is not None:
+        name = fmt.name if isinstance(fmt, FormatCall) else fmt
+        if name not in FORMATTERS:
+            yield diag(f"{path}.format", f"unknown formatter {name!r}",
+                       f"formatters: {', '.join(sorted(FORMATTERS))}")
+    if isinstance(content, Cell) and content.text is None and content.value is None and content.format:
+        yield diag(path, "format without a value")
+
+
+def _path_problem(value: str, path: str, names: frozenset[str], diag: Any) -> Iterator[Diagnostic]:
+    head = value.split(".")[0]
+    if head not in names:
+        hint = "item is only defined inside a repeat block" if head in REPEAT_NAMES else (
+            f"a path starts with one of: {', '.join(sorted(names))}")
+        yield diag(path, f"unknown name {head!r}", hint)
+
+
+def _template_problems(templates: Templates, source: str, path: str, names: frozenset[str], diag: Any,
+                       *, expression: bool = False) -> Iterator[Diagnostic]:
+    try:
+        if expression:
+            templates.check_expression(source, path=path)
+        else:
+            templates.check(source, path=path)
+    except LayoutError as exc:
+        yield diag(path, exc.message.split(": ", 1)[-1], "see the Jinja2 syntax")
+        return
+    from jinja2 import meta
+
+    ast = templates.env.parse(source if not expression else "{{ " + source + " }}")
+    for name in sorted(meta.find_undeclared_variables(ast)):
+        if name not in names:
+            yield diag(path, f"unknown name {name!r} in template",
+                       f"templates may use: {', '.join(sorted(names))}")
+
+
+def _check_model_path(model: type[BaseModel], path: str) -> str | None:
+    current: Any = model
+    for part in path.split("."):
+        name = part[:-2] if part.endswith("[]") else part
+        fields = getattr(current, "model_fields", None)
+        if fields is None or name not in fields:
+            return f"{path!r}: {name!r} is not a field of {getattr(current, '__name__', current)}"
+        annotation = fields[name].annotation
+        current = _inner_model(annotation)
+    return None
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The pydantic model inside list[...] / Optional[...] / Annotated[...], if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        inner = _inner_model(arg)
+        if inner is not None and inner is not type(None):
+            return inner
+    return None

@@ -1,0 +1,1 @@
+"""Runtime state under the state directory (never in the repository)."""

@@ -1,0 +1,75 @@
+"""Jinja2 expressions inside layouts, evaluated in a sandbox.
+
+In: template strings written in layout files (never data values) and a render context. Out: text.
+Undefined names are errors, never blanks; output is bounded; the environment is immutable-sandboxed, so
+templates cannot call mutating methods or reach private attributes. Formatters are exposed as filters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from renderer.errors import LayoutError
+
+MAX_OUTPUT_CHARS = 2000
+
+
+class Templates:
+    def __init__(self, filters: Mapping[str, Callable[..., Any]]) -> None:
+        env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                            keep_trailing_newline=False)
+        env.filters.update(filters)
+        self.env = env
+        self._templates: dict[str, Any] = {}
+        self._expressions: dict[str, Any] = {}
+
+    def check(self, source: str, *, path: str) -> None:
+        """Compile only (layout validation): syntax errors become LayoutError naming the path."""
+        self._compile(source, path=path)
+
+    def check_expression(self, source: str, *, path: str) -> None:
+        self._compile_expression(source, path=path)
+
+    def _compile(self, source: str, *, path: str) -> Any:
+        tpl = self._templates.get(source)
+        if tpl is None:
+            try:
+                tpl = self.env.from_string(source)
+            except TemplateSyntaxError as exc:
+                raise LayoutError(f"{path}: template syntax error: {exc.message}", field=path) from None
+            self._templates[source] = tpl
+        return tpl
+
+    def _compile_expression(self, source: str, *, path: str) -> Any:
+        expr = self._expressions.get(source)
+        if expr is None:
+            try:
+                expr = self.env.compile_expression(source, undefined_to_none=False)
+            except TemplateSyntaxError as exc:
+                raise LayoutError(f"{path}: expression syntax error: {exc.message}", field=path) from None
+            self._expressions[source] = expr
+        return expr
+
+    def render(self, source: str, context: Mapping[str, Any], *, path: str) -> str:
+        if "{" not in source:
+            return source
+        tpl = self._compile(source, path=path)
+        try:
+            out = str(tpl.render(context))
+        except TemplateError as exc:
+            raise LayoutError(f"{path}: {exc.__class__.__name__}: {exc.message}", field=path) from None
+        if len(out) > MAX_OUTPUT_CHARS:
+            raise LayoutError(f"{path}: template output is {len(out)} characters, over {MAX_OUTPUT_CHARS}",
+                              field=path)
+        return out
+
+    def truth(self, source: str, context: Mapping[str, Any], *, path: str) -> bool:
+        expr = self._compile_expression(source, path=path)
+        try:
+            return bool(expr(**context))
+        except TemplateError as exc:
+            raise LayoutError(f"{path}: {exc.__class__.__name__}: {exc.message}", field=path) from None

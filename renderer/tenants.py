@@ -1,0 +1,215 @@
+"""Tenants (municipalities) are files, not request data: `layouts/tenants/<団体コード>.yaml`.
+
+In: a tenant YAML file and its seal image. Out: a validated `Tenant` with the seal checked (size, pixel
+count, black only), the signer in office on a date (`signer_for`), and the 職名 always prefixed with the
+都道府県名 (「千葉県佐倉市長」, 「兵庫県神戸市中央区長」: dropping the prefecture is 実装しない機能).
+A tenant marked `sample: true` prints a 「見本」 watermark on every sheet and its seal says 見本.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from renderer.diagnostics import Diagnostic, from_pydantic
+from renderer.errors import LayoutError, RefusedError
+from renderer.formats.codes import CodeError, validate_lg_code
+from renderer.spec.load import load_yaml
+from renderer.spec.model import OmissionItem
+
+MAX_SEAL_BYTES = 2_000_000
+MAX_SEAL_PIXELS = 4_000_000
+MIN_SEAL_SIDE_PX = 100
+MAX_SEAL_MM = 25.0
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Signer(Model):
+    role: Literal["head", "deputy"] = Field(description="市区町村長（区長） or 職務代理者")
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    position: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
+        default=None, description="for a deputy: their own post, e.g. 副市長")
+    valid_from: dt.date = Field(alias="from")
+    valid_to: dt.date | None = Field(default=None, alias="to")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _period(self) -> Signer:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError("`to` is before `from`")
+        if self.role == "deputy" and self.position is None:
+            raise ValueError("a deputy (職務代理者) needs `position`, e.g. 副市長")
+        return self
+
+    def in_office(self, day: dt.date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+class Seal(Model):
+    image: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]+\.png$")]
+    size_mm: float = Field(gt=5, le=MAX_SEAL_MM, description="printed size, at most 25 mm square")
+
+
+class TenantDefaults(Model):
+    include: list[OmissionItem] = Field(
+        default_factory=list, description="optional items printed when a request does not say")
+    options: dict[str, bool] = Field(default_factory=dict, description="standard options switched on/off")
+
+
+class TenantFile(Model):
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    sample: bool = Field(description="true for sample tenants: 見本 watermark and a 見本 seal")
+    prefecture: Annotated[str, Field(min_length=2, max_length=10)]
+    county: Annotated[str, Field(min_length=2, max_length=20)] | None = None
+    municipality: Annotated[str, Field(min_length=2, max_length=20)]
+    ward: Annotated[str, Field(min_length=2, max_length=20)] | None = Field(
+        default=None, description="政令市の区 when the tenant is a ward office")
+    signers: list[Signer] = Field(min_length=1)
+    seal: Seal
+    defaults: TenantDefaults = TenantDefaults()
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, v: str) -> str:
+        try:
+            return validate_lg_code(v)
+        except CodeError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("prefecture")
+    @classmethod
+    def _prefecture(cls, v: str) -> str:
+        if v[-1] not in "都道府県":
+            raise ValueError("a 都道府県名 ends in 都, 道, 府 or 県")
+        return v
+
+
+@dataclass(frozen=True)
+class SignerInOffice:
+    role: Literal["head", "deputy"]
+    title: str      # 職名, always with the 都道府県名
+    name: str
+
+
+@dataclass(frozen=True)
+class Tenant:
+    file: TenantFile
+    seal_png: bytes
+    source: Path
+
+    @property
+    def code(self) -> str:
+        return self.file.code
+
+    @property
+    def sample(self) -> bool:
+        return self.file.sample
+
+    @property
+    def local_name(self) -> str:
+        """市区町村名 as in the 発行番号: 佐倉市, 神戸市中央区, 千代田区."""
+        f = self.file
+        return f"{f.municipality}{f.ward or ''}"
+
+    @property
+    def full_name(self) -> str:
+        f = self.file
+        return f"{f.prefecture}{f.county or ''}{f.municipality}{f.ward or ''}"
+
+    @property
+    def office_title(self) -> str:
+        """職名 of the head: 都道府県名 + 市区町村名 (+ 区名) + 長."""
+        return f"{self.full_name}長"
+
+    def signer_for(self, day: dt.date, role: Literal["head", "deputy"]) -> SignerInOffice:
+        """The signer of `role` in office on `day`; refused (exit 3) if there is none."""
+        for s in self.file.signers:
+            if s.role == role and s.in_office(day):
+                if role == "head":
+                    return SignerInOffice(role, self.office_title, s.name)
+                title = f"{self.office_title}職務代理者　{self.full_name}{s.position}"
+                return SignerInOffice(role, title, s.name)
+        label = "市区町村長" if role == "head" else "職務代理者"
+        raise RefusedError(
+            f"no {label} ({role}) of tenant {self.code} is in office on {day.isoformat()}",
+            rule="signer-in-office",
+            field="request.signer",
+        )
+
+
+def load_tenant(tenants_dir: Path, code: str) -> Tenant:
+    path = tenants_dir / f"{code}.yaml"
+    if not path.is_file():
+        raise LayoutError(f"unknown tenant {code}: no file {path.name} in {tenants_dir}", field="tenant")
+    loaded = load_yaml(path)
+    try:
+        tf = TenantFile.model_validate(loaded.data)
+    except ValidationError as exc:
+        diags = from_pydantic(exc, source=str(path), lines=loaded.lines)
+        raise LayoutError(f"{path}: invalid tenant file", diagnostics=diags) from None
+    if tf.code != code:
+        raise LayoutError(f"{path}: the file's code {tf.code} does not match its name", field="code")
+    seal_path = (tenants_dir / tf.seal.image).resolve()
+    if tenants_dir.resolve() not in seal_path.parents:
+        raise LayoutError(f"{path}: seal.image must stay inside {tenants_dir}", field="seal.image")
+    return Tenant(file=tf, seal_png=check_seal_image(seal_path, source=str(path)), source=path)
+
+
+def check_seal_image(path: Path, *, source: str) -> bytes:
+    """Read a 公印 image and check it: PNG, bounded bytes and pixels, square enough, black only.
+
+    Returns PNG bytes normalised to grayscale with alpha (white becomes transparent), so the seal can be
+    printed over the 職名 without hiding it and can never be printed in colour.
+    """
+
+    def bad(msg: str) -> LayoutError:
+        return LayoutError(f"{source}: seal image {path.name}: {msg}",
+                           diagnostics=[Diagnostic(path="seal.image", message=msg, source=source)])
+
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        raise bad("cannot be read") from None
+    if len(raw) > MAX_SEAL_BYTES:
+        raise bad(f"{len(raw)} bytes, over the {MAX_SEAL_BYTES} byte limit")
+    try:
+        with Image.open(io.BytesIO(raw)) as probe:
+            fmt, (w, h) = probe.format, probe.size
+            if fmt != "PNG":
+                raise bad(f"must be PNG, is {fmt}")
+            if w * h > MAX_SEAL_PIXELS:
+                raise bad(f"{w}×{h} pixels, over the {MAX_SEAL_PIXELS} pixel limit")
+            if min(w, h) < MIN_SEAL_SIDE_PX:
+                raise bad(f"{w}×{h} pixels is too small to print sharply (at least {MIN_SEAL_SIDE_PX})")
+            if max(w, h) > 1.1 * min(w, h):
+                raise bad(f"{w}×{h} pixels is not square")
+            rgba = probe.convert("RGBA")
+    except UnidentifiedImageError:
+        raise bad("is not an image") from None
+    # Black only: any pixel with visible ink must have no colour (chroma ≤ 24 of 255).
+    r, g, b, a = rgba.split()
+    spread = Image.eval(Image.merge("RGB", (r, g, b)).convert("HSV").split()[1], lambda s: s)
+    value = rgba.convert("L")
+    colourful = 0
+    for sat, lum, alpha in zip(spread.getdata(), value.getdata(), a.getdata(), strict=True):
+        if alpha > 32 and lum < 224 and sat > 48:
+            colourful += 1
+    if colourful > (w * h) // 1000:
+        raise bad(f"{colourful} coloured pixels: a 公印 is printed in black only")
+    gray = value
+    alpha_mask = Image.eval(gray, lambda v: 255 - v)
+    alpha_mask = Image.composite(alpha_mask, Image.new("L", gray.size, 0), a)
+    out = Image.merge("LA", (Image.new("L", gray.size, 0), alpha_mask))
+    buf = io.BytesIO()
+    out.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
