@@ -13,8 +13,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 import unicodedata
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
 
 from fontTools.ttLib import TTFont
@@ -43,39 +42,18 @@ class FontFile:
         return None if digest == self.sha256 else f"sha256 is {digest}, manifest says {self.sha256}"
 
 
-@dataclass
 class FontMetrics:
-    """fontTools view of one font: cmap and advance widths, loaded lazily and cached per process."""
+    """fontTools view of one font: cmap, advance widths and vertical metrics (file closed after reading)."""
 
-    file: FontFile
-    _tt: TTFont | None = field(default=None, repr=False)
-
-    @property
-    def tt(self) -> TTFont:
-        if self._tt is None:
-            self._tt = TTFont(str(self.file.path), lazy=True)
-        return self._tt
-
-    @cached_property
-    def cmap(self) -> dict[int, str]:
-        return dict(self.tt.getBestCmap())
-
-    @cached_property
-    def units_per_em(self) -> int:
-        return int(self.tt["head"].unitsPerEm)
-
-    @cached_property
-    def _advances(self) -> dict[str, int]:
-        return {name: adv for name, (adv, _lsb) in self.tt["hmtx"].metrics.items()}
-
-    @cached_property
-    def ascent(self) -> float:
-        """Ascent as a fraction of the em (used to place the baseline in a box)."""
-        return float(self.tt["hhea"].ascent) / self.units_per_em
-
-    @cached_property
-    def descent(self) -> float:
-        return float(-self.tt["hhea"].descent) / self.units_per_em
+    def __init__(self, file: FontFile) -> None:
+        self.file = file
+        with TTFont(str(file.path), lazy=True) as tt:
+            self.cmap: dict[int, str] = dict(tt.getBestCmap())
+            self.units_per_em = int(tt["head"].unitsPerEm)
+            self._advances: dict[str, int] = {name: adv for name, (adv, _lsb) in tt["hmtx"].metrics.items()}
+            #: ascent and descent as fractions of the em (used to place the baseline in a box)
+            self.ascent = float(tt["hhea"].ascent) / self.units_per_em
+            self.descent = float(-tt["hhea"].descent) / self.units_per_em
 
     def has(self, codepoint: int) -> bool:
         return codepoint in self.cmap

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageChops, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from renderer.diagnostics import Diagnostic, from_pydantic
@@ -196,14 +196,14 @@ def check_seal_image(path: Path, *, source: str) -> bytes:
             rgba = probe.convert("RGBA")
     except UnidentifiedImageError:
         raise bad("is not an image") from None
-    # Black only: any pixel with visible ink must have no colour (chroma ≤ 24 of 255).
+    # Black only: any pixel with visible ink must have no colour (saturation ≤ 48 of 255).
     r, g, b, a = rgba.split()
-    spread = Image.eval(Image.merge("RGB", (r, g, b)).convert("HSV").split()[1], lambda s: s)
+    saturation = Image.merge("RGB", (r, g, b)).convert("HSV").split()[1]
     value = rgba.convert("L")
-    colourful = 0
-    for sat, lum, alpha in zip(spread.getdata(), value.getdata(), a.getdata(), strict=True):
-        if alpha > 32 and lum < 224 and sat > 48:
-            colourful += 1
+    inked = ImageChops.multiply(a.point(lambda v: 255 if v > 32 else 0),
+                                value.point(lambda v: 255 if v < 224 else 0))
+    coloured = ImageChops.multiply(inked, saturation.point(lambda v: 255 if v > 48 else 0))
+    colourful = coloured.histogram()[255]
     if colourful > (w * h) // 1000:
         raise bad(f"{colourful} coloured pixels: a 公印 is printed in black only")
     gray = value

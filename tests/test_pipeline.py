@@ -1,0 +1,206 @@
+"""End-to-end properties of a render: text, determinism, metadata, fonts, omissions, sheets, schemas."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from renderer.api import Renderer, RenderResult
+from renderer.errors import InputError, RefusedError, UsageError
+from renderer.schemas import write_schemas
+from renderer.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = json.loads((ROOT / "layouts" / "samples" / "juminhyo-setai.json").read_text(encoding="utf-8"))
+
+
+def make_renderer(state: Path) -> Renderer:
+    return Renderer(Settings(layouts_dir=ROOT / "layouts", fonts_dir=ROOT / "fonts", state_dir=state))
+
+
+@pytest.fixture
+def renderer(tmp_path: Path) -> Renderer:
+    return make_renderer(tmp_path / "state")
+
+
+def sample(**request: Any) -> dict[str, Any]:
+    env = copy.deepcopy(SAMPLE)
+    env["request"].update(request)
+    return env
+
+
+def pages_text(pdf: bytes) -> list[str]:
+    return [p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def test_pdf_text_contains_what_the_data_says(renderer: Renderer) -> None:
+    result = renderer.render(sample(), layout_id="juminhyo-setai")
+    text = squash(pages_text(result.pdf)[0])
+    for expected in ["千葉県佐倉市見本町一丁目2番地3", "見本ハイツ101号", "見本太郎", "見本花子", "ミホンハナコ",
+                     "昭和59年4月2日", "1990年2月14日",        # a foreign resident's birth date is 西暦
+                     "平成26年3月15日", "東京都千代田区見本一丁目1番1号", "オーストラリア",
+                     "この写しは、世帯全員の住民票の原本と相違ないことを証明する。", "令和8年11月27日",
+                     "千葉県佐倉市長", "見本一郎", "この印は黒色です", "【空欄】", "1/1"]:
+        assert expected in text, expected
+    assert "平成2年2月14日" not in text    # never both calendars for the foreign resident
+
+
+def test_same_input_gives_identical_bytes(tmp_path: Path) -> None:
+    a = make_renderer(tmp_path / "a").render(sample(), layout_id="juminhyo-setai")
+    b = make_renderer(tmp_path / "b").render(sample(), layout_id="juminhyo-setai")
+    assert a.pdf == b.pdf
+    assert a.display == b.display
+
+
+def test_serials_differ_per_copy_and_render(renderer: Renderer) -> None:
+    first = renderer.render(sample(copies=2), layout_id="juminhyo-setai")
+    second = renderer.render(sample(), layout_id="juminhyo-setai")
+    numbers = first.issue_numbers + second.issue_numbers
+    assert numbers == [f"20261127 佐倉市 本庁1 プリンタ001 {n:06d}" for n in (1, 2, 3)]
+    texts = [squash(t) for t in pages_text(first.pdf)]
+    assert "000001" in texts[0] and "000002" in texts[1]
+    assert first.pages == 2 and first.sheets_per_copy == 1
+
+
+def test_metadata_and_creation_date(renderer: Renderer) -> None:
+    result = renderer.render(sample(), layout_id="juminhyo-setai")
+    reader = PdfReader(io.BytesIO(result.pdf))
+    meta = reader.metadata
+    assert meta is not None
+    assert meta.title == "住民票の写し（世帯連記式）"
+    assert meta.get("/CreationDate") == "D:20261127000000+09'00'"
+    assert "chohyo-renderer" in str(meta.get("/Producer"))
+    assert reader.trailer["/Root"]["/Lang"] == "ja-JP"
+
+
+def test_every_font_is_an_embedded_subset(renderer: Renderer) -> None:
+    result = renderer.render(sample(), layout_id="juminhyo-setai")
+    reader = PdfReader(io.BytesIO(result.pdf))
+    seen = 0
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            name = str(font["/BaseFont"])
+            assert re.match(r"^/[A-Z]{6}\+(IPAexMincho|IPAexGothic|IPAmjMincho)$", name), name
+            assert "/FontFile2" in font["/FontDescriptor"]
+            seen += 1
+    assert seen >= 3
+    assert b"Helvetica" not in result.pdf
+
+
+def _render_text(renderer: Renderer, env: dict[str, Any]) -> str:
+    return squash("".join(pages_text(renderer.render(env, layout_id="juminhyo-setai").pdf)))
+
+
+def test_withheld_items_never_reach_the_pdf_with_positive_control(renderer: Renderer) -> None:
+    withheld = _render_text(renderer, sample(include=["head_and_relationship"]))
+    shown = _render_text(renderer, sample(include=["head_and_relationship", "my_number", "honseki",
+                                                    "resident_code"]))
+    for value in ["123456789018", "12345678901"]:
+        digits_shown = shown.replace(" ", "")
+        assert value in digits_shown                       # positive control: extraction works
+        assert value not in withheld.replace(" ", "")
+    assert "千葉県佐倉市見本町一丁目2番地" in shown and withheld.count("見本町一丁目2番地") == 1  # only 住所
+
+
+def test_third_party_asking_for_my_number_is_refused(renderer: Renderer) -> None:
+    env = sample(include=["my_number"], requester={"relation": "third_party", "purpose": "相続手続"})
+    with pytest.raises(RefusedError) as info:
+        renderer.render(env, layout_id="juminhyo-setai")
+    assert info.value.rule == "third-party-no-my-number" and info.value.exit_code == 3
+
+
+def test_third_party_tenant_default_never_smuggles_a_forbidden_item(renderer: Renderer) -> None:
+    env = sample(requester={"relation": "third_party", "purpose": "相続手続"})
+    env["request"].pop("include")
+    text = _render_text(renderer, env)
+    assert "123456789018" not in text.replace(" ", "")
+
+
+def household_of(n: int) -> dict[str, Any]:
+    env = sample()
+    members = env["data"]["household"]["members"]
+    base = [m for m in members if "foreign" not in m]
+    extra = []
+    for i in range(n - len(base)):
+        child = copy.deepcopy(base[2])
+        child["person_id"] = f"10000010{i}"
+        child["name"] = f"見本　{'二三四五六七'[i]}郎"
+        child["relationship"] = "二男" if i == 0 else "三男"
+        child["birth_date"] = f"201{7 + i}-01-0{1 + i}"
+        extra.append(child)
+    env["data"]["household"]["members"] = base + extra
+    return env
+
+
+def test_household_of_six_gives_two_sheets_with_certification_on_the_last(renderer: Renderer) -> None:
+    result: RenderResult = renderer.render(household_of(6), layout_id="juminhyo-setai")
+    texts = [squash(t) for t in pages_text(result.pdf)]
+    assert len(texts) == 2 and result.sheets_per_copy == 2
+    assert texts[0].endswith("1/2") or "1/2" in texts[0]
+    assert "2/2" in texts[1]
+    assert "この写しは" not in texts[0] and "この写しは" in texts[1]
+    assert "千葉県佐倉市長" not in texts[0] and "千葉県佐倉市長" in texts[1]
+    assert "（次葉に続く）" in texts[0]
+
+
+def test_household_order_is_the_standard_one(renderer: Renderer) -> None:
+    result = renderer.render(sample(), layout_id="juminhyo-setai")
+    names = [line for line in result.display.splitlines() if "IPAmjMincho 13.00" in line]
+    order = [n.split("'")[1].replace("\\u3000", "\u3000") for n in names]
+    assert order[:5] == ["見本　太郎", "見本　太郎", "見本　花子", "見本　一郎", "ミホン　エマ"]
+
+
+def test_layout_id_must_match_the_envelope(renderer: Renderer) -> None:
+    with pytest.raises(UsageError) as info:
+        renderer.render(sample(), layout_id="juminhyo-kojin")
+    assert info.value.exit_code == 2 and info.value.field == "layout"
+
+
+def test_invalid_data_names_the_field_without_values(renderer: Renderer) -> None:
+    env = sample()
+    env["data"]["household"]["address"].pop("municipality")
+    with pytest.raises(InputError) as info:
+        renderer.render(env, layout_id="juminhyo-setai")
+    paths = [d.path for d in info.value.diagnostics]
+    assert "data.household.address.municipality" in paths
+    assert "見本" not in str(info.value)
+
+
+def test_signer_out_of_office_is_refused(renderer: Renderer) -> None:
+    with pytest.raises(RefusedError) as info:
+        renderer.render(sample(issued_on="2001-01-01"), layout_id="juminhyo-setai")
+    assert info.value.rule == "signer-in-office"
+
+
+def test_deputy_signs_with_prefecture_in_title(renderer: Renderer) -> None:
+    text = _render_text(renderer, sample(signer="deputy"))
+    assert "千葉県佐倉市長職務代理者千葉県佐倉市副市長" in text and "見本次郎" in text
+
+
+def test_seal_off_prints_koin_shoryaku_and_no_image(renderer: Renderer) -> None:
+    result = renderer.render(sample(seal=False), layout_id="juminhyo-setai")
+    assert "公印省略" in squash(pages_text(result.pdf)[0])
+    assert not result.seal_printed and "image " not in result.display
+    assert "この印は黒色です" not in squash(pages_text(result.pdf)[0])
+
+
+def test_sample_tenant_always_prints_watermark(renderer: Renderer) -> None:
+    result = renderer.render(sample(), layout_id="juminhyo-setai")
+    assert re.search(r"text .* IPAexGothic 150.00 gray=0.86 angle=40.0 '見本'", result.display)
+
+
+def test_committed_schemas_are_current(renderer: Renderer) -> None:
+    stale = write_schemas(renderer, check=True)
+    assert stale == [], f"run `chohyo layouts schema` to regenerate: {stale}"
