@@ -31,7 +31,7 @@ def renderer(tmp_path: Path) -> Renderer:
 
 
 def sample(**request: Any) -> dict[str, Any]:
-    env = copy.deepcopy(SAMPLE)
+    env: dict[str, Any] = copy.deepcopy(SAMPLE)
     env["request"].update(request)
     return env
 
@@ -81,7 +81,8 @@ def test_metadata_and_creation_date(renderer: Renderer) -> None:
     assert meta.title == "住民票の写し（世帯連記式）"
     assert meta.get("/CreationDate") == "D:20261127000000+09'00'"
     assert "chohyo-renderer" in str(meta.get("/Producer"))
-    assert reader.trailer["/Root"]["/Lang"] == "ja-JP"
+    root: Any = reader.trailer["/Root"]
+    assert root["/Lang"] == "ja-JP"
 
 
 def test_every_font_is_an_embedded_subset(renderer: Renderer) -> None:
@@ -89,8 +90,9 @@ def test_every_font_is_an_embedded_subset(renderer: Renderer) -> None:
     reader = PdfReader(io.BytesIO(result.pdf))
     seen = 0
     for page in reader.pages:
-        for font in page["/Resources"]["/Font"].values():
-            font = font.get_object()
+        resources: Any = page["/Resources"]
+        for ref in resources["/Font"].values():
+            font = ref.get_object()
             name = str(font["/BaseFont"])
             assert re.match(r"^/[A-Z]{6}\+(IPAexMincho|IPAexGothic|IPAmjMincho)$", name), name
             assert "/FontFile2" in font["/FontDescriptor"]
