@@ -1,0 +1,87 @@
+"""Shared pieces of the `chohyo` commands: consoles, options, error mapping, safe file writes.
+
+In: command bodies. Out: exit codes (0 done, 1 internal, 2 invalid, 3 refused, 4 batch with failures)
+and problem+json on stderr with ``--json``. Messages carry paths and rule names, never personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from renderer.errors import ChohyoError, UsageError
+from renderer.settings import Settings
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+LayoutsDir = Annotated[Path | None, typer.Option("--layouts-dir", envvar="CHOHYO_LAYOUTS_DIR",
+                                                 help="layouts directory (default: the project's layouts/)")]
+FontsDir = Annotated[Path | None, typer.Option("--fonts-dir", envvar="CHOHYO_FONTS_DIR",
+                                               help="fonts directory (default: the project's fonts/)")]
+StateDir = Annotated[Path | None, typer.Option("--state-dir", envvar="CHOHYO_STATE_DIR",
+                                               help="runtime state (serials); never inside the repository")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="print errors as one problem+json object on stderr")]
+
+
+def fail(exc: ChohyoError, as_json: bool) -> NoReturn:
+    if as_json:
+        sys.stderr.write(json.dumps(exc.problem_object(), ensure_ascii=False) + "\n")
+    else:
+        err.print(f"[bold red]error[/] ({exc.problem}, exit {exc.exit_code}): ", end="")
+        err.print(str(exc), markup=False)
+    raise typer.Exit(exc.exit_code)
+
+
+def guard(as_json: bool, body: Callable[[], int | None]) -> None:
+    """Run a command body and map every failure to its exit code (no tracebacks for users)."""
+    try:
+        code = body()
+    except ChohyoError as exc:
+        fail(exc, as_json)
+    except typer.Exit:
+        raise
+    except Exception as exc:   # an internal failure: say what kind, never the data
+        fail(ChohyoError(f"internal failure ({exc.__class__.__name__}); nothing was delivered"), as_json)
+    raise typer.Exit(code or 0)
+
+
+def settings_from(layouts_dir: Path | None, fonts_dir: Path | None, state_dir: Path | None) -> Settings:
+    return Settings.from_env(layouts_dir=layouts_dir, fonts_dir=fonts_dir, state_dir=state_dir)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write the whole file or nothing: temp file in the same directory, fsync, rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc.__class__.__name__}", field="INPUT") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}",
+                         field="INPUT") from None
+
+

@@ -1,0 +1,65 @@
+"""`chohyo render LAYOUT_ID INPUT.json -o OUT.pdf`: one envelope to one PDF (written atomically)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from renderer.api import Renderer
+from renderer.cli.common import (
+    FontsDir,
+    JsonFlag,
+    LayoutsDir,
+    StateDir,
+    err,
+    guard,
+    read_json,
+    settings_from,
+    write_atomic,
+)
+
+
+def render(
+    layout_id: Annotated[str, typer.Argument(help="layout id, e.g. juminhyo-setai")],
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT.json",
+                                               help="the envelope {layout, tenant, request, data}")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PDF to write")],
+    report: Annotated[Path | None, typer.Option("--report", help="write the render report (JSON) here")] = None,
+    display: Annotated[Path | None, typer.Option("--display", help="write the display list text here")] = None,
+    layouts_dir: LayoutsDir = None,
+    fonts_dir: FontsDir = None,
+    state_dir: StateDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Render one envelope to a PDF."""
+
+    def body() -> int:
+        renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
+        result = renderer.render(read_json(input_path), layout_id=layout_id)
+        summary = {
+            "layout": layout_id,
+            "pages": result.pages,
+            "sheets_per_copy": result.sheets_per_copy,
+            "issue_numbers": result.issue_numbers,
+            "seal_printed": result.seal_printed,
+            "my_number_printed": result.my_number_printed,
+            "overflow": result.overflow,
+        }
+        if report is not None:
+            write_atomic(report, json.dumps(summary, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+        if display is not None:
+            write_atomic(display, result.display.encode("utf-8"))
+        write_atomic(output, result.pdf)
+        err.print(f"wrote {output} ({result.pages} page(s), 発行番号 {', '.join(result.issue_numbers)})",
+                  markup=False)
+        if result.overflow:
+            err.print(f"overflow: {len(result.overflow)} field(s) needed their overflow policy "
+                      f"(see --report)", markup=False)
+        return 0
+
+    guard(as_json, body)
+
+
