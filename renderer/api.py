@@ -36,6 +36,7 @@ class RenderResult:
     pdf: bytes
     display: str
     overflow: list[dict[str, object]]
+    chars: list[dict[str, object]]
     issue_numbers: list[str]
     sheets_per_copy: int
     pages: int
@@ -96,6 +97,7 @@ class Renderer:
             pdf=pdf,
             display=dump(composed.document),
             overflow=composed.overflow,
+            chars=composed.chars,
             issue_numbers=composed.issue_numbers,
             sheets_per_copy=composed.sheets_per_copy,
             pages=len(composed.document.pages),

@@ -20,11 +20,13 @@ class TextRun:
     y: float
     font: str
     size: float
-    text: str
+    text: str                     # the source text (what copying gives back), variation selectors kept
     h_scale: float = 1.0          # 長体 (horizontal compression), 1.0 = none
     char_space: float = 0.0       # extra space after each character, in points
     gray: float = 0.0
     angle: float = 0.0            # degrees, counter-clockwise around (x, y)
+    draw: str = ""                # drawing codes, one per cluster, when they differ from `text`
+                                  # (IVS variants and vertical forms use the font's private-use codes)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ def dump_op(op: Op) -> str:
             extra += f" gray={op.gray:.2f}"
         if op.angle:
             extra += f" angle={op.angle:.1f}"
+        if op.draw and op.draw != op.text:
+            extra += " draw=" + "".join(f"<{ord(c):X}>" if ord(c) >= 0xF0000 else c for c in op.draw)
         return f"text {_n(op.x)} {_n(op.y)} {op.font} {_n(op.size)}{extra} {op.text!r}"
     if isinstance(op, Line):
         dash = f" dash={op.dash[0]:g},{op.dash[1]:g}" if op.dash else ""

@@ -47,6 +47,7 @@ def render(
             "seal_printed": result.seal_printed,
             "my_number_printed": result.my_number_printed,
             "overflow": result.overflow,
+            "chars": result.chars,
         }
         if report is not None:
             write_atomic(report, json.dumps(summary, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")

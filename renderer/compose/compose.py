@@ -22,10 +22,10 @@ import qrcode
 import qrcode.constants
 
 from renderer.bind import BoundDocument
-from renderer.compose.text import Box, OverflowEntry, TextFitter
+from renderer.compose.text import Box, TextFitter
 from renderer.display import Barcode, DocumentInfo, Image, Line, Op, Page, PagedDocument, Rect, TextRun
 from renderer.errors import InputError, LayoutError
-from renderer.fonts import FontSet
+from renderer.fonts import CharEvent, FontSet
 from renderer.formats.registry import FORMATTERS, FormatError, jinja_filters
 from renderer.rules.policy import Withheld
 from renderer.spec.model import (
@@ -99,6 +99,7 @@ class SheetPos:
 class Composed:
     document: PagedDocument
     overflow: list[dict[str, object]]
+    chars: list[dict[str, object]]
     issue_numbers: list[str]
     sheets_per_copy: int
     seal_printed: bool
@@ -122,6 +123,7 @@ class Composer:
         self.page_w_mm, self.page_h_mm = paper_size_mm(doc.layout.paper.size, doc.layout.paper.orientation)
         self.page_h = mm(self.page_h_mm)
         self.overflow: list[dict[str, object]] = []
+        self.chars: list[dict[str, object]] = []
         self.seal_printed = False
         self.my_number_printed = False
         t = doc.tenant
@@ -163,7 +165,8 @@ class Composer:
         info = DocumentInfo(title=self.layout.title, subject=self.layout.metadata_subject or self.layout.title,
                             author=self.doc.tenant.full_name, created=issued, document_id="")
         paged = PagedDocument(info=info, pages=tuple(pages))
-        return Composed(paged, self.overflow, numbers, sheets, self.seal_printed, self.my_number_printed)
+        return Composed(paged, self.overflow, self.chars, numbers, sheets, self.seal_printed,
+                        self.my_number_printed)
 
     def count_sheets(self) -> int:
         sheets = 1
@@ -286,14 +289,18 @@ class Composer:
         pad, vpad = content.padding, VERTICAL_PADDING_MM
         box = Box(left=mm(x + pad), top=self.y(y + vpad), width=mm(width - 2 * pad),
                   height=mm(height - 2 * vpad))
+        def sink(event: CharEvent) -> None:
+            self.chars.append(self._where(event.as_dict(), ctx))
+
         runs, entry = self.fitter.fit(text, box, style, align=content.align, valign=content.valign,
-                                      overflow=content.overflow or DEFAULT_OVERFLOW, field=path)
+                                      overflow=content.overflow or DEFAULT_OVERFLOW, field=path,
+                                      direction=content.direction, substitute=content.substitute, sink=sink)
         ops.extend(runs)
         if entry is not None:
-            self._report(entry, ctx)
+            self.overflow.append(self._where(entry.as_dict(), ctx))
 
-    def _report(self, entry: OverflowEntry, ctx: Mapping[str, Any]) -> None:
-        record: dict[str, object] = entry.as_dict()
+    def _where(self, record: dict[str, object], ctx: Mapping[str, Any]) -> dict[str, object]:
+        """Add sheet, copy and record (index and person_id, never personal data) to a report entry."""
         record["sheet"] = ctx["sheet"]["n"]
         record["copy"] = ctx["copy"]["n"]
         item = ctx.get("item")
@@ -302,7 +309,7 @@ class Composer:
             pid = getattr(item, "person_id", None)
             if pid is not None:
                 record["person_id"] = pid
-        self.overflow.append(record)
+        return record
 
     def content_text(self, content: TextContent, path: str, ctx: Mapping[str, Any]) -> str:
         if content.text is not None:

@@ -1,21 +1,24 @@
 """Fit one piece of text into a box, following the field's declared overflow policy.
 
-In: the text, a box in points (left, top, width, height; PDF coordinates, y up), a style, alignment and
-an ordered overflow policy such as ``[wrap, {condense: 0.7}, {shrink_to_pt: 7}, error]``.
+In: the text, a box in points (left, top, width, height; PDF coordinates, y up), a style, alignment,
+direction and an ordered overflow policy such as ``[wrap, {condense: 0.7}, {shrink_to_pt: 7}, error]``.
 Out: `TextRun` ops and, when more than the plain first attempt was needed, an `OverflowEntry` for the
 overflow report. Nothing is ever cut without a report entry; the `error` terminal raises.
 
 Line breaking applies 禁則: no line starts with closing brackets, 、。 ー ・ or small kana, and no line
 ends with an opening bracket; characters are pushed to the next line, never hung outside the box.
+U+3000 (全角スペース) is kept as a character. Vertical text (縦書き) sets columns right to left with the
+fonts' vertical forms, upright CJK, 縦中横 for numbers of up to two digits, and the same 禁則 per column.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from renderer.display import TextRun
 from renderer.errors import TextOverflowError
-from renderer.fonts import FontSet, Run
+from renderer.fonts import CharSink, Cluster, FontSet, group_runs
 from renderer.spec.model import Align, Condense, OverflowStep, Shrink, Style, VAlign
 
 NO_LINE_START = frozenset(
@@ -25,6 +28,8 @@ NO_LINE_START = frozenset(
 NO_LINE_END = frozenset("「『（(〔【〈《［｛")
 SIZE_STEP_PT = 0.25
 SCALE_STEP = 0.025
+Direction = Literal["horizontal", "vertical"]
+Line = list[Cluster]
 
 
 @dataclass(frozen=True)
@@ -61,25 +66,28 @@ class TextFitter:
         self.fonts = fonts
 
     def fit(self, text: str, box: Box, style: Style, *, align: Align, valign: VAlign,
-            overflow: list[OverflowStep], field: str) -> tuple[list[TextRun], OverflowEntry | None]:
+            overflow: list[OverflowStep], field: str, direction: Direction = "horizontal",
+            substitute: str | None = None, sink: CharSink | None = None,
+            ) -> tuple[list[TextRun], OverflowEntry | None]:
         if not text:
             return [], None
-        runs = self.fonts.runs(text, style.fonts, field=field)   # raises GlyphError for missing glyphs
-        chars = [(r.family, ch) for r in runs for ch in r.text]
+        vertical = direction == "vertical"
+        clusters = self.fonts.clusters(text, style.fonts, field=field, vertical=vertical,
+                                       substitute=substitute, sink=sink)   # raises GlyphError
         attempt = _Try(wrap=False, scale=1.0, size=style.size_pt)
-        lines = self._lines(chars, box, style, attempt)
+        lines = self._lines(clusters, box, style, attempt, vertical)
         if lines is not None:
-            return self._draw(lines, box, style, attempt, align, valign), None
+            return self._draw(lines, box, style, attempt, align, valign, vertical), None
 
         last_step = "none"
         for step in overflow:
             if step == "wrap":
                 attempt = _Try(True, attempt.scale, attempt.size)
                 last_step = "wrap"
-                lines = self._lines(chars, box, style, attempt)
+                lines = self._lines(clusters, box, style, attempt, vertical)
             elif isinstance(step, Condense):
                 last_step = "condense"
-                lines, attempt = self._search_scale(chars, box, style, attempt, step.condense)
+                lines, attempt = self._search_scale(clusters, box, style, attempt, step.condense, vertical)
             elif isinstance(step, Shrink):
                 last_step = "shrink"
                 floor_scale = attempt.scale
@@ -87,119 +95,134 @@ class TextFitter:
                 size = attempt.size
                 while lines is None and size - SIZE_STEP_PT >= step.shrink_to_pt - 1e-9:
                     size = round(size - SIZE_STEP_PT, 4)
-                    lines, attempt = self._search_scale(chars, box, style,
-                                                        _Try(attempt.wrap, 1.0, size), floor_scale)
+                    lines, attempt = self._search_scale(clusters, box, style, _Try(attempt.wrap, 1.0, size),
+                                                        floor_scale, vertical)
                 if lines is None:
                     attempt = _Try(attempt.wrap, floor_scale, step.shrink_to_pt)
             elif step == "error":
                 raise TextOverflowError(
-                    f"{field}: {len(chars)} characters do not fit in {box.width:.1f}×{box.height:.1f} pt "
+                    f"{field}: {len(clusters)} characters do not fit in {box.width:.1f}×{box.height:.1f} pt "
                     f"after the declared overflow steps", field=field, rule="overflow-error")
             elif step == "blank":
-                return [], OverflowEntry(field, "blank", attempt.scale, attempt.size, 0, len(chars))
+                return [], OverflowEntry(field, "blank", attempt.scale, attempt.size, 0, len(clusters))
             elif step == "fit_as_much":
-                kept, lost = self._as_much(chars, box, style, attempt)
-                ops = self._draw(kept, box, style, attempt, align, valign)
+                kept, lost = self._as_much(clusters, box, style, attempt, vertical)
+                ops = self._draw(kept, box, style, attempt, align, valign, vertical)
                 return ops, OverflowEntry(field, "fit_as_much", attempt.scale, attempt.size, len(kept), lost)
             if lines is not None:
                 entry = OverflowEntry(field, last_step, attempt.scale, attempt.size, len(lines), 0)
-                return self._draw(lines, box, style, attempt, align, valign), entry
+                return self._draw(lines, box, style, attempt, align, valign, vertical), entry
         raise AssertionError("overflow policies always end with a terminal step")   # pragma: no cover
 
     # ------------------------------------------------------------------ measuring and breaking
 
-    def _search_scale(self, chars: list[tuple[str, str]], box: Box, style: Style, attempt: _Try,
-                      floor: float) -> tuple[list[list[tuple[str, str]]] | None, _Try]:
+    def _search_scale(self, clusters: Line, box: Box, style: Style, attempt: _Try, floor: float,
+                      vertical: bool) -> tuple[list[Line] | None, _Try]:
+        if vertical:   # 長体 does not apply to vertical text (validation rejects it); keep the scale
+            trial = _Try(attempt.wrap, 1.0, attempt.size)
+            return self._lines(clusters, box, style, trial, vertical), trial
         scale = 1.0 if attempt.scale > floor else attempt.scale
         while True:
             trial = _Try(attempt.wrap, scale, attempt.size)
-            lines = self._lines(chars, box, style, trial)
+            lines = self._lines(clusters, box, style, trial, vertical)
             if lines is not None:
                 return lines, trial
             if scale <= floor + 1e-9:
                 return None, trial
             scale = max(floor, round(scale - SCALE_STEP, 4))
 
-    def _char_width(self, family: str, ch: str, style: Style, t: _Try) -> float:
-        advance = self.fonts.metrics(family).advance_em(ch) * t.size
-        return (advance + style.letter_spacing_em * t.size) * t.scale
+    def _advance(self, c: Cluster, style: Style, t: _Try, vertical: bool) -> float:
+        """Advance of one cluster along the line (horizontal) or down the column (vertical)."""
+        spacing = style.letter_spacing_em * t.size
+        if vertical:
+            return t.size + spacing
+        advance = self.fonts.metrics(c.family).advance_em(c.code) * t.size
+        return (advance + spacing) * t.scale
 
-    def _line_height(self, style: Style, t: _Try) -> float:
+    def _line_pitch(self, style: Style, t: _Try) -> float:
         return t.size * style.line_height
 
-    def _break(self, chars: list[tuple[str, str]], width: float, style: Style,
-               t: _Try) -> list[list[tuple[str, str]]]:
-        lines: list[list[tuple[str, str]]] = []
-        line: list[tuple[str, str]] = []
+    def _length(self, line: Line, style: Style, t: _Try, vertical: bool) -> float:
+        if vertical:
+            return sum(self._advance(u[0], style, t, True) for u in _vertical_units(line))
+        return sum(self._advance(c, style, t, False) for c in line)
+
+    def _break(self, clusters: Line, room: float, style: Style, t: _Try, vertical: bool) -> list[Line]:
+        lines: list[Line] = []
+        line: Line = []
         used = 0.0
-        for fam, ch in chars:
-            if ch == "\n":
+        units = _vertical_units(clusters) if vertical else [[c] for c in clusters]
+        for unit in units:
+            first = unit[0]
+            if first.text == "\n":
                 lines.append(line)
                 line, used = [], 0.0
                 continue
-            w = self._char_width(fam, ch, style, t)
-            if line and used + w > width + 1e-6:
-                carry: list[tuple[str, str]] = []
-                # 禁則: pull a forbidden line-start char back with its predecessor(s) onto the next line,
+            w = self._advance(first, style, t, vertical) if vertical else sum(
+                self._advance(c, style, t, False) for c in unit)
+            if line and used + w > room + 1e-6:
+                carry: Line = []
+                # 禁則: pull a forbidden line-start char back with its predecessor onto the next line,
                 # and never leave an opening bracket at the end of a line.
-                if ch in NO_LINE_START:
+                if first.text[0] in NO_LINE_START:
                     while line and len(carry) < 3:
                         carry.insert(0, line.pop())
-                        if carry[0][1] not in NO_LINE_START:
+                        if carry[0].text[0] not in NO_LINE_START:
                             break
-                while line and line[-1][1] in NO_LINE_END:
+                while line and line[-1].text[0] in NO_LINE_END:
                     carry.insert(0, line.pop())
                 if not line:   # cannot honour 禁則 within a line this short: keep the plain break
                     line, carry = carry, []
                 lines.append(line)
                 line = carry
-                used = sum(self._char_width(f, c, style, t) for f, c in line)
-            line.append((fam, ch))
+                used = self._length(line, style, t, vertical)
+            line.extend(unit)
             used += w
         lines.append(line)
         return lines
 
-    def _lines(self, chars: list[tuple[str, str]], box: Box, style: Style,
-               t: _Try) -> list[list[tuple[str, str]]] | None:
+    def _lines(self, clusters: Line, box: Box, style: Style, t: _Try, vertical: bool) -> list[Line] | None:
+        along, across = (box.height, box.width) if vertical else (box.width, box.height)
         if t.wrap:
-            lines = self._break(chars, box.width, style, t)
+            lines = self._break(clusters, along, style, t, vertical)
         else:
-            if any(ch == "\n" for _f, ch in chars):
+            if any(c.text == "\n" for c in clusters):
                 return None
-            lines = [chars]
-            if self._width(chars, style, t) > box.width + 1e-6:
+            lines = [clusters]
+            if self._length(clusters, style, t, vertical) > along + 1e-6:
                 return None
-        if len(lines) * self._line_height(style, t) > box.height + 1e-6 and len(lines) > 1:
+        pitch = self._line_pitch(style, t)
+        if len(lines) > 1 and (len(lines) - 1) * pitch + t.size > across + 1e-6:
             return None
-        if len(lines) == 1 and t.size > box.height + 1e-6:
+        if t.size > across + 1e-6:
             return None
         return lines
 
-    def _width(self, chars: list[tuple[str, str]], style: Style, t: _Try) -> float:
-        return sum(self._char_width(f, c, style, t) for f, c in chars)
-
-    def _as_much(self, chars: list[tuple[str, str]], box: Box, style: Style,
-                 t: _Try) -> tuple[list[list[tuple[str, str]]], int]:
+    def _as_much(self, clusters: Line, box: Box, style: Style, t: _Try,
+                 vertical: bool) -> tuple[list[Line], int]:
+        along, across = (box.height, box.width) if vertical else (box.width, box.height)
         if t.wrap:
-            lines = self._break(chars, box.width, style, t)
-            max_lines = max(1, int((box.height + 1e-6) // self._line_height(style, t)))
+            lines = self._break(clusters, along, style, t, vertical)
+            max_lines = max(1, int((across - t.size + 1e-6) // self._line_pitch(style, t)) + 1)
             kept = lines[:max_lines]
         else:
-            kept = [chars]
+            kept = [clusters]
         last = kept[-1]
-        while last and self._width(last, style, t) > box.width + 1e-6:
+        while last and self._length(last, style, t, vertical) > along + 1e-6:
             last = last[:-1]
         kept[-1] = last
-        return kept, len(chars) - sum(len(line) for line in kept)
+        return kept, len(clusters) - sum(len(line) for line in kept)
 
     # ------------------------------------------------------------------ drawing
 
-    def _draw(self, lines: list[list[tuple[str, str]]], box: Box, style: Style, t: _Try,
-              align: Align, valign: VAlign) -> list[TextRun]:
-        lead = self._line_height(style, t)
+    def _draw(self, lines: list[Line], box: Box, style: Style, t: _Try, align: Align, valign: VAlign,
+              vertical: bool) -> list[TextRun]:
+        if vertical:
+            return self._draw_vertical(lines, box, style, t, align, valign)
+        pitch = self._line_pitch(style, t)
         first = self.fonts.metrics(style.fonts[0])
         ascent, descent = first.ascent, first.descent
-        block = lead * (len(lines) - 1) + t.size * (ascent + descent)
+        block = pitch * (len(lines) - 1) + t.size * (ascent + descent)
         if valign == "top":
             top = box.top
         elif valign == "bottom":
@@ -211,8 +234,8 @@ class TextFitter:
         for i, line in enumerate(lines):
             if not line:
                 continue
-            baseline = top - t.size * ascent - i * lead
-            natural = self._width(line, style, t) - spacing * t.scale   # no spacing after the last char
+            baseline = top - t.size * ascent - i * pitch
+            natural = self._length(line, style, t, False) - spacing * t.scale   # no spacing after the last
             extra = 0.0
             if align == "distribute" and len(line) > 1 and natural < box.width:
                 extra = (box.width - natural) / (len(line) - 1) / t.scale
@@ -223,19 +246,71 @@ class TextFitter:
                 x = box.left + box.width - natural
             else:
                 x = box.left
-            for run in _group(line):
-                char_space = spacing + extra
+            for run in group_runs(line):
                 ops.append(TextRun(x=x, y=baseline, font=run.family, size=t.size, text=run.text,
-                                   h_scale=t.scale, char_space=char_space, gray=style.gray))
-                x += sum(self._char_width(run.family, ch, style, t) + extra * t.scale for ch in run.text)
+                                   h_scale=t.scale, char_space=spacing + extra, gray=style.gray,
+                                   draw=run.draw if run.draw != run.text else ""))
+                m = self.fonts.metrics(run.family)
+                x += sum((m.advance_em(code) * t.size + spacing + extra) * t.scale for code in run.draw)
         return ops
 
-
-def _group(line: list[tuple[str, str]]) -> list[Run]:
-    out: list[Run] = []
-    for fam, ch in line:
-        if out and out[-1].family == fam:
-            out[-1] = Run(fam, out[-1].text + ch)
+    def _draw_vertical(self, columns: list[Line], box: Box, style: Style, t: _Try, align: Align,
+                       valign: VAlign) -> list[TextRun]:
+        """Columns right to left; `align` places text along the column, `valign` the block across."""
+        pitch = self._line_pitch(style, t)
+        block = pitch * (len(columns) - 1) + t.size
+        if valign == "top":          # across a vertical block, "top" means the right edge (first column)
+            right = box.left + box.width
+        elif valign == "bottom":
+            right = box.left + block
         else:
-            out.append(Run(fam, ch))
-    return out
+            right = box.left + box.width - (box.width - block) / 2
+        ops: list[TextRun] = []
+        for i, column in enumerate(columns):
+            if not column:
+                continue
+            centre = right - t.size / 2 - i * pitch
+            length = self._length(column, style, t, True) - style.letter_spacing_em * t.size
+            if align == "center":
+                y_top = box.top - (box.height - length) / 2
+            elif align == "right":
+                y_top = box.top - box.height + length
+            else:
+                y_top = box.top
+            for unit in _vertical_units(column):
+                ops.extend(self._vertical_unit(unit, centre, y_top, t, style))
+                y_top -= self._advance(unit[0], style, t, True)
+        return ops
+
+    def _vertical_unit(self, unit: Line, centre: float, y_top: float, t: _Try, style: Style) -> list[TextRun]:
+        m = self.fonts.metrics(unit[0].family)
+        baseline = y_top - t.size * m.ascent
+        codes = "".join(c.code for c in unit)
+        text = "".join(c.text for c in unit)
+        width = sum(self.fonts.metrics(c.family).advance_em(c.code) for c in unit) * t.size
+        scale = 1.0
+        if len(unit) > 1 and width > t.size:   # 縦中横: squeeze two digits into one em
+            scale = t.size / width
+            width = t.size
+        return [TextRun(x=centre - width / 2, y=baseline, font=unit[0].family, size=t.size, text=text,
+                        h_scale=scale, gray=style.gray, draw=codes if codes != text else "")]
+
+
+def _vertical_units(clusters: Line) -> list[Line]:
+    """Group clusters into vertical cells: a run of one or two ASCII digits is one cell (縦中横)."""
+    units: list[Line] = []
+    i = 0
+    while i < len(clusters):
+        j = i
+        while j < len(clusters) and clusters[j].text.isascii() and clusters[j].text.isdigit():
+            j += 1
+        if 1 <= j - i <= 2 and all(c.family == clusters[i].family for c in clusters[i:j]):
+            units.append(clusters[i:j])
+            i = j
+        elif j - i > 2:
+            units.extend([c] for c in clusters[i:j])
+            i = j
+        else:
+            units.append([clusters[i]])
+            i += 1
+    return units

@@ -12,20 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import threading
 
 import reportlab
 from reportlab.lib.utils import ImageReader
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from renderer.display import Barcode, Image, Line, PagedDocument, Rect, TextRun, dump
+from renderer.draw.fonts import register_fonts
 from renderer.fonts import FontSet
 
 PRODUCER = f"chohyo-renderer (ReportLab {reportlab.Version})"
 INITIAL_FONT = "IPAexMincho"
-_lock = threading.Lock()
 
 
 class _FixedStamp:
@@ -41,18 +38,9 @@ class _FixedStamp:
         self.tzname = when.tzname() or "UTC"
 
 
-def register_fonts(fonts: FontSet, families: set[str]) -> None:
-    """Register vendored TrueType fonts with ReportLab once per process (by family name)."""
-    with _lock:
-        registered = set(pdfmetrics.getRegisteredFontNames())
-        for family in sorted(families | {INITIAL_FONT}):
-            if family not in registered:
-                pdfmetrics.registerFont(TTFont(family, str(fonts.files[family].path)))
-
-
 def draw(doc: PagedDocument, fonts: FontSet) -> bytes:
     families = {op.font for page in doc.pages for op in page.ops if isinstance(op, TextRun)}
-    register_fonts(fonts, families)
+    register_fonts(fonts, families | {INITIAL_FONT})
     first = doc.pages[0]
     buf = io.BytesIO()
     c = Canvas(buf, pagesize=(first.width, first.height), invariant=1, pageCompression=1,
@@ -101,8 +89,14 @@ def _text(c: Canvas, op: TextRun) -> None:
         t.setHorizScale(op.h_scale * 100)
     if op.char_space:
         t.setCharSpace(op.char_space)
-    t.textOut(op.text)
-    c.drawText(t)
+    t.textOut(op.draw or op.text)
+    if op.draw:
+        # Variant or vertical glyphs: copying gives back the source sequence (ActualText, PDF 14.9.4).
+        c._code.append(f"/Span <</ActualText <FEFF{op.text.encode('utf-16-be').hex().upper()}>>> BDC")
+        c.drawText(t)
+        c._code.append("EMC")
+    else:
+        c.drawText(t)
     c.restoreState()
 
 

@@ -95,11 +95,21 @@ class TextContent(Model):
     valign: VAlign = "middle"
     overflow: list[OverflowStep] | None = None
     padding: Mm = Field(default=1.0, ge=0, le=20, description="left and right inset in mm")
+    direction: Literal["horizontal", "vertical"] = Field(
+        default="horizontal", description="vertical = 縦書き (columns right to left, vertical glyph forms)")
+    substitute: Annotated[str, Field(min_length=1, max_length=1)] | None = Field(
+        default=None, description="printed (and reported) for a character no font has; default: an error")
 
     @field_validator("overflow")
     @classmethod
     def _overflow(cls, v: list[OverflowStep] | None) -> list[OverflowStep] | None:
         return _check_overflow(v)
+
+    @model_validator(mode="after")
+    def _vertical_policy(self) -> TextContent:
+        if self.direction == "vertical" and any(isinstance(s, Condense) for s in self.overflow or []):
+            raise ValueError("長体 (condense) does not apply to vertical text; use wrap or shrink_to_pt")
+        return self
 
     @model_validator(mode="after")
     def _one_source(self) -> TextContent:
