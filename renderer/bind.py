@@ -28,6 +28,9 @@ class BoundDocument:
     signer: SignerInOffice
     options: dict[str, bool]
     included: frozenset[OmissionItem] = field(default_factory=frozenset)
+    #: list path → positions in the input of the items as printed (rules may select and reorder them),
+    #: so errors and reports name the input's index: data.household.members[0] is the first member given
+    positions: dict[str, list[int]] = field(default_factory=dict)
 
 
 def bind(envelope: Envelope, layout: LayoutSpec, tenant: Tenant) -> BoundDocument:

@@ -59,10 +59,10 @@ def from_pydantic(exc: Any, *, prefix: str = "", source: str | None = None,
 
 
 _HINTS = {
-    "extra_forbidden": "unknown key: check its spelling against layouts/schema.json",
+    "extra_forbidden": "unknown key: check its spelling against the JSON Schema",
     "missing": "add this required item",
     "literal_error": "use one of the allowed values",
-    "union_tag_invalid": "`type` names the element kind; see layouts/schema.json",
+    "union_tag_not_found": "an address has kind domestic or overseas",
 }
 
 
@@ -72,7 +72,10 @@ def _message(err: dict[str, Any]) -> str:
         return "unknown key"
     if kind == "missing":
         return "required item is missing"
-    return str(err["msg"])
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return "not one of the allowed kinds"   # pydantic's message would echo the input value
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
 
 
 def join_path(prefix: str, loc: tuple[Any, ...] | list[Any]) -> str:

@@ -18,7 +18,7 @@ from PIL import Image, ImageChops, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from renderer.diagnostics import Diagnostic, from_pydantic
-from renderer.errors import LayoutError, RefusedError
+from renderer.errors import InputError, LayoutError, RefusedError
 from renderer.formats.codes import CodeError, validate_lg_code
 from renderer.spec.load import load_yaml
 from renderer.spec.model import OmissionItem
@@ -150,7 +150,7 @@ class Tenant:
 def load_tenant(tenants_dir: Path, code: str) -> Tenant:
     path = tenants_dir / f"{code}.yaml"
     if not path.is_file():
-        raise LayoutError(f"unknown tenant {code}: no file {path.name} in {tenants_dir}", field="tenant")
+        raise InputError(f"tenant: unknown tenant {code} (no tenant file for this 団体コード)", field="tenant")
     loaded = load_yaml(path)
     try:
         tf = TenantFile.model_validate(loaded.data)

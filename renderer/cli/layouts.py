@@ -26,16 +26,21 @@ def layouts_list(
     layouts_dir: LayoutsDir = None,
     fonts_dir: FontsDir = None,
 ) -> None:
-    """List the layouts (id, kind, title)."""
+    """List the layouts (id, kind, title); an invalid layout is listed as such (exit 2)."""
     if ctx.invoked_subcommand is not None:
         return
 
     def body() -> int:
         renderer = Renderer(settings_from(layouts_dir, fonts_dir, None))
-        rows = []
+        rows: list[dict[str, str]] = []
+        invalid = 0
         for layout_id in renderer.layout_ids():
-            spec = renderer.layout(layout_id)
-            rows.append({"id": spec.id, "kind": spec.kind, "title": spec.title})
+            try:
+                spec = renderer.layout(layout_id)
+                rows.append({"id": spec.id, "kind": spec.kind, "title": spec.title})
+            except ChohyoError:
+                invalid += 1
+                rows.append({"id": layout_id, "kind": "invalid", "title": "run `chohyo layouts validate`"})
         if json_out:
             sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         else:
@@ -43,7 +48,7 @@ def layouts_list(
             for r in rows:
                 table.add_row(r["id"], r["kind"], r["title"])
             out.print(table)
-        return 0
+        return 2 if invalid else 0
 
     guard(json_out, body)
 

@@ -225,10 +225,15 @@ class Composer:
                 continue
             child_ctx = dict(ctx)
             child_ctx.update(item=item, slot=slot + 1, index=index + 1 if item is not BLANK else None,
-                             blank=item is BLANK)
+                             blank=item is BLANK, first_blank=item is BLANK and index == len(items),
+                             item_path=f"{el.items}[{self._input_index(el.items, index)}]")
             at = (origin[0] + el.origin[0] + el.step[0] * slot, origin[1] + el.origin[1] + el.step[1] * slot)
             for i, child in enumerate(el.block):
                 self.element(child, f"{path}.block[{i}]", at, child_ctx, pos, ops)
+
+    def _input_index(self, items: str, index: int) -> int:
+        positions = self.doc.positions.get(items)
+        return positions[index] if positions is not None and index < len(positions) else index
 
     def grid(self, el: GridElement, path: str, at: tuple[float, float], ctx: Mapping[str, Any],
              ops: list[Op]) -> None:
@@ -290,17 +295,29 @@ class Composer:
         box = Box(left=mm(x + pad), top=self.y(y + vpad), width=mm(width - 2 * pad),
                   height=mm(height - 2 * vpad))
         def sink(event: CharEvent) -> None:
-            self.chars.append(self._where(event.as_dict(), ctx))
+            self.chars.append(self._where(event.as_dict(), ctx, path))
 
         runs, entry = self.fitter.fit(text, box, style, align=content.align, valign=content.valign,
-                                      overflow=content.overflow or DEFAULT_OVERFLOW, field=path,
+                                      overflow=content.overflow or DEFAULT_OVERFLOW,
+                                      field=self._field_name(content, path, ctx),
                                       direction=content.direction, substitute=content.substitute, sink=sink)
         ops.extend(runs)
         if entry is not None:
-            self.overflow.append(self._where(entry.as_dict(), ctx))
+            self.overflow.append(self._where(entry.as_dict(), ctx, path))
 
-    def _where(self, record: dict[str, object], ctx: Mapping[str, Any]) -> dict[str, object]:
-        """Add sheet, copy and record (index and person_id, never personal data) to a report entry."""
+    @staticmethod
+    def _field_name(content: TextContent, path: str, ctx: Mapping[str, Any]) -> str:
+        """The data path a value comes from (data.household.members[1].name), else the layout path."""
+        value = content.value
+        if value is None:
+            return path
+        if value.startswith("item.") and "item_path" in ctx:
+            return str(ctx["item_path"]) + value[4:]
+        return value
+
+    def _where(self, record: dict[str, object], ctx: Mapping[str, Any], element: str) -> dict[str, object]:
+        """Add element, sheet, copy and record (index, person_id: never personal data) to a report entry."""
+        record["element"] = element
         record["sheet"] = ctx["sheet"]["n"]
         record["copy"] = ctx["copy"]["n"]
         item = ctx.get("item")

@@ -37,10 +37,13 @@ class OverseasAddress(BaseModel):
     text: NonEmpty = Field(description="the address as given, printed as is")
 
 
-def _address_kind(value: Any) -> str:
+def _address_kind(value: Any) -> str | None:
+    """`domestic` or `overseas`; None for anything else (so the error never echoes the input)."""
     if isinstance(value, dict):
-        return str(value.get("kind") or ("overseas" if "country" in value else "domestic"))
-    return str(getattr(value, "kind", "domestic"))
+        kind = value.get("kind") or ("overseas" if "country" in value else "domestic")
+    else:
+        kind = getattr(value, "kind", "domestic")
+    return kind if kind in ("domestic", "overseas") else None
 
 
 Address = Annotated[

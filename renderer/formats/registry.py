@@ -83,6 +83,38 @@ FORMATTERS: dict[str, Formatter] = {
 }
 
 
+# The arguments each formatter accepts: name → allowed values (a tuple) or a type. Anything else is a
+# layout error (so, for example, no argument can ask `address` to drop its 都道府県).
+DIGIT_STYLES = ("ascii", "fullwidth", "kanji")
+FORMAT_ARGS: dict[str, dict[str, tuple[str, ...] | type]] = {
+    "wareki": {"digits": DIGIT_STYLES},
+    "seireki": {"digits": DIGIT_STYLES},
+    "resident_date": {"digits": DIGIT_STYLES},
+    "address": {},
+    "digits": {"group": int, "sep": str, "digits": ("ascii", "fullwidth")},
+    "text": {},
+}
+
+
+def check_args(name: str, args: Args) -> list[str]:
+    """Problems with a formatter's declared args (empty when they are fine)."""
+    allowed = FORMAT_ARGS.get(name, {})
+    problems = []
+    for key, value in args.items():
+        spec = allowed.get(key)
+        if spec is None:
+            known = ", ".join(sorted(allowed)) or "none"
+            problems.append(f"`{name}` takes no argument {key!r} (arguments: {known})")
+        elif isinstance(spec, tuple):
+            if value not in spec:
+                problems.append(f"`{name}` argument {key!r} must be one of {', '.join(spec)}")
+        elif not isinstance(value, spec) or (isinstance(value, bool) and spec is not bool):
+            problems.append(f"`{name}` argument {key!r} must be a {spec.__name__}")
+        elif spec is int and not 0 <= int(value) <= 12:
+            problems.append(f"`{name}` argument {key!r} must be between 0 and 12")
+    return problems
+
+
 def jinja_filters() -> dict[str, Callable[..., str]]:
     """The formatters as Jinja filters: ``{{ request.issued_on | wareki }}``."""
 

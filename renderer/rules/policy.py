@@ -69,15 +69,18 @@ def apply_rules(doc: BoundDocument) -> BoundDocument:
     else:
         included = frozenset(doc.tenant.file.defaults.include) - frozenset(forbidden)
     data = doc.data
+    positions: dict[str, list[int]] = {}
     if isinstance(data, JuminhyoData):
+        original = {m.person_id: i for i, m in enumerate(data.household.members)}
         data = _select_and_order(data, request.members)
+        positions["data.household.members"] = [original[m.person_id] for m in data.household.members]
     for item, spec in doc.layout.omissions.items():
         if item in included:
             continue
         marker = Withheld(item=item, text=spec.omitted_text)
         for path in spec.paths:
             data = _withhold(data, path.split("."), marker)
-    return dataclasses.replace(doc, data=data, included=included)
+    return dataclasses.replace(doc, data=data, included=included, positions=positions)
 
 
 def _select_and_order(data: JuminhyoData, selected: Sequence[str] | None) -> JuminhyoData:

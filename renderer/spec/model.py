@@ -207,14 +207,6 @@ class GridElement(Placement):
     def row_heights(self) -> list[float]:
         return _track(self.rows)
 
-    @model_validator(mode="after")
-    def _cells_inside(self) -> GridElement:
-        ncols, nrows = len(self.column_widths()), len(self.row_heights())
-        for i, cell in enumerate(self.cells):
-            if cell.col + cell.cols - 1 > ncols or cell.row + cell.rows - 1 > nrows:
-                raise ValueError(f"cells[{i}] spans outside the {ncols}×{nrows} grid")
-        return self
-
 
 def _track(t: Track | list[float]) -> list[float]:
     return [t.size] * t.count if isinstance(t, Track) else list(t)
@@ -228,11 +220,12 @@ class ImageElement(Placement):
     size: tuple[Annotated[float, Field(gt=0, le=300)], Annotated[float, Field(gt=0, le=300)]]
     source: Literal["tenant.seal"]
 
-    @model_validator(mode="after")
-    def _seal_size(self) -> ImageElement:
-        if self.source == "tenant.seal" and max(self.size) > 25.0:
+    @field_validator("size")
+    @classmethod
+    def _seal_size(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if max(v) > 25.0:   # the only image source is the 公印
             raise ValueError("a 公印 is at most 25 mm square (domain reference §1.7)")
-        return self
+        return v
 
 
 class QrElement(Placement):

@@ -17,18 +17,21 @@ from renderer.datamodels import DATA_MODELS
 from renderer.diagnostics import Diagnostic, join_path
 from renderer.errors import LayoutError
 from renderer.fonts import FontSet
-from renderer.formats.registry import FORMATTERS, jinja_filters
+from renderer.formats.registry import FORMATTERS, check_args, jinja_filters
 from renderer.spec.load import Loaded, load_yaml
 from renderer.spec.model import (
     ELEMENT_TAGS,
     SCHEMA_VERSION,
+    BoxElement,
     Cell,
     Element,
     FieldElement,
     FormatCall,
     GridElement,
     GroupElement,
+    ImageElement,
     LayoutSpec,
+    LineElement,
     QrElement,
     RepeatElement,
     TextContent,
@@ -40,12 +43,17 @@ from renderer.units import paper_size_mm
 # Names a value path or template may start with (the render context built in renderer.compose).
 CONTEXT_NAMES = frozenset({"data", "request", "tenant", "signer", "options", "sheet", "copy", "layout",
                            "issue_number", "certification"})
-REPEAT_NAMES = frozenset({"item", "slot", "index", "blank"})
+REPEAT_NAMES = frozenset({"item", "slot", "index", "blank", "first_blank"})
 _PLAIN_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 def load_layout(path: Path, fonts: FontSet) -> LayoutSpec:
-    return validate_loaded(load_yaml(path), fonts)
+    spec = validate_loaded(load_yaml(path), fonts)
+    if spec.id != path.stem:
+        raise LayoutError(f"{path}: id {spec.id!r} does not match the file name",
+                          diagnostics=[Diagnostic("id", f"the layout in {path.name} must have id {path.stem!r}",
+                                                  source=str(path), hint="a layout's id is its file name")])
+    return spec
 
 
 def validate_loaded(loaded: Loaded, fonts: FontSet) -> LayoutSpec:
@@ -62,7 +70,7 @@ def validate_loaded(loaded: Loaded, fonts: FontSet) -> LayoutSpec:
     except ValidationError as exc:
         diags = pydantic_diagnostics(exc, loaded)
         raise LayoutError(f"{src}: {len(diags)} problem(s)", diagnostics=diags) from None
-    diags = list(semantic_checks(spec, fonts, loaded))
+    diags = sorted(semantic_checks(spec, fonts, loaded), key=lambda d: (d.line or 0, d.path))
     if diags:
         raise LayoutError(f"{src}: {len(diags)} problem(s)", diagnostics=diags)
     return spec
@@ -81,9 +89,10 @@ def pydantic_diagnostics(exc: ValidationError, loaded: Loaded) -> list[Diagnosti
             "missing": "add this required item",
             "union_tag_invalid": f"`type` must be one of: {', '.join(sorted(ELEMENT_TAGS))}",
         }.get(kind)
+        message = message.removeprefix("Value error, ")
         out.append(Diagnostic(path=path, message=message, line=_line(path, loaded), hint=hint,
                               source=loaded.source))
-    return _dedupe(out)
+    return sorted(_dedupe(out), key=lambda d: (d.line or 0, d.path))
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> list[Any]:
@@ -146,7 +155,8 @@ def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterato
     templates = Templates(jinja_filters())
     width_mm, height_mm = paper_size_mm(spec.paper.size, spec.paper.orientation)
     has_issue_number = False
-    for path, el, in_repeat, origin in _walk(spec.elements, "elements", False, (0.0, 0.0)):
+    for path, el, in_repeat, origin, reach in _walk(spec.elements, "elements", False, (0.0, 0.0),
+                                                     [(0.0, 0.0)]):
         names = CONTEXT_NAMES | (REPEAT_NAMES if in_repeat else frozenset())
         if el.when is not None:
             yield from _template_problems(templates, el.when, f"{path}.when", names, diag, expression=True)
@@ -155,20 +165,26 @@ def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterato
                 yield diag(path, "a repeat block must be a top-level element",
                            "sheets are counted from top-level repeats")
             yield from _path_problem(el.items, f"{path}.items", names, diag)
+        box = _extent(el, spec)
+        if box is not None:
+            for dx, dy in reach:
+                x0, y0 = origin[0] + box[0] + dx, origin[1] + box[1] + dy
+                x1, y1 = origin[0] + box[2] + dx, origin[1] + box[3] + dy
+                if x0 < -1e-6 or y0 < -1e-6 or x1 > width_mm + 1e-6 or y1 > height_mm + 1e-6:
+                    where = "" if (dx, dy) == (0.0, 0.0) else " in the last slot of its repeat block"
+                    yield diag(f"{path}.at" if hasattr(el, "at") else path,
+                               f"reaches ({x0:.1f}, {y0:.1f})–({x1:.1f}, {y1:.1f}) mm{where}, outside the "
+                               f"{width_mm:g}×{height_mm:g} mm sheet")
+                    break
         if isinstance(el, TextElement | FieldElement):
             yield from _content_problems(templates, el, path, names, spec, diag)
-            right = origin[0] + el.at[0] + el.width
-            if origin[0] + el.at[0] < 0 or right > width_mm + 1e-6:
-                yield diag(f"{path}.at", f"reaches x = {right:.1f} mm, outside the {width_mm:g} mm sheet")
-            if not (0 <= origin[1] + el.at[1] <= height_mm):
-                yield diag(f"{path}.at", "lies outside the sheet vertically")
             if el.show_on == "every" and el.text and "issue_number" in el.text:
                 has_issue_number = True
         if isinstance(el, GridElement):
-            right = origin[0] + el.at[0] + sum(el.column_widths())
-            bottom = origin[1] + el.at[1] + sum(el.row_heights())
-            if right > width_mm + 1e-6 or bottom > height_mm + 1e-6:
-                yield diag(f"{path}", f"the grid reaches ({right:.1f}, {bottom:.1f}) mm, outside the sheet")
+            ncols, nrows = len(el.column_widths()), len(el.row_heights())
+            for ci, cell in enumerate(el.cells):
+                if cell.col + cell.cols - 1 > ncols or cell.row + cell.rows - 1 > nrows:
+                    yield diag(f"{path}.cells[{ci}]", f"spans outside the {ncols}×{nrows} grid")
             for ci, cell in enumerate(el.cells):
                 cpath = f"{path}.cells[{ci}]"
                 yield from _content_problems(templates, cell, cpath, names, spec, diag)
@@ -185,17 +201,42 @@ def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterato
                        "add a text element with show_on: every whose text uses issue_number (発行番号 n/N)")
 
 
-def _walk(elements: list[Element], prefix: str, in_repeat: bool,
-          origin: tuple[float, float]) -> Iterator[tuple[str, Element, bool, tuple[float, float]]]:
+Offset = tuple[float, float]
+
+
+def _walk(elements: list[Element], prefix: str, in_repeat: bool, origin: Offset,
+          reach: list[Offset]) -> Iterator[tuple[str, Element, bool, Offset, list[Offset]]]:
+    """Every element with its origin and the offsets it is drawn at (first and last repeat slot)."""
     for i, el in enumerate(elements):
         path = f"{prefix}[{i}]"
-        yield path, el, in_repeat, origin
+        yield path, el, in_repeat, origin, reach
         if isinstance(el, GroupElement):
             yield from _walk(el.elements, f"{path}.elements", in_repeat,
-                             (origin[0] + el.at[0], origin[1] + el.at[1]))
+                             (origin[0] + el.at[0], origin[1] + el.at[1]), reach)
         elif isinstance(el, RepeatElement):
+            last = (el.step[0] * (el.per_sheet - 1), el.step[1] * (el.per_sheet - 1))
             yield from _walk(el.block, f"{path}.block", True,
-                             (origin[0] + el.origin[0], origin[1] + el.origin[1]))
+                             (origin[0] + el.origin[0], origin[1] + el.origin[1]),
+                             [(0.0, 0.0), last])
+
+
+def _extent(el: Element, spec: LayoutSpec) -> tuple[float, float, float, float] | None:
+    """The box an element covers, relative to its origin (None for containers)."""
+    if isinstance(el, TextElement | FieldElement):
+        style = spec.styles.get(el.style)
+        height = el.height if el.height is not None else (
+            (style.size_pt * style.line_height) * 25.4 / 72 + 0.6 if style else 0.0)
+        return (el.at[0], el.at[1], el.at[0] + el.width, el.at[1] + height)
+    if isinstance(el, GridElement):
+        return (el.at[0], el.at[1], el.at[0] + sum(el.column_widths()), el.at[1] + sum(el.row_heights()))
+    if isinstance(el, BoxElement | ImageElement):
+        return (el.at[0], el.at[1], el.at[0] + el.size[0], el.at[1] + el.size[1])
+    if isinstance(el, QrElement):
+        return (el.at[0], el.at[1], el.at[0] + el.size, el.at[1] + el.size)
+    if isinstance(el, LineElement):
+        return (min(el.start[0], el.end[0]), min(el.start[1], el.end[1]),
+                max(el.start[0], el.end[0]), max(el.start[1], el.end[1]))
+    return None
 
 
 def _content_problems(templates: Templates, content: TextContent, path: str, names: frozenset[str],
@@ -213,6 +254,9 @@ def _content_problems(templates: Templates, content: TextContent, path: str, nam
         if name not in FORMATTERS:
             yield diag(f"{path}.format", f"unknown formatter {name!r}",
                        f"formatters: {', '.join(sorted(FORMATTERS))}")
+        elif isinstance(fmt, FormatCall):
+            for problem in check_args(name, fmt.args):
+                yield diag(f"{path}.format.args", problem)
     if isinstance(content, Cell) and content.text is None and content.value is None and content.format:
         yield diag(path, "format without a value")
 
@@ -220,7 +264,7 @@ def _content_problems(templates: Templates, content: TextContent, path: str, nam
 def _path_problem(value: str, path: str, names: frozenset[str], diag: Any) -> Iterator[Diagnostic]:
     head = value.split(".")[0]
     if head not in names:
-        hint = "item is only defined inside a repeat block" if head in REPEAT_NAMES else (
+        hint = f"{head} is only defined inside a repeat block" if head in REPEAT_NAMES else (
             f"a path starts with one of: {', '.join(sorted(names))}")
         yield diag(path, f"unknown name {head!r}", hint)
 

@@ -12,6 +12,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from renderer.cli import app
+from renderer.errors import LayoutError
+from renderer.fonts import FontSet
+from renderer.spec.validate import load_layout
 
 REPO = Path(__file__).resolve().parents[2]
 LAYOUTS = REPO / "layouts"
@@ -203,3 +206,13 @@ def test_validate_reports_a_broken_tenant(runner: CliRunner, tmp_path: Path) -> 
     assert "ok  tenant 122122" not in result.stderr
     assert "ok  tenant 281107" in result.stderr
     assert re.search(r"122122\.yaml:\d+: error: seal\.size_mm: ", result.stderr), result.stderr
+
+
+def test_layout_id_must_match_its_file_name(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    copy = tmp_path / "juminhyo-copy.yaml"
+    shutil.copy(root / "layouts" / "juminhyo-setai.yaml", copy)
+    with pytest.raises(LayoutError) as info:
+        load_layout(copy, FontSet(root / "fonts"))
+    assert info.value.diagnostics[0].path == "id"
+    assert "juminhyo-copy" in info.value.diagnostics[0].message
