@@ -229,8 +229,13 @@ class FontSet:
         return m
 
     def clusters(self, text: str, chain: list[str], *, field: str, vertical: bool = False,
-                 substitute: str | None = None, sink: CharSink | None = None) -> list[Cluster]:
-        """Resolve every character (or variation sequence) of `text` to a font and a drawing code."""
+                 substitute: str | None = None, sink: CharSink | None = None,
+                 collect: bool = False) -> list[Cluster]:
+        """Resolve every character (or variation sequence) of `text` to a font and a drawing code.
+
+        `collect=True` (character reports only, never for output) records an uncovered character as an
+        `uncovered` event and goes on with a space in its place instead of raising.
+        """
         chain_metrics = [self.metrics(f) for f in chain]
         out: list[Cluster] = []
         i = 0
@@ -251,6 +256,11 @@ class FontSet:
                 out.append(Cluster(chain[0], ch, ch))
                 continue
             cluster = self._resolve(ch, selector, chain_metrics, field, sink)
+            if cluster is None and collect and substitute is None:
+                source = ch + (chr(selector) if selector is not None else "")
+                if sink:
+                    sink(CharEvent("uncovered", code_points(source), field, None))
+                cluster = Cluster(chain[0], source, " ")
             if cluster is None:
                 cluster = self._substitute(ch, selector, chain_metrics, field, substitute, sink)
             if vertical:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 
+from renderer.cli.chars import chars_app
 from renderer.cli.layouts import layouts_app
 from renderer.cli.render import render
 from renderer.cli.tenants import tenants_app
@@ -19,6 +20,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 app.command()(render)
 app.add_typer(layouts_app, name="layouts")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(chars_app, name="chars")
 
 
 def main() -> None:

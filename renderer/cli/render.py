@@ -53,12 +53,19 @@ def render(
             write_atomic(report, json.dumps(summary, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
         if display is not None:
             write_atomic(display, result.display.encode("utf-8"))
+        sidecar = output.with_name(output.stem + ".overflow.json")
+        if result.overflow:
+            # Nothing is ever cut without a record: the overflow report always travels with the PDF.
+            body = {"layout": layout_id, "overflow": result.overflow}
+            write_atomic(sidecar, json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+        else:
+            sidecar.unlink(missing_ok=True)   # never leave a stale report next to a new PDF
         write_atomic(output, result.pdf)
         err.print(f"wrote {output} ({result.pages} page(s), 発行番号 {', '.join(result.issue_numbers)})",
                   markup=False)
         if result.overflow:
             err.print(f"overflow: {len(result.overflow)} field(s) needed their overflow policy "
-                      f"(see --report)", markup=False)
+                      f"(see {sidecar.name})", markup=False)
         return 0
 
     guard(as_json, body)

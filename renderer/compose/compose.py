@@ -114,12 +114,12 @@ def issue_number(doc: BoundDocument, serial: int) -> str:
 
 
 class Composer:
-    def __init__(self, doc: BoundDocument, fonts: FontSet) -> None:
+    def __init__(self, doc: BoundDocument, fonts: FontSet, *, collect_chars: bool = False) -> None:
         self.doc = doc
         self.layout = doc.layout
         self.fonts = fonts
         self.templates = Templates(jinja_filters())
-        self.fitter = TextFitter(fonts)
+        self.fitter = TextFitter(fonts, collect=collect_chars)
         self.page_w_mm, self.page_h_mm = paper_size_mm(doc.layout.paper.size, doc.layout.paper.orientation)
         self.page_h = mm(self.page_h_mm)
         self.overflow: list[dict[str, object]] = []

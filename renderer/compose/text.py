@@ -62,8 +62,9 @@ class _Try:
 
 
 class TextFitter:
-    def __init__(self, fonts: FontSet) -> None:
+    def __init__(self, fonts: FontSet, *, collect: bool = False) -> None:
         self.fonts = fonts
+        self.collect = collect   # character reports: record uncovered characters instead of raising
 
     def fit(self, text: str, box: Box, style: Style, *, align: Align, valign: VAlign,
             overflow: list[OverflowStep], field: str, direction: Direction = "horizontal",
@@ -73,7 +74,7 @@ class TextFitter:
             return [], None
         vertical = direction == "vertical"
         clusters = self.fonts.clusters(text, style.fonts, field=field, vertical=vertical,
-                                       substitute=substitute, sink=sink)   # raises GlyphError
+                                       substitute=substitute, sink=sink, collect=self.collect)
         attempt = _Try(wrap=False, scale=1.0, size=style.size_pt)
         lines = self._lines(clusters, box, style, attempt, vertical)
         if lines is not None:
@@ -171,6 +172,10 @@ class TextFitter:
                             break
                 while line and line[-1].text[0] in NO_LINE_END:
                     carry.insert(0, line.pop())
+                # never split a run of ASCII letters or digits (a number, a building code like 101B)
+                if not carry and _word_char(first) and line and _word_char(line[-1]):
+                    while line and _word_char(line[-1]):
+                        carry.insert(0, line.pop())
                 if not line:   # cannot honour 禁則 within a line this short: keep the plain break
                     line, carry = carry, []
                 lines.append(line)
@@ -294,6 +299,10 @@ class TextFitter:
             width = t.size
         return [TextRun(x=centre - width / 2, y=baseline, font=unit[0].family, size=t.size, text=text,
                         h_scale=scale, gray=style.gray, draw=codes if codes != text else "")]
+
+
+def _word_char(c: Cluster) -> bool:
+    return c.text.isascii() and c.text.isalnum()
 
 
 def _vertical_units(clusters: Line) -> list[Line]:

@@ -84,24 +84,24 @@ def apply_rules(doc: BoundDocument) -> BoundDocument:
 
 
 def _select_and_order(data: JuminhyoData, selected: Sequence[str] | None) -> JuminhyoData:
+    """Order the whole household (the standard order needs its 世帯主), then keep the selected members."""
     members = list(data.household.members)
-    if selected is not None:
-        by_id = {m.person_id: m for m in members}
-        picked: list[Person] = []
-        for i, pid in enumerate(selected):
-            if pid not in by_id:
-                raise InputError(f"request.members[{i}] names no member of the household",
-                                 field=f"request.members[{i}]")
-            if by_id[pid] in picked:
-                raise InputError(f"request.members[{i}] repeats a member", field=f"request.members[{i}]")
-            picked.append(by_id[pid])
-        keep = {m.person_id for m in picked}
-        members = [m for m in members if m.person_id in keep]
     if data.household.order == "standard":
         try:
             members = standard_order(members, _member_key)
         except ValueError as exc:
             raise InputError(f"data.household.members: {exc}", field="data.household.members") from None
+    if selected is not None:
+        ids = {m.person_id for m in members}
+        seen: set[str] = set()
+        for i, pid in enumerate(selected):
+            if pid not in ids:
+                raise InputError(f"request.members[{i}] names no member of the household",
+                                 field=f"request.members[{i}]")
+            if pid in seen:
+                raise InputError(f"request.members[{i}] repeats a member", field=f"request.members[{i}]")
+            seen.add(pid)
+        members = [m for m in members if m.person_id in seen]
     household = data.household.model_copy(update={"members": members})
     return data.model_copy(update={"household": household})
 

@@ -105,3 +105,11 @@ def test_right_and_center_alignment(fitter: TextFitter) -> None:
     (right,), _ = fit(fitter, "住所", 40, 12, ["error"], align="right")
     (center,), _ = fit(fitter, "住所", 40, 12, ["error"], align="center")
     assert right.x == pytest.approx(20.0) and center.x == pytest.approx(10.0)
+
+
+def test_wrap_never_splits_an_ascii_number(fitter: TextFitter) -> None:
+    # "あいう12345" in a 5-em box: the number moves to the next line whole.
+    runs, _ = fit(fitter, "あいう12345えお", 50, 60, ["wrap", "error"])
+    lines = lines_of(runs)
+    assert lines[0] == "あいう"
+    assert lines[1].startswith("12345")
