@@ -1,34 +1,50 @@
-"""The orchestrator: load → validate → bind → rules → compose → draw → finish.
+"""The orchestrator: load → validate → bind → rules → DV → compose → draw → finish → issue log.
 
-In: an envelope (dict, as parsed from JSON) and `Settings`. Out: a `RenderResult` with the PDF bytes,
-the display list dump (for golden files), the overflow report, the 発行番号 allocated for each copy and
-the counts the issue log needs. Each stage lives in its own module; this one only calls them in order.
+In: an envelope (dict, as parsed from JSON) and `Settings` (including the injectable clock). Out: a
+`RenderResult` with the PDF bytes, the display list dump (for golden files), the overflow report, the
+発行番号 allocated for each copy, the counts the issue log needs and the DV outcome (lifts used,
+warnings). Each stage lives in its own module; this one calls them in order and keeps three promises:
+- time is the server's clock (`Settings.now`), never the request's: a certificate's 交付年月日 must be
+  today in Asia/Tokyo (rule ``issued-on-today``), and DV lifts are judged by the same clock;
+- every render and every refusal appends one record to the issue log (`renderer.state.issue_log`);
+- a render whose log record cannot be written delivers nothing: the PDF is returned only after its
+  record (with its 発行番号s and sha256) is committed, else `IssueLogError` (exit 1) is raised.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from renderer.bind import bind
-from renderer.compose.compose import Composer
+from renderer.bind import BoundDocument, bind
+from renderer.compose.compose import Composer, issue_number
 from renderer.diagnostics import from_pydantic
-from renderer.display import dump
+from renderer.display import Page, PagedDocument, dump_header, dump_page
 from renderer.draw import draw
-from renderer.envelope import Envelope
-from renderer.errors import InputError, UsageError
+from renderer.envelope import Envelope, Request
+from renderer.errors import InputError, RefusedError, UsageError
 from renderer.finish import finish
 from renderer.fonts import FontSet
+from renderer.rules.dv import DvOutcome, apply_dv, check_requester, persons_in, requester_ids, warnings_for
 from renderer.rules.policy import apply_rules
 from renderer.settings import Settings
 from renderer.spec.model import LayoutSpec
 from renderer.spec.validate import load_layout
+from renderer.state.db import Database, open_database
+from renderer.state.issue_log import IssuedNumber, IssueLog, LogRecord
+from renderer.state.registry import Registry
 from renderer.state.serials import SerialCounter
 from renderer.tenants import Tenant, load_tenant
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+ISSUED_ON_RULE = "issued-on-today"
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,10 @@ class RenderResult:
     seal_printed: bool
     my_number_printed: bool
     person_ids: list[str] = field(default_factory=list)
+    lifts_used: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    pdf_sha256: str = ""
+    log_seq: int = 0
 
 
 @lru_cache(maxsize=4)
@@ -58,6 +78,21 @@ class Renderer:
         self.fonts = font_set(settings.fonts_dir)
         self._layouts: dict[str, LayoutSpec] = {}
         self._tenants: dict[str, Tenant] = {}
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = open_database(self.settings)
+        return self._db
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.db)
+
+    @property
+    def issue_log(self) -> IssueLog:
+        return IssueLog(self.settings, self.db)
 
     def layout_ids(self) -> list[str]:
         return sorted(p.stem for p in self.settings.layouts_dir.glob("*.yaml"))
@@ -78,33 +113,108 @@ class Renderer:
             tenant = self._tenants[code] = load_tenant(self.settings.tenants_dir, code)
         return tenant
 
-    def render(self, raw: Any, *, layout_id: str | None = None) -> RenderResult:
+    def render(self, raw: Any, *, layout_id: str | None = None, with_display: bool = True) -> RenderResult:
+        """Render one envelope. Pages are composed and drawn one at a time (a long list never sits in
+        memory); `with_display=False` skips the display-list text (bulk runs)."""
+        now = self.settings.now()
         envelope = parse_envelope(raw)
         if layout_id is not None and envelope.layout != layout_id:
             raise UsageError(f"the envelope's layout {envelope.layout!r} is not {layout_id!r}", field="layout")
         spec = self.layout(envelope.layout)
         tenant = self.tenant(envelope.tenant)
-        doc = apply_rules(bind(envelope, spec, tenant))
+        try:
+            return self._render(envelope, spec, tenant, now, with_display)
+        except RefusedError as exc:
+            self._log_refusal(envelope, spec, exc, now)
+            raise
+
+    def _render(self, envelope: Envelope, spec: LayoutSpec, tenant: Tenant, now: dt.datetime,
+                with_display: bool) -> RenderResult:
+        request = envelope.request
+        asking = requester_ids(request)
+        if asking:   # a registered 相手方 is refused on every layout, before anything else is looked at
+            check_requester(self.registry.snapshot(tenant.code, [], asking, spec.id, now), request)
+        bound = bind(envelope, spec, tenant)
+        if spec.kind == "certificate":
+            check_issued_on(request, now)
+        everyone = persons_in(bound.data)
+        doc = apply_rules(bound)
+        snapshot = self.registry.snapshot(tenant.code, [pid for _, pid in everyone], asking, spec.id, now)
+        doc, dv = apply_dv(doc, everyone, snapshot, extra=_head_printed(bound, doc))
+        dv = DvOutcome(policy=dv.policy, lifts=dv.lifts, protected=dv.protected, redacted=dv.redacted,
+                       warnings=warnings_for(snapshot, dv.protected, now.astimezone(TOKYO).date()))
         composer = Composer(doc, self.fonts)
         composer.count_sheets()   # fail on bad data before a serial is spent
-        request = envelope.request
-        serials = SerialCounter(self.settings.state_dir).allocate(
+        serials = SerialCounter(self.settings).allocate(
             tenant.code, request.issued_on, request.terminal, request.printer, request.copies)
-        composed = composer.compose(serials)
-        pdf = finish(draw(composed.document, self.fonts))
-        members = getattr(getattr(doc.data, "household", None), "members", [])
+        issue_numbers = [issue_number(doc, s) for s in serials]
+        parts: list[str] = []
+        pages = 0
+
+        def on_page(n: int, page: Page) -> None:
+            nonlocal pages
+            pages = n
+            if with_display:
+                parts.append(dump_page(n, page))
+
+        info = composer.info()
+        pdf = finish(draw(PagedDocument(info=info, pages=composer.stream(serials)), self.fonts, on_page=on_page))
+        display = dump_header(info, pages) + "".join(parts) if with_display else ""
+        sha = hashlib.sha256(pdf).hexdigest()
+        person_ids = [pid for _, pid in persons_in(doc.data)]
+        sheets = composer.count_sheets()
+        record = LogRecord("render", now, {
+            "operator": request.operator, "tenant": tenant.code, "layout": spec.id, "kind": spec.kind,
+            "channel": request.channel, "output": request.output, "relation": request.requester.relation,
+            "pages": pages, "sheets": sheets, "copies": request.copies,
+            "issue_numbers": issue_numbers, "seal_printed": composer.seal_printed,
+            "my_number_printed": composer.my_number_printed, "person_ids": person_ids, "lifts": dv.lifts,
+            "pdf_sha256": sha})
+        numbers = [IssuedNumber(tenant.code, request.issued_on, request.terminal, request.printer, s)
+                   for s in serials]
+        seq = self.issue_log.append(record, numbers)   # no record, no PDF: raises IssueLogError (exit 1)
         return RenderResult(
             pdf=pdf,
-            display=dump(composed.document),
-            overflow=composed.overflow,
-            chars=composed.chars,
-            issue_numbers=composed.issue_numbers,
-            sheets_per_copy=composed.sheets_per_copy,
-            pages=len(composed.document.pages),
-            seal_printed=composed.seal_printed,
-            my_number_printed=composed.my_number_printed,
-            person_ids=[m.person_id for m in members],
+            display=display,
+            overflow=composer.overflow,
+            chars=composer.chars,
+            issue_numbers=issue_numbers,
+            sheets_per_copy=sheets,
+            pages=pages,
+            seal_printed=composer.seal_printed,
+            my_number_printed=composer.my_number_printed,
+            person_ids=person_ids,
+            lifts_used=dv.lifts,
+            warnings=dv.warnings,
+            pdf_sha256=sha,
+            log_seq=seq,
         )
+
+    def _log_refusal(self, envelope: Envelope, spec: LayoutSpec, exc: RefusedError, now: dt.datetime) -> None:
+        request = envelope.request
+        body: dict[str, Any] = {
+            "operator": request.operator, "tenant": envelope.tenant, "layout": spec.id, "kind": spec.kind,
+            "channel": request.channel, "output": request.output, "relation": request.requester.relation,
+            "rule": exc.rule, "field": exc.field, "person_ids": list(getattr(exc, "person_ids", []))}
+        self.issue_log.append(LogRecord("refusal", now, body))   # IssueLogError (exit 1) if it cannot
+
+
+def check_issued_on(request: Request, now: dt.datetime) -> None:
+    """A certificate is dated today (Asia/Tokyo) by the server's clock: no back- or post-dating."""
+    today = now.astimezone(TOKYO).date()
+    if request.issued_on != today:
+        raise RefusedError(f"request.issued_on is {request.issued_on.isoformat()}, but a certificate is issued "
+                           f"today ({today.isoformat()} in Asia/Tokyo by the server's clock)",
+                           rule=ISSUED_ON_RULE, field="request.issued_on")
+
+
+def _head_printed(bound: BoundDocument, doc: BoundDocument) -> list[str]:
+    """The 世帯主 is bound to a printed value (世帯主氏名) even when not among the selected members."""
+    household = getattr(bound.data, "household", None)
+    printed = getattr(doc.data, "household", None)
+    if household is None or printed is None or not getattr(printed, "head_name", None):
+        return []   # withheld (falsy) or absent: the head's name is not printed
+    return [m.person_id for m in household.members if m.relationship == "世帯主"]
 
 
 def parse_envelope(raw: Any) -> Envelope:

@@ -78,9 +78,14 @@ def _message(err: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
+UNION_TAGS = frozenset({"domestic", "overseas"})
+
+
 def join_path(prefix: str, loc: tuple[Any, ...] | list[Any]) -> str:
     path = prefix
     for part in loc:
+        if part in UNION_TAGS:
+            continue   # pydantic names the union member it tried; the path reads better without it
         if isinstance(part, int):
             path += f"[{part}]"
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -97,8 +98,10 @@ class DocumentInfo:
 
 @dataclass(frozen=True)
 class PagedDocument:
+    """The document's info and its pages: a tuple, or an iterator that composes pages on demand."""
+
     info: DocumentInfo
-    pages: tuple[Page, ...]
+    pages: Iterable[Page]
 
 
 def _n(v: float) -> str:
@@ -135,14 +138,18 @@ def dump_op(op: Op) -> str:
             f" payload-sha256:{op.payload_digest}")
 
 
+def dump_header(info: DocumentInfo, page_count: int) -> str:
+    return (f"document title={info.title!r} lang={info.lang} created={info.created.isoformat()}\n"
+            f"pages {page_count}\n")
+
+
+def dump_page(number: int, page: Page) -> str:
+    lines = [f"page {number} {_n(page.width)}x{_n(page.height)}"]
+    lines.extend("  " + dump_op(op) for op in page.ops)
+    return "\n".join(lines) + "\n"
+
+
 def dump(doc: PagedDocument) -> str:
     """Deterministic text of the whole document, for golden files and reviewers' diffs."""
-    info = doc.info
-    lines = [
-        f"document title={info.title!r} lang={info.lang} created={info.created.isoformat()}",
-        f"pages {len(doc.pages)}",
-    ]
-    for number, page in enumerate(doc.pages, start=1):
-        lines.append(f"page {number} {_n(page.width)}x{_n(page.height)}")
-        lines.extend("  " + dump_op(op) for op in page.ops)
-    return "\n".join(lines) + "\n"
+    pages = list(doc.pages)
+    return dump_header(doc.info, len(pages)) + "".join(dump_page(n, p) for n, p in enumerate(pages, start=1))

@@ -7,16 +7,21 @@ expected result: either ``expected.pdf`` + ``display.txt`` (the display list dum
 ``expected-error.json`` (``{"exit_code": 3, "type": "urn:chohyo:problem:refused", "rule": "..."}``,
 ``rule`` optional) for a case that must be refused.
 
-Out: `discover` lists the cases; `render_case` renders one with a fresh temporary state directory seeded
-from its fixtures and returns a `CaseOutcome`; `compare` returns a short human summary of every difference
-(empty when the case passes); `update` rewrites only the expected files whose content differs and returns
-what it changed. Nothing here writes an expected file except `update`, and `update` refuses to run in CI
-(``CI=true``): a missing expected file is a failure, never created silently.
+Out: `discover` lists the cases (`select` picks some by id, name or layout); `render_case` renders one with a
+fresh temporary state directory seeded from its fixtures and returns a `CaseOutcome`; `compare` returns a
+short human summary of every difference (empty when the case passes); `write_report` writes the visual diff
+of a case (committed expected.pdf against the render, see `renderer.goldendiff`) into the gitignored store
+``tests/.golden-store/<layout>/<case>/``; `update` rewrites only the expected files whose content differs and
+returns what it changed. Nothing here writes an expected file except `update`, and `update` refuses to run in
+CI (``CI=true``): a missing expected file is a failure, never created silently. Both ``pytest
+--update-golden`` and ``chohyo golden update`` go through `update`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime as dt
 import difflib
 import json
 import os
@@ -26,9 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from renderer.api import Renderer, parse_envelope
+from renderer.api import TOKYO, Renderer, parse_envelope
 from renderer.errors import ChohyoError
 from renderer.settings import PROJECT_ROOT, Settings
+from renderer.state.registry import seed_registry
 from renderer.state.serials import SerialCounter
 
 GOLDEN_DIR = PROJECT_ROOT / "golden"
@@ -41,11 +47,16 @@ EXPECTED_ERROR = "expected-error.json"
 RENDER_FILES = (EXPECTED_PDF, DISPLAY)
 ERROR_FILES = (EXPECTED_ERROR,)
 
+STORE_DIR = PROJECT_ROOT / "tests" / ".golden-store"   # visual diff reports and renders of failing cases (gitignored)
+REPORT_NAME = "report.html"
+RENDERED_NAMES = {EXPECTED_PDF: "rendered.pdf", DISPLAY: "rendered-display.txt",
+                  EXPECTED_ERROR: "rendered-error.json"}   # a failing case's render, kept beside its report
+
 UPDATE_FLAG = "--update-golden"      # the pytest option (tests/conftest.py)
 UPDATE_DEST = "update_golden"        # its attribute on config.option
 TEST_FILE = "tests/test_golden.py"
 
-FIXTURE_KEYS = frozenset({"serial_start"})
+FIXTURE_KEYS = frozenset({"serial_start", "clock", "suppressions", "lifts"})
 ERROR_KEYS = frozenset({"exit_code", "type", "rule"})
 MAX_DIFF_LINES = 20
 
@@ -96,9 +107,30 @@ def case_of(case_dir: Path) -> GoldenCase:
     return GoldenCase(case_dir.parent.name, case_dir.name, case_dir)
 
 
+def select(cases: list[GoldenCase], names: list[str]) -> list[GoldenCase]:
+    """The cases named by id (``layout/case``), case name or layout id, in discovery order; all when none.
+
+    An unknown name is an error listing the known ids (nothing is selected silently by a typo).
+    """
+    if not names:
+        return list(cases)
+    unknown = [n for n in names if not any(n in (c.id, c.name, c.layout_id) for c in cases)]
+    if unknown:
+        raise GoldenError(f"unknown golden case(s) {', '.join(unknown)}; known: {', '.join(c.id for c in cases)}")
+    return [c for c in cases if any(n in (c.id, c.name, c.layout_id) for n in names)]
+
+
 @dataclass(frozen=True)
 class Fixtures:
     serial_start: int = 1
+    #: the server's clock during the render (ISO datetime with offset); default: 09:00 Asia/Tokyo on the
+    #: envelope's issued_on, since a certificate must be issued today by the server's clock
+    clock: dt.datetime | None = None
+    #: DV registry records imported for tenant of the envelope before the render (as `chohyo suppressions
+    #: import` lines: {"op": "upsert", "person_id": …, "version": …, …})
+    suppressions: tuple[dict[str, Any], ...] = ()
+    #: 一時解除 granted at the clock before the render: {"person_id": …, "layout": …, "minutes": …}
+    lifts: tuple[dict[str, Any], ...] = ()
 
 
 def load_fixtures(case_dir: Path) -> Fixtures:
@@ -115,7 +147,21 @@ def load_fixtures(case_dir: Path) -> Fixtures:
     start = raw.get("serial_start", 1)
     if not isinstance(start, int) or isinstance(start, bool) or start < 1:
         raise GoldenError(f"{path}: serial_start must be an integer ≥ 1")
-    return Fixtures(serial_start=start)
+    clock = raw.get("clock")
+    when: dt.datetime | None = None
+    if clock is not None:
+        try:
+            when = dt.datetime.fromisoformat(str(clock))
+        except ValueError:
+            raise GoldenError(f"{path}: clock must be an ISO datetime with offset") from None
+        if when.tzinfo is None:
+            raise GoldenError(f"{path}: clock must carry its UTC offset (e.g. +09:00)")
+    lists = {name: raw.get(name, []) for name in ("suppressions", "lifts")}
+    for name, value in lists.items():
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise GoldenError(f"{path}: {name} must be a list of objects")
+    return Fixtures(serial_start=start, clock=when, suppressions=tuple(lists["suppressions"]),
+                    lifts=tuple(lists["lifts"]))
 
 
 def _read_json(path: Path) -> Any:
@@ -175,12 +221,15 @@ def render_case(case_dir: Path, settings_template: Settings | None = None) -> Ca
     raw = _read_json(case_dir / INPUT)
     fixtures = load_fixtures(case_dir)
     with tempfile.TemporaryDirectory(prefix="chohyo-golden-") as tmp:
-        settings = dataclasses.replace(template, state_dir=Path(tmp) / "state")
+        settings = dataclasses.replace(template, state_dir=Path(tmp) / "state", database_url=None)
         try:
             envelope = parse_envelope(raw)
             request = envelope.request
+            when = fixtures.clock or dt.datetime.combine(request.issued_on, dt.time(9, 0), tzinfo=TOKYO)
+            settings = dataclasses.replace(settings, clock=lambda: when)
             SerialCounter(settings.state_dir).seed(envelope.tenant, request.issued_on, request.terminal,
                                                    request.printer, fixtures.serial_start)
+            seed_registry(settings, envelope.tenant, fixtures.suppressions, fixtures.lifts)
             result = Renderer(settings).render(raw, layout_id=case.layout_id)
         except ChohyoError as exc:
             problem = exc.problem_object()
@@ -282,6 +331,46 @@ def compare(case_dir: Path, outcome: CaseOutcome) -> list[str]:
     else:
         out.append(_missing(case_dir, EXPECTED_PDF))
     return out
+
+
+# --------------------------------------------------------------------------- the visual diff report
+
+
+def store_dir(case: GoldenCase, store: Path = STORE_DIR) -> Path:
+    """Where the report and the render of a failing case go: ``<store>/<layout-id>/<case>/``."""
+    return store / case.layout_id / case.name
+
+
+@dataclass(frozen=True)
+class Report:
+    path: Path
+    lines: tuple[str, ...]   # one per changed page: status, changed-pixel count, box
+    size: int                # bytes
+
+
+def write_report(case: GoldenCase, outcome: CaseOutcome, problems: list[str], store: Path = STORE_DIR) -> Report:
+    """Write ``<store>/<layout>/<case>/report.html`` (and the rendered files beside it) for a case that differs.
+
+    The report shows the committed expected.pdf against `outcome`'s PDF page by page (pictures from worker
+    processes), the ``display.txt`` diff and `problems`. Never touches the case folder.
+    """
+    from renderer.goldendiff.run import case_report  # PDFium/Pillow machinery only when a report is wanted
+
+    dest = store_dir(case, store)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, data in outcome.files().items():
+        _write_atomic(dest / RENDERED_NAMES[name], data)
+    written = case_report(case, outcome, problems, dest / REPORT_NAME)
+    return Report(written.path, written.lines, written.size)
+
+
+def clear_report(case: GoldenCase, store: Path = STORE_DIR) -> None:
+    """Remove a stale report of a case that passes now (so an old picture never misleads)."""
+    dest = store_dir(case, store)
+    for name in (REPORT_NAME, *RENDERED_NAMES.values()):
+        (dest / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        dest.rmdir()
 
 
 # --------------------------------------------------------------------------- updating

@@ -40,3 +40,71 @@ def make_sample_seal(office_title: str, fonts_dir: Path) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- sample list data
+# Fictitious residents for the 一覧表 samples, golden cases and benchmarks: deterministic for a seed.
+
+_FAMILY = ["見本", "試験", "仮名", "例示", "架空", "模擬", "雛形", "検証"]
+_GIVEN = ["太郎", "花子", "一郎", "次郎", "三郎", "春子", "夏子", "秋子", "冬子", "健一", "裕子", "翔"]
+_KANA_FAMILY = ["ミホン", "シケン", "カメイ", "レイジ", "カクウ", "モギ", "ヒナガタ", "ケンショウ"]
+_KANA_GIVEN = ["タロウ", "ハナコ", "イチロウ", "ジロウ", "サブロウ", "ハルコ", "ナツコ", "アキコ", "フユコ",
+               "ケンイチ", "ユウコ", "ショウ"]
+_WARDS = ["中央区", "東灘区", "灘区", "兵庫区", "北区", "長田区", "須磨区", "垂水区", "西区"]
+_REASONS = ["転入", "転出", "転居", "出生", "死亡"]
+
+
+def sample_idosha_rows(count: int, *, seed: int = 1, wards: int = 3) -> list[dict[str, object]]:
+    """`count` 異動 rows spread over the first `wards` 行政区 of 神戸市 (all data fictitious)."""
+    import random
+
+    rng = random.Random(seed)
+    rows: list[dict[str, object]] = []
+    for i in range(count):
+        f, g = rng.randrange(len(_FAMILY)), rng.randrange(len(_GIVEN))
+        ward = _WARDS[rng.randrange(wards)]
+        reason = _REASONS[rng.randrange(len(_REASONS))]
+        before = {"prefecture": "兵庫県", "municipality": "神戸市", "ward": ward,
+                  "town": f"見本町{rng.randint(1, 9)}丁目", "block": f"{rng.randint(1, 30)}番{rng.randint(1, 20)}号"}
+        after = {"prefecture": "兵庫県", "municipality": "神戸市", "ward": ward,
+                 "town": f"試験通{rng.randint(1, 9)}丁目", "block": f"{rng.randint(1, 30)}番地{rng.randint(1, 9)}"}
+        if rng.random() < 0.2:
+            after["building"] = f"見本マンション{rng.randint(1, 12)}0{rng.randint(1, 9)}号室"
+        row: dict[str, object] = {
+            "person_id": f"{300000000 + i}",
+            "moved_on": f"2026-11-{rng.randint(1, 26):02d}",
+            "reason": reason,
+            "name": f"{_FAMILY[f]}　{_GIVEN[g]}",
+            "name_kana": f"{_KANA_FAMILY[f]}　{_KANA_GIVEN[g]}",
+            "birth_date": f"{rng.randint(1935, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            "ward": ward,
+        }
+        if reason in ("転居", "転出", "死亡"):
+            row["address_before"] = before
+        if reason in ("転入", "転居", "出生"):
+            row["address_after"] = after
+        if reason == "転入":
+            row["address_before"] = {"prefecture": "大阪府", "municipality": "大阪市", "ward": "北区",
+                                     "town": "見本町", "block": f"{rng.randint(1, 9)}番{rng.randint(1, 9)}号"}
+        rows.append(row)
+    return rows
+
+
+def sample_kyufu_rows(count: int, *, seed: int = 1) -> list[dict[str, object]]:
+    """`count` 支給決定 rows with amounts of 50,000 円 + X (all data fictitious)."""
+    import random
+
+    rng = random.Random(seed)
+    rows: list[dict[str, object]] = []
+    for i in range(count):
+        f, g = rng.randrange(len(_FAMILY)), rng.randrange(len(_GIVEN))
+        rows.append({
+            "person_id": f"{400000000 + i}",
+            "decided_on": f"2026-11-{rng.randint(1, 26):02d}",
+            "name": f"{_FAMILY[f]}　{_GIVEN[g]}",
+            "address": {"prefecture": "千葉県", "municipality": "佐倉市", "town": f"見本町{rng.randint(1, 5)}丁目",
+                        "block": f"{rng.randint(1, 40)}番{rng.randint(1, 20)}号"},
+            "amount": 50_000 + rng.choice([0, 0, 10_000, 30_000, rng.randint(0, 999) * 100]),
+            "account": f"見本銀行 {rng.randint(100, 999)}支店 普通 ****{rng.randint(1000, 9999)}",
+        })
+    return rows

@@ -1,18 +1,36 @@
-"""Where things live: layouts, tenants, fonts and the runtime state directory.
+"""Where things live, and what time it is: layouts, tenants, fonts, runtime state, database, clock.
 
-In: environment variables (``CHOHYO_LAYOUTS_DIR``, ``CHOHYO_FONTS_DIR``, ``CHOHYO_STATE_DIR``) or explicit
-values. Out: a frozen `Settings`, passed explicitly (no global configuration). Runtime state (serial
-counters, later the registry and logs) never lives in the repository: the default state directory is
-``$XDG_STATE_HOME/chohyo`` (``~/.local/state/chohyo``).
+In: environment variables (``CHOHYO_LAYOUTS_DIR``, ``CHOHYO_FONTS_DIR``, ``CHOHYO_STATE_DIR``,
+``CHOHYO_DATABASE_URL``, ``CHOHYO_LOG_KEY``) or explicit values. Out: a frozen `Settings`, passed
+explicitly (no global configuration). Runtime state (serial counters, the DV suppression registry, the
+issue log and its key) never lives in the repository: the default state directory is
+``$XDG_STATE_HOME/chohyo`` (``~/.local/state/chohyo``) and the default database is the SQLite file
+``chohyo.sqlite3`` inside it; ``CHOHYO_DATABASE_URL`` (e.g. ``postgresql+psycopg://…``) points several
+servers at one shared database instead.
+
+Time: `Settings.now()` is the server's clock (aware, UTC). Tests and golden fixtures inject a fixed
+clock through `Settings.clock`; there is deliberately no environment variable or option that sets the
+clock, so a caller cannot move time to revive an expired 一時解除 or to back-date a certificate.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from renderer.errors import UsageError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+Clock = Callable[[], dt.datetime]
+
+
+def system_clock() -> dt.datetime:
+    """The server's clock, aware, in UTC."""
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -20,18 +38,49 @@ class Settings:
     layouts_dir: Path
     fonts_dir: Path
     state_dir: Path
+    #: SQLAlchemy URL of the runtime database; None = SQLite file ``<state_dir>/chohyo.sqlite3``
+    database_url: str | None = None
+    #: the issue log's HMAC key (``CHOHYO_LOG_KEY``, hex); None = the key file ``<state_dir>/issue-log.key``
+    log_key: bytes | None = field(default=None, repr=False)
+    #: None = the server's clock (`system_clock`); tests inject a fixed one
+    clock: Clock | None = field(default=None, compare=False)
 
     @property
     def tenants_dir(self) -> Path:
         return self.layouts_dir / "tenants"
+
+    def now(self) -> dt.datetime:
+        """The current time (aware, UTC) by the injected clock, else the server's clock."""
+        value = (self.clock or system_clock)()
+        if value.tzinfo is None:
+            raise ValueError("the clock must return an aware datetime")
+        return value.astimezone(dt.UTC)
 
     @classmethod
     def from_env(cls, *, layouts_dir: Path | None = None, fonts_dir: Path | None = None,
                  state_dir: Path | None = None) -> Settings:
         env = os.environ
         xdg = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        key = env.get("CHOHYO_LOG_KEY")
         return cls(
             layouts_dir=layouts_dir or Path(env.get("CHOHYO_LAYOUTS_DIR") or PROJECT_ROOT / "layouts"),
             fonts_dir=fonts_dir or Path(env.get("CHOHYO_FONTS_DIR") or PROJECT_ROOT / "fonts"),
             state_dir=state_dir or Path(env.get("CHOHYO_STATE_DIR") or xdg / "chohyo"),
+            database_url=env.get("CHOHYO_DATABASE_URL") or None,
+            log_key=parse_log_key(key) if key else None,
         )
+
+
+MIN_KEY_BYTES = 32
+
+
+def parse_log_key(text: str) -> bytes:
+    """A hex key of at least 32 bytes (``CHOHYO_LOG_KEY`` or the key file); the message never echoes it."""
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise UsageError("the issue log key must be hex digits", field="CHOHYO_LOG_KEY") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise UsageError(f"the issue log key must be at least {MIN_KEY_BYTES} bytes ({2 * MIN_KEY_BYTES} hex digits)",
+                         field="CHOHYO_LOG_KEY")
+    return key

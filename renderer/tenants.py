@@ -66,6 +66,13 @@ class TenantDefaults(Model):
     options: dict[str, bool] = Field(default_factory=dict, description="standard options switched on/off")
 
 
+class DvSettings(Model):
+    """DV 支援措置 parameters a tenant sets (seed: 抑止状態に戻るまでの時間を設定できること)."""
+
+    lift_max_minutes: int = Field(default=30, ge=1, le=1440,
+                                  description="the longest 一時解除 a reviewer may grant, in minutes")
+
+
 class TenantFile(Model):
     code: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
     sample: bool = Field(description="true for sample tenants: 見本 watermark and a 見本 seal")
@@ -77,6 +84,7 @@ class TenantFile(Model):
     signers: list[Signer] = Field(min_length=1)
     seal: Seal
     defaults: TenantDefaults = TenantDefaults()
+    dv: DvSettings = DvSettings()
 
     @field_validator("code")
     @classmethod

@@ -27,26 +27,34 @@ CASES = golden.discover()
 TESTS_DIR = Path(__file__).resolve().parent
 
 
-def _save_rendered(dest: Path, outcome: CaseOutcome) -> None:
-    for name, data in outcome.files().items():
-        (dest / name).write_bytes(data)
+def _visual_report(case: GoldenCase, outcome: CaseOutcome, problems: list[str]) -> str:
+    """Write the case's visual diff into tests/.golden-store and say where it is (never fails the summary)."""
+    try:
+        report = golden.write_report(case, outcome, problems)
+    except Exception as exc:   # the summary above is the verdict; the picture is an aid
+        return f"(no visual diff report: {exc.__class__.__name__}: {exc})"
+    pages = "".join(f"\n    {line}" for line in report.lines)
+    where = report.path.relative_to(PROJECT_ROOT) if report.path.is_relative_to(PROJECT_ROOT) else report.path
+    return (f"visual diff ({report.size / 1024:.0f} KB; open it in a browser, rendered files beside it):"
+            f"{pages}\n  {where}")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_golden_case(case: GoldenCase, update_golden: bool, capsys: pytest.CaptureFixture[str],
-                     tmp_path: Path) -> None:
+def test_golden_case(case: GoldenCase, update_golden: bool, capsys: pytest.CaptureFixture[str]) -> None:
     outcome = golden.render_case(case.path)
     if update_golden:
         changes = golden.update(case.path, outcome)
         with capsys.disabled():
             print(f"\n[golden] {case.id}: {'; '.join(changes) if changes else 'unchanged'}")
     problems = golden.compare(case.path, outcome)
-    if problems:
-        _save_rendered(tmp_path, outcome)
-        advice = ("CI never updates golden files: update locally, review and commit"
-                  if golden.is_ci() else f"if the change is intended: {golden.update_command(case.id)}")
-        pytest.fail(f"golden case {case.id} differs:\n  " + "\n  ".join(problems)
-                    + f"\nrendered files kept in {tmp_path}\n{advice}", pytrace=False)
+    if not problems:
+        golden.clear_report(case)
+        return
+    advice = ("CI never updates golden files: update locally, review and commit"
+              if golden.is_ci() else f"if the change is intended: {golden.update_command(case.id)}"
+              f"  (or: chohyo golden update {case.id})")
+    pytest.fail(f"golden case {case.id} differs:\n  " + "\n  ".join(problems)
+                + f"\n{_visual_report(case, outcome, problems)}\n{advice}", pytrace=False)
 
 
 def test_golden_cases_exist() -> None:
@@ -57,10 +65,15 @@ def test_golden_cases_exist() -> None:
 # --------------------------------------------------------------------------- the update switch guard
 
 _SWITCH_ON = re.compile(re.escape(golden.UPDATE_DEST) + r"""["']?\s*[=,:]\s*True""")
+# `chohyo golden update` invoked from Python (CliRunner/subprocess argument lists): only on a scratch copy
+_CLI_UPDATE = re.compile(r"""["']golden["']\s*,\s*["']update["'](?P<rest>[^\]]*)""")
+_SHELL_UPDATE = re.compile(r"\bgolden\s+update\b")   # the shell form, in CI files
 
 
 def _turns_update_on(text: str) -> bool:
-    return golden.UPDATE_FLAG in text or _SWITCH_ON.search(text) is not None
+    if golden.UPDATE_FLAG in text or _SWITCH_ON.search(text) is not None:
+        return True
+    return any("--golden-dir" not in m["rest"] for m in _CLI_UPDATE.finditer(text))
 
 
 def test_guard_detects_the_switch() -> None:
@@ -69,10 +82,16 @@ def test_guard_detects_the_switch() -> None:
     assert _turns_update_on(f"config.option.{golden.UPDATE_DEST} = True")
     assert _turns_update_on(f"setattr(config.option, '{golden.UPDATE_DEST}', True)")
     assert not _turns_update_on(f"def test_x({golden.UPDATE_DEST}: bool) -> None: ...")
+    group = "golden"   # spelled apart so that this file does not trip its own guard
+    assert _turns_update_on(f"runner.invoke(app, ['{group}', 'update', 'setai-4nin'])")
+    assert _turns_update_on(f'subprocess.run(["chohyo", "{group}", "update"])')
+    assert not _turns_update_on(f'runner.invoke(app, ["{group}", "update", "--golden-dir", str(scratch)])')
+    assert _SHELL_UPDATE.search(f"chohyo {group} update --no-report")
 
 
 def test_no_committed_file_turns_update_on() -> None:
-    """Only conftest.py may name the update switch; no test, pytest config or CI file may switch it on."""
+    """Only conftest.py may name the update switch; no test, pytest config or CI file may switch it on, and
+    tests run `chohyo golden update` only with --golden-dir (a scratch copy)."""
     offenders: list[str] = []
     for path in sorted(TESTS_DIR.rglob("*.py")):
         if path.name == "conftest.py" and path.parent == TESTS_DIR:
@@ -85,7 +104,8 @@ def test_no_committed_file_turns_update_on() -> None:
         offenders.append("pyproject.toml [tool.pytest.ini_options] addopts")
     ci_dir = PROJECT_ROOT / ".ci"
     for path in sorted(ci_dir.rglob("*")) if ci_dir.is_dir() else []:
-        if path.is_file() and _turns_update_on(path.read_text(encoding="utf-8", errors="replace")):
+        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        if _turns_update_on(text) or _SHELL_UPDATE.search(text):
             offenders.append(str(path.relative_to(PROJECT_ROOT)))
     assert not offenders, f"the golden update switch is turned on in: {', '.join(offenders)}"
 

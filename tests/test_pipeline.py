@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import io
 import json
 import re
@@ -21,8 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = json.loads((ROOT / "layouts" / "samples" / "juminhyo-setai.json").read_text(encoding="utf-8"))
 
 
+# The server's clock during these renders: the sample's 交付年月日 (a certificate is issued today).
+CLOCK = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+
+
 def make_renderer(state: Path) -> Renderer:
-    return Renderer(Settings(layouts_dir=ROOT / "layouts", fonts_dir=ROOT / "fonts", state_dir=state))
+    return Renderer(Settings(layouts_dir=ROOT / "layouts", fonts_dir=ROOT / "fonts", state_dir=state,
+                             clock=lambda: CLOCK))
 
 
 @pytest.fixture

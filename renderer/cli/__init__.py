@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import typer
 
+from renderer.cli.audit import audit_app
+from renderer.cli.bench import bench_app
 from renderer.cli.chars import chars_app
+from renderer.cli.golden import golden_app
+from renderer.cli.keys import keys_app
 from renderer.cli.layouts import layouts_app
 from renderer.cli.render import render
+from renderer.cli.serve import serve
+from renderer.cli.suppressions import suppressions_app
 from renderer.cli.tenants import tenants_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -20,7 +26,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 app.command()(render)
 app.add_typer(layouts_app, name="layouts")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(golden_app, name="golden")
 app.add_typer(chars_app, name="chars")
+app.add_typer(bench_app, name="bench")
+app.add_typer(suppressions_app, name="suppressions")
+app.add_typer(audit_app, name="audit")
+app.command()(serve)
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

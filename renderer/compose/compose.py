@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ import qrcode
 import qrcode.constants
 
 from renderer.bind import BoundDocument
+from renderer.compose.table import TablePageComposer, TablePlan, check_rows, plan_table
 from renderer.compose.text import Box, TextFitter
 from renderer.display import Barcode, DocumentInfo, Image, Line, Op, Page, PagedDocument, Rect, TextRun
 from renderer.errors import InputError, LayoutError
@@ -30,6 +31,7 @@ from renderer.formats.registry import FORMATTERS, FormatError, jinja_filters
 from renderer.rules.policy import Withheld
 from renderer.spec.model import (
     BoxElement,
+    Column,
     Element,
     FieldElement,
     FormatCall,
@@ -41,6 +43,7 @@ from renderer.spec.model import (
     QrElement,
     RepeatElement,
     ShowOn,
+    TableElement,
     TextContent,
     TextElement,
 )
@@ -123,6 +126,8 @@ class Composer:
         self.page_w_mm, self.page_h_mm = paper_size_mm(doc.layout.paper.size, doc.layout.paper.orientation)
         self.page_h = mm(self.page_h_mm)
         self.overflow: list[dict[str, object]] = []
+        self._sheets: int | None = None
+        self._plan: TablePlan | None = None
         self.chars: list[dict[str, object]] = []
         self.seal_printed = False
         self.my_number_printed = False
@@ -143,38 +148,112 @@ class Composer:
     # ------------------------------------------------------------------ document
 
     def compose(self, serials: Sequence[int]) -> Composed:
+        """Compose every page into memory (certificates and golden cases; lists use `stream`)."""
+        numbers = [issue_number(self.doc, serial) for serial in serials]
+        pages = tuple(self.stream(serials))
+        paged = PagedDocument(info=self.info(), pages=pages)
+        return Composed(paged, self.overflow, self.chars, numbers, self.count_sheets(), self.seal_printed,
+                        self.my_number_printed)
+
+    def info(self) -> DocumentInfo:
+        issued = dt.datetime.combine(self.doc.request.issued_on, dt.time(0, 0), tzinfo=TOKYO)
+        return DocumentInfo(title=self.layout.title, subject=self.layout.metadata_subject or self.layout.title,
+                            author=self.doc.tenant.full_name, created=issued, document_id="")
+
+    def stream(self, serials: Sequence[int]) -> Iterator[Page]:
+        """Pages one at a time, composed only when the caller asks for them (memory stays flat)."""
         sheets = self.count_sheets()
-        pages: list[Page] = []
-        numbers: list[str] = []
         copies = len(serials)
         for copy_index, serial in enumerate(serials, start=1):
             number = issue_number(self.doc, serial)
-            numbers.append(number)
+            table = self._table_composer()
             for n in range(1, sheets + 1):
                 pos = SheetPos(n, sheets)
                 ctx = dict(self.base)
-                ctx.update(sheet={"n": n, "total": sheets}, copy={"n": copy_index, "total": copies},
-                           issue_number=f"{number} {n}/{sheets}")
+                ctx.update(sheet={"n": n, "total": sheets}, page={"n": n, "total": sheets},
+                           copy={"n": copy_index, "total": copies}, issue_number=f"{number} {n}/{sheets}")
+                if table is not None:
+                    tp = table.plan.pages[n - 1] if table.plan.pages else None
+                    group = table.plan.groups[tp.group] if tp is not None else None
+                    ctx["group"] = {"value": group.value if group else "",
+                                    "page": {"n": tp.group_page if tp else 1, "total": tp.group_pages if tp else 1}}
+                    ctx["table_page"] = n - 1
+                    ctx["table"] = table
                 ops: list[Op] = []
                 if self.doc.tenant.sample:
                     ops.append(self._watermark())
                 for i, el in enumerate(self.layout.elements):
                     self.element(el, f"elements[{i}]", (0.0, 0.0), ctx, pos, ops)
-                pages.append(Page(mm(self.page_w_mm), self.page_h, tuple(ops)))
-        issued = dt.datetime.combine(self.doc.request.issued_on, dt.time(0, 0), tzinfo=TOKYO)
-        info = DocumentInfo(title=self.layout.title, subject=self.layout.metadata_subject or self.layout.title,
-                            author=self.doc.tenant.full_name, created=issued, document_id="")
-        paged = PagedDocument(info=info, pages=tuple(pages))
-        return Composed(paged, self.overflow, self.chars, numbers, sheets, self.seal_printed,
-                        self.my_number_printed)
+                yield Page(mm(self.page_w_mm), self.page_h, tuple(ops))
 
     def count_sheets(self) -> int:
+        if self._sheets is not None:
+            return self._sheets
         sheets = 1
         for i, el in enumerate(self.layout.elements):
             if isinstance(el, RepeatElement):
                 items = self._items(el, f"elements[{i}].items", self.base)
                 sheets = max(sheets, math.ceil(len(items) / el.per_sheet))
+            elif isinstance(el, TableElement):
+                sheets = max(sheets, len(self.table_plan().pages))
+        self._sheets = sheets
         return sheets
+
+    # ------------------------------------------------------------------ lists
+
+    def _table_element(self) -> tuple[int, TableElement] | None:
+        for i, el in enumerate(self.layout.elements):
+            if isinstance(el, TableElement):
+                return i, el
+        return None
+
+    def _row_value(self, row: Any, path: str) -> Any:
+        return resolve(path, {"row": row}, where=path)
+
+    def _row_text(self, column: Column, row: Any) -> str:
+        value = self._row_value(row, column.value)
+        if isinstance(value, Withheld):
+            return value.text
+        if value is None or value == "":
+            return column.empty
+        fmt = column.format
+        name, args = (fmt.name, fmt.args) if isinstance(fmt, FormatCall) else (fmt or "text", {})
+        try:
+            return str(FORMATTERS[name](value, args, row))
+        except (FormatError, ValueError) as exc:
+            raise InputError(f"{column.value}: {exc}", field=column.value) from None
+
+    def _group_label(self, value: Any) -> str:
+        found = self._table_element()
+        if isinstance(value, Withheld) or value is None:
+            return found[1].group.neutral if found and found[1].group else ""
+        return str(value)
+
+    def table_plan(self) -> TablePlan:
+        if self._plan is None:
+            found = self._table_element()
+            assert found is not None
+            index, el = found
+            rows = check_rows(resolve(el.items, self.base, where=f"elements[{index}].items"),
+                              f"elements[{index}].items")
+            self._plan = plan_table(el, rows, styles=self.layout.styles, fitter=self.fitter,
+                                    value_of=self._row_value, text_of=self._row_text,
+                                    group_label=self._group_label)
+            for row in self._plan.splits:
+                self.overflow.append({"field": f"{el.items}[{row}]", "step": "row_split", "chars_lost": 0,
+                                      "element": f"elements[{index}]"})
+        return self._plan
+
+    def _table_composer(self) -> TablePageComposer | None:
+        found = self._table_element()
+        if found is None:
+            return None
+        index, el = found
+        return TablePageComposer(
+            el, self.table_plan(), styles=self.layout.styles, fitter=self.fitter, origin_mm=(0.0, 0.0),
+            page_h_pt=self.page_h, value_of=self._row_value, text_of=self._row_text,
+            render=lambda source, ctx, where: self.templates.render(source, ctx, path=where),
+            report=self.overflow.append, path=f"elements[{index}]")
 
     def _items(self, el: RepeatElement, path: str, ctx: Mapping[str, Any]) -> list[Any]:
         value = resolve(el.items, ctx, where=path)
@@ -213,6 +292,10 @@ class Composer:
                 self.element(child, f"{path}.elements[{i}]", (ox + el.at[0], oy + el.at[1]), ctx, pos, ops)
         elif isinstance(el, RepeatElement):
             self.repeat(el, path, origin, ctx, pos, ops)
+        elif isinstance(el, TableElement):
+            table = ctx.get("table")
+            if isinstance(table, TablePageComposer) and table.plan.pages:
+                ops.extend(table.ops(int(ctx["table_page"]), ctx))
 
     def repeat(self, el: RepeatElement, path: str, origin: tuple[float, float], ctx: Mapping[str, Any],
                pos: SheetPos, ops: list[Op]) -> None:

@@ -115,6 +115,15 @@ class TextFitter:
                 return self._draw(lines, box, style, attempt, align, valign, vertical), entry
         raise AssertionError("overflow policies always end with a terminal step")   # pragma: no cover
 
+    def wrap(self, text: str, width: float, style: Style, *, field: str) -> list[Line]:
+        """The lines `text` wraps into at the style's size (for row heights and split rows of lists)."""
+        clusters = self.fonts.clusters(text, style.fonts, field=field, collect=self.collect)
+        return self._break(clusters, width, style, _Try(True, 1.0, style.size_pt), False)
+
+    def draw_lines(self, lines: list[Line], box: Box, style: Style, *, align: Align) -> list[TextRun]:
+        """Draw already broken lines from the top of `box` (a split row's share of its lines)."""
+        return self._draw(lines, box, style, _Try(True, 1.0, style.size_pt), align, "top", False)
+
     # ------------------------------------------------------------------ measuring and breaking
 
     def _search_scale(self, clusters: Line, box: Box, style: Style, attempt: _Try, floor: float,

@@ -9,7 +9,12 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from renderer.datamodels.juminhyo import JuminhyoData
+from renderer.datamodels.lists import IdoshaList, KyufuList
 
-DATA_MODELS: dict[str, type[BaseModel]] = {"juminhyo": JuminhyoData}
+DATA_MODELS: dict[str, type[BaseModel]] = {
+    "juminhyo": JuminhyoData,
+    "idosha_list": IdoshaList,
+    "kyufu_list": KyufuList,
+}
 
-__all__ = ["DATA_MODELS", "JuminhyoData"]
+__all__ = ["DATA_MODELS", "IdoshaList", "JuminhyoData", "KyufuList"]

@@ -50,3 +50,49 @@ Address = Annotated[
     Annotated[DomesticAddress, Tag("domestic")] | Annotated[OverseasAddress, Tag("overseas")],
     Discriminator(_address_kind),
 ]
+
+
+def address_paths(model: type[BaseModel]) -> list[str]:
+    """Every data path of `model` that holds an address (``name[]`` for lists), e.g. for juminhyo
+    ``household.address``, ``household.members[].moved_in_from``, ``household.members[].moving_out.destination``.
+
+    The DV rules use this as the default set of protected paths, and layout validation checks that a
+    layout declaring its protected paths lists every one of them.
+    """
+    out: list[str] = []
+    _walk_paths(model, "", out, set())
+    return out
+
+
+def _walk_paths(model: type[BaseModel], prefix: str, out: list[str], seen: set[type[BaseModel]]) -> None:
+    if model in seen:
+        return
+    seen = seen | {model}
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        kinds = _models_in(info.annotation)
+        is_list = _is_list(info.annotation)
+        if any(k in (DomesticAddress, OverseasAddress) for k in kinds):
+            out.append(path + ("[]" if is_list else ""))
+            continue
+        for kind in kinds:
+            _walk_paths(kind, f"{path}{'[]' if is_list else ''}.", out, seen)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found.extend(m for m in _models_in(arg) if m not in found)
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None and origin is not list:
+        found.extend(m for m in _models_in(origin) if m not in found)
+    return found
+
+
+def _is_list(annotation: Any) -> bool:
+    if getattr(annotation, "__origin__", None) is list:
+        return True
+    return any(_is_list(arg) for arg in getattr(annotation, "__args__", ()) or ()
+               if getattr(arg, "__origin__", None) is list)

@@ -39,6 +39,14 @@ class ForeignResident(Model):
     became_resident_on: dt.date | None = Field(default=None, description="外国人住民となった年月日")
 
 
+class MovingOut(Model):
+    """What a 転出届 recorded. A certificate issued before `planned_on` omits all of it (§1.6)."""
+
+    planned_on: dt.date = Field(description="転出予定年月日")
+    destination: Address = Field(description="転出先住所 (国外を含む)")
+    notified_on: dt.date = Field(description="転出届の届出日")
+
+
 class Person(Model):
     person_id: PersonId
     name: Name = Field(description="氏名")
@@ -59,6 +67,8 @@ class Person(Model):
     remarks: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=4, description="備考 (up to 4)")
     foreign: ForeignResident | None = Field(default=None, description="present for 外国人住民")
+    moving_out: MovingOut | None = Field(
+        default=None, description="転出届 (転出予定): withheld on a certificate issued before its planned_on")
 
     @field_validator("my_number")
     @classmethod

@@ -4,7 +4,8 @@ In: the display list (points, origin bottom-left) and the fonts directory. Out: 
 font embedded as a subset (never a non-embedded CID font, never Helvetica: ``initialFontName`` is set),
 ``/Lang (ja-JP)``, title/author/subject/producer, and a deterministic creation date (the request's
 交付年月日 at 00:00 Asia/Tokyo, set on this canvas only, not ReportLab's process-wide ``invariant``) and
-document ID (derived from the display list), so the same input gives the same bytes.
+document ID (given by the caller, derived from the input; else from the display list), so the same
+input gives the same bytes. Pages are drawn as they arrive, so a long list streams through.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from collections.abc import Callable
 
 import reportlab
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
-from renderer.display import Barcode, Image, Line, PagedDocument, Rect, TextRun, dump
+from renderer.display import Barcode, Image, Line, Page, PagedDocument, Rect, TextRun, dump_op
 from renderer.draw.fonts import register_fonts
+from renderer.errors import ChohyoError
 from renderer.fonts import FontSet
 
 PRODUCER = f"chohyo-renderer (ReportLab {reportlab.Version})"
@@ -38,26 +41,27 @@ class _FixedStamp:
         self.tzname = when.tzname() or "UTC"
 
 
-def draw(doc: PagedDocument, fonts: FontSet) -> bytes:
-    families = {op.font for page in doc.pages for op in page.ops if isinstance(op, TextRun)}
-    register_fonts(fonts, families | {INITIAL_FONT})
-    first = doc.pages[0]
+def draw(doc: PagedDocument, fonts: FontSet, *, on_page: Callable[[int, Page], None] | None = None) -> bytes:
+    """Draw the pages in order as they come (they may be a generator: nothing is kept once drawn).
+
+    `on_page(number, page)` is called after each page is drawn (display-list dumps, page counts).
+    """
     buf = io.BytesIO()
-    c = Canvas(buf, pagesize=(first.width, first.height), invariant=1, pageCompression=1,
-               initialFontName=INITIAL_FONT, initialFontSize=10, lang=doc.info.lang)
-    pdf_doc = c._doc
-    pdf_doc._timeStamp = _FixedStamp(doc.info.created)
-    seed = doc.info.document_id or hashlib.sha256(dump(doc).encode("utf-8")).hexdigest()
-    pdf_doc.signature = hashlib.md5(seed.encode("ascii"), usedforsecurity=False)
-    c.setTitle(doc.info.title)
-    c.setAuthor(doc.info.author)
-    c.setSubject(doc.info.subject)
-    c.setCreator("chohyo-renderer")
-    c.setProducer(PRODUCER)
-    c.setKeywords("")
-    for page in doc.pages:
+    c: Canvas | None = None
+    registered: set[str] = set()
+    digest = None if doc.info.document_id else hashlib.sha256(doc.info.title.encode("utf-8"))
+    number = 0
+    for number, page in enumerate(doc.pages, start=1):
+        families = {op.font for op in page.ops if isinstance(op, TextRun)} - registered
+        if families or c is None:
+            register_fonts(fonts, families | {INITIAL_FONT})
+            registered |= families | {INITIAL_FONT}
+        if c is None:
+            c = _canvas(buf, page, doc)
         c.setPageSize((page.width, page.height))
         for op in page.ops:
+            if digest is not None:
+                digest.update(dump_op(op).encode("utf-8"))
             if isinstance(op, TextRun):
                 _text(c, op)
             elif isinstance(op, Line):
@@ -73,8 +77,27 @@ def draw(doc: PagedDocument, fonts: FontSet) -> bytes:
             elif isinstance(op, Barcode):
                 _barcode(c, op)
         c.showPage()
+        if on_page is not None:
+            on_page(number, page)
+    if c is None:
+        raise ChohyoError("the document has no pages; nothing was delivered")
+    seed = doc.info.document_id or (digest.hexdigest() if digest is not None else "")
+    c._doc.signature = hashlib.md5(seed.encode("ascii"), usedforsecurity=False)
     c.save()
     return buf.getvalue()
+
+
+def _canvas(buf: io.BytesIO, first: Page, doc: PagedDocument) -> Canvas:
+    c = Canvas(buf, pagesize=(first.width, first.height), invariant=1, pageCompression=1,
+               initialFontName=INITIAL_FONT, initialFontSize=10, lang=doc.info.lang)
+    c._doc._timeStamp = _FixedStamp(doc.info.created)
+    c.setTitle(doc.info.title)
+    c.setAuthor(doc.info.author)
+    c.setSubject(doc.info.subject)
+    c.setCreator("chohyo-renderer")
+    c.setProducer(PRODUCER)
+    c.setKeywords("")
+    return c
 
 
 def _text(c: Canvas, op: TextRun) -> None:

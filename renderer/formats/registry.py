@@ -69,6 +69,14 @@ def fmt_digits(value: Any, args: Args, subject: Any) -> str:
     return to_fullwidth_digits(out) if args.get("digits") == "fullwidth" else out
 
 
+def fmt_amount(value: Any, args: Args, subject: Any) -> str:
+    """An integer amount with thousands separators (12,345); `unit` appends e.g. 円."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FormatError(f"`amount` formats an integer, got a {type(value).__name__}")
+    text = f"{value:,}{args.get('unit', '')}"
+    return to_fullwidth_digits(text) if args.get("digits") == "fullwidth" else text
+
+
 def fmt_text(value: Any, args: Args, subject: Any) -> str:
     return str(value)
 
@@ -79,6 +87,7 @@ FORMATTERS: dict[str, Formatter] = {
     "resident_date": fmt_resident_date,
     "address": fmt_address,
     "digits": fmt_digits,
+    "amount": fmt_amount,
     "text": fmt_text,
 }
 
@@ -92,6 +101,7 @@ FORMAT_ARGS: dict[str, dict[str, tuple[str, ...] | type]] = {
     "resident_date": {"digits": DIGIT_STYLES},
     "address": {},
     "digits": {"group": int, "sep": str, "digits": ("ascii", "fullwidth")},
+    "amount": {"unit": ("", "円"), "digits": ("ascii", "fullwidth")},
     "text": {},
 }
 

@@ -81,10 +81,22 @@ def pixel_diff(old: Image.Image | None, new: Image.Image | None, threshold: int 
     return PixelDiff(changed=mask.histogram()[255], bbox=bbox, size=size)
 
 
-def overlay(old: Image.Image | None, new: Image.Image | None) -> Image.Image:
-    """RGB overlay: removed ink red, added ink cyan, unchanged ink black, paper white (see module doc)."""
+def posterize(image: Image.Image, levels: int = 16) -> Image.Image:
+    """Fewer grey levels (smaller PNGs); 0 and 255 stay exact, so ink and paper keep their colours."""
+    step = 255 / (levels - 1)
+    return image.point([round(round(v / step) * step) for v in range(256)])
+
+
+def overlay(old: Image.Image | None, new: Image.Image | None, levels: int | None = None) -> Image.Image:
+    """RGB overlay: removed ink red, added ink cyan, unchanged ink black, paper white (see module doc).
+
+    With `levels`, each page is first posterized to that many grey levels, which keeps the overlay within
+    a 256-colour palette (levels ≤ 16) for a small PNG.
+    """
     size = canvas_size(old, new)
     o, n = pad(old, size), pad(new, size)
+    if levels is not None:
+        o, n = posterize(o, levels), posterize(n, levels)
     return Image.merge("RGB", (n, o, o))
 
 
@@ -125,7 +137,11 @@ def crop_box(bbox: Box, size: tuple[int, int], margin: int, min_size: tuple[int,
 
 
 def png(image: Image.Image) -> bytes:
-    """Lossless PNG bytes (optimized)."""
+    """Lossless PNG bytes (optimized); an RGB picture of at most 256 colours is stored with a palette."""
+    if image.mode == "RGB" and image.getcolors(256) is not None:
+        paletted = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        if ImageChops.difference(paletted.convert("RGB"), image).getbbox() is None:
+            image = paletted
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=True)
     return buf.getvalue()

@@ -9,15 +9,22 @@ In: a `BoundDocument`. Out: a new `BoundDocument` whose data has
 Hard rules that no layout, tenant or request can weaken (a request that explicitly asks for a forbidden
 item is refused with exit 3 naming the rule; a tenant default never smuggles one in):
 - a ``third_party`` request never gets 個人番号 or 住民票コード;
-- a ``wide_area`` (広域交付) request never gets 本籍・筆頭者.
+- a ``wide_area`` (広域交付) request never gets 本籍・筆頭者;
+- a certificate issued before a person's 転出予定日 omits everything the 転出届 recorded (§1.6): the
+  whole ``moving_out`` item becomes `Withheld` with the layout's ``moving_out_omitted_text``.
+
+The DV 支援措置 rules (block, 「記載省略」, 相手方) are applied after these, in `renderer.rules.dv`.
+A `Withheld` marker is falsy, so a layout's ``when:`` treats a withheld item as absent (the existence
+of a withheld 転出届 is not shown by its labels either).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -27,16 +34,22 @@ from renderer.errors import InputError, RefusedError
 from renderer.rules.household_order import MemberKey, standard_order
 from renderer.spec.model import OmissionItem
 
+#: what a `Withheld` stands for: an optional item (§1.6), a 転出届 before its 転出予定日, a DV-protected value
+WithheldItem = OmissionItem | Literal["moving_out", "dv_protected"]
+
 
 @dataclass(frozen=True)
 class Withheld:
     """An item that is not printed; only its declared replacement text survives."""
 
-    item: OmissionItem
+    item: WithheldItem
     text: str
 
     def __str__(self) -> str:
         return self.text
+
+    def __bool__(self) -> bool:
+        return False
 
 
 # (rule name, requester relation or channel, items that can never be printed)
@@ -80,7 +93,26 @@ def apply_rules(doc: BoundDocument) -> BoundDocument:
         marker = Withheld(item=item, text=spec.omitted_text)
         for path in spec.paths:
             data = _withhold(data, path.split("."), marker)
+    if isinstance(data, JuminhyoData) and doc.layout.kind == "certificate":
+        data = _withhold_moving_out(data, request.issued_on, doc.layout.moving_out_omitted_text)
     return dataclasses.replace(doc, data=data, included=included, positions=positions)
+
+
+def _withhold_moving_out(data: JuminhyoData, issued_on: dt.date, text: str) -> JuminhyoData:
+    """Before the 転出予定日, a certificate shows nothing of the 転出届 (its date, destination, 届出日)."""
+    marker = Withheld(item="moving_out", text=text)
+    members: list[Any] = []
+    changed = False
+    for m in data.household.members:
+        mo = m.moving_out
+        if mo is not None and not isinstance(mo, Withheld) and issued_on < mo.planned_on:
+            members.append(m.model_copy(update={"moving_out": marker}))
+            changed = True
+        else:
+            members.append(m)
+    if not changed:
+        return data
+    return data.model_copy(update={"household": data.household.model_copy(update={"members": members})})
 
 
 def _select_and_order(data: JuminhyoData, selected: Sequence[str] | None) -> JuminhyoData:

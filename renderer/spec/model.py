@@ -259,13 +259,102 @@ class RepeatElement(Placement):
     block: list[Element]
 
 
+class Column(Model):
+    """One column of a list: header, width, the row value, its format, alignment and overflow policy."""
+
+    key: Identifier = Field(description="the column's name (used by sums and suppression)")
+    header: str = Field(max_length=40)
+    width: Mm = Field(gt=0)
+    value: DataPath = Field(description="a path starting with row., e.g. row.name")
+    format: FormatSpec | None = None
+    align: Align = "left"
+    style: Identifier | None = Field(default=None, description="default: the table's body style")
+    overflow: list[OverflowStep] | None = Field(
+        default=None, description="wrap makes the row taller; default: the table's overflow")
+    empty: str = Field(default="", max_length=20)
+    suppress_repeats: bool = Field(default=False, description="同一値の省略: blank when equal to the row above")
+    sum: bool = Field(default=False, description="add this (integer) column into 頁計, 累計, 繰越 and totals")
+
+    @field_validator("overflow")
+    @classmethod
+    def _overflow(cls, v: list[OverflowStep] | None) -> list[OverflowStep] | None:
+        return _check_overflow(v)
+
+
+class SortKey(Model):
+    by: DataPath
+    descending: bool = False
+
+
+class GroupSpec(Model):
+    """Key breaks: rows with the same key form a group; a group may start a new page (改頁)."""
+
+    key: DataPath = Field(description="the group key, e.g. row.ward")
+    page_break: bool = Field(default=True, description="each group starts on a new page; n/N per group")
+    header: str | None = Field(default=None, max_length=200, description="template; group.value, group.continued")
+    footer: str | None = Field(default=None, max_length=200,
+                               description="template; group.value, group.count, group.sums.<key>")
+    neutral: str = Field(default="（区分表示なし）", max_length=40,
+                         description="the group a row joins when its key is withheld (DV 支援措置)")
+
+
+class TotalsSpec(Model):
+    """The list's running figures; every label is optional (null = not printed)."""
+
+    page: str | None = Field(default="頁計", max_length=20)
+    running: str | None = Field(default="累計", max_length=20)
+    carry_forward: str | None = Field(default="前頁より繰越", max_length=20)
+    carry_over: str | None = Field(default="次頁へ繰越", max_length=20)
+    grand: str | None = Field(default="合計", max_length=20)
+    count_label: str = Field(default="件数", max_length=20)
+
+
+def _default_table_overflow() -> list[OverflowStep]:
+    return [Condense(condense=0.7), "error"]
+
+
+class TableElement(Placement):
+    """A list (一覧表): rows from a data array, paginated with a repeated header, key breaks, totals."""
+
+    type: Literal["table"]
+    items: DataPath
+    at: Point
+    height: Mm = Field(gt=10, description="the table's height on every page (header, rows, totals)")
+    columns: list[Column] = Field(min_length=1, max_length=40)
+    header_height: Mm = Field(default=7.0, gt=2)
+    row_height: Mm = Field(default=6.0, gt=2, description="height of a one-line row")
+    header_style: Identifier = "label"
+    body_style: Identifier = "body"
+    total_style: Identifier = "body"
+    overflow: list[OverflowStep] = Field(default_factory=lambda: _default_table_overflow())
+    rule_pt: float = Field(default=0.3, ge=0, le=5)
+    frame_pt: float = Field(default=0.8, ge=0, le=5)
+    header_fill_gray: float | None = Field(default=0.9, ge=0, le=1)
+    zebra_gray: float | None = Field(default=None, ge=0, le=1, description="fill of every second row")
+    sort: list[SortKey] = Field(default_factory=list)
+    group: GroupSpec | None = None
+    totals: TotalsSpec | None = None
+    end_mark: str | None = Field(default="以下余白", max_length=20,
+                                 description="printed after the last row of a group or of the list")
+
+    @field_validator("overflow")
+    @classmethod
+    def _table_overflow(cls, v: list[OverflowStep]) -> list[OverflowStep]:
+        checked = _check_overflow(v)
+        assert checked is not None
+        return checked
+
+    def width(self) -> float:
+        return sum(c.width for c in self.columns)
+
+
 Element = Annotated[
     TextElement | FieldElement | LineElement | BoxElement | GridElement | ImageElement | QrElement
-    | GroupElement | RepeatElement,
+    | GroupElement | RepeatElement | TableElement,
     Field(discriminator="type"),
 ]
 
-ELEMENT_TAGS = frozenset({"text", "field", "line", "box", "grid", "image", "qr", "group", "repeat"})
+ELEMENT_TAGS = frozenset({"text", "field", "line", "box", "grid", "image", "qr", "group", "repeat", "table"})
 
 GroupElement.model_rebuild()
 RepeatElement.model_rebuild()
@@ -308,6 +397,10 @@ class OmissionSpec(Model):
     omitted_text: str = Field(default="", max_length=20)
 
 
+DvPolicy = Literal["block", "redact_address"]
+AddressKind = Literal["current", "previous"]
+
+
 class LayoutSpec(Model):
     schema_version: Literal[1]
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,63}$")]
@@ -315,7 +408,7 @@ class LayoutSpec(Model):
     title: str = Field(max_length=100)
     standard: Standard
     paper: Paper = Paper()
-    data_model: Literal["juminhyo"]
+    data_model: Literal["juminhyo", "idosha_list", "kyufu_list"]
     empty_text: str = Field(default="【空欄】", max_length=20)
     certification: str | None = Field(default=None, max_length=300,
                                       description="認証文; certificates must declare it")
@@ -324,3 +417,16 @@ class LayoutSpec(Model):
     styles: dict[Identifier, Style]
     elements: list[Element] = Field(min_length=1)
     metadata_subject: str | None = Field(default=None, max_length=200)
+    # DV 支援措置 (seed document; domain reference §0, §2). block: a document that includes a protected
+    # person is refused unless a 一時解除 covers each one (certificates); redact_address: protected addresses
+    # print as 「記載省略」 unless the requester is the 申出者 or a 併せて支援を求める者 of the same case.
+    # Absent: block for a certificate, redact_address otherwise.
+    dv_policy: DvPolicy | None = None
+    # The data paths that hold protected addresses (and anything derived from them: 郵便番号, 方書,
+    # a barcode, a group key), by which address of the person they are: current (現住所, 転出先) or
+    # previous (前住所・転入前住所). A path inside ``members[]`` belongs to that member; any other path is
+    # the household's shared address and belongs to every member. Absent: every address of the data
+    # model counts as both. When declared, every address of the data model must be listed.
+    dv_protected: dict[AddressKind, list[DataPath]] | None = None
+    # Printed in place of each item of a 転出届 on a certificate issued before the 転出予定日.
+    moving_out_omitted_text: str = Field(default="", max_length=20)

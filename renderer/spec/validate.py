@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from renderer.datamodels import DATA_MODELS
+from renderer.datamodels.address import address_paths
 from renderer.diagnostics import Diagnostic, join_path
 from renderer.errors import LayoutError
 from renderer.fonts import FontSet
@@ -34,6 +35,7 @@ from renderer.spec.model import (
     LineElement,
     QrElement,
     RepeatElement,
+    TableElement,
     TextContent,
     TextElement,
 )
@@ -41,8 +43,9 @@ from renderer.templating import Templates
 from renderer.units import paper_size_mm
 
 # Names a value path or template may start with (the render context built in renderer.compose).
-CONTEXT_NAMES = frozenset({"data", "request", "tenant", "signer", "options", "sheet", "copy", "layout",
+CONTEXT_NAMES = frozenset({"data", "request", "tenant", "signer", "options", "sheet", "page", "copy", "layout",
                            "issue_number", "certification"})
+LIST_NAMES = frozenset({"group"})
 REPEAT_NAMES = frozenset({"item", "slot", "index", "blank", "first_blank"})
 _PLAIN_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -151,13 +154,18 @@ def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterato
             if problem:
                 yield diag(f"omissions.{item}.paths[{i}]", problem,
                            f"paths are relative to the {spec.data_model} data; use name[] for lists")
+    yield from _dv_problems(spec, model, diag)
 
     templates = Templates(jinja_filters())
     width_mm, height_mm = paper_size_mm(spec.paper.size, spec.paper.orientation)
     has_issue_number = False
+    tables = [i for i, el in enumerate(spec.elements) if isinstance(el, TableElement)]
+    if len(tables) > 1:
+        yield diag(f"elements[{tables[1]}]", "a layout has at most one table")
+    base_names = CONTEXT_NAMES | (LIST_NAMES if tables else frozenset())
     for path, el, in_repeat, origin, reach in _walk(spec.elements, "elements", False, (0.0, 0.0),
                                                      [(0.0, 0.0)]):
-        names = CONTEXT_NAMES | (REPEAT_NAMES if in_repeat else frozenset())
+        names = base_names | (REPEAT_NAMES if in_repeat else frozenset())
         if el.when is not None:
             yield from _template_problems(templates, el.when, f"{path}.when", names, diag, expression=True)
         if isinstance(el, RepeatElement):
@@ -193,6 +201,10 @@ def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterato
                                                   expression=True)
         if isinstance(el, QrElement):
             yield from _template_problems(templates, el.data, f"{path}.data", names, diag)
+        if isinstance(el, TableElement):
+            if path.count("[") > 1:
+                yield diag(path, "a table must be a top-level element", "pages are counted from the table")
+            yield from _table_problems(el, path, spec, templates, names, diag)
     if spec.kind == "certificate":
         if not spec.certification:
             yield diag("certification", "a certificate must declare its 認証文")
@@ -233,10 +245,48 @@ def _extent(el: Element, spec: LayoutSpec) -> tuple[float, float, float, float] 
         return (el.at[0], el.at[1], el.at[0] + el.size[0], el.at[1] + el.size[1])
     if isinstance(el, QrElement):
         return (el.at[0], el.at[1], el.at[0] + el.size, el.at[1] + el.size)
+    if isinstance(el, TableElement):
+        return (el.at[0], el.at[1], el.at[0] + el.width(), el.at[1] + el.height)
     if isinstance(el, LineElement):
         return (min(el.start[0], el.end[0]), min(el.start[1], el.end[1]),
                 max(el.start[0], el.end[0]), max(el.start[1], el.end[1]))
     return None
+
+
+def _table_problems(el: TableElement, path: str, spec: LayoutSpec, templates: Templates, names: frozenset[str],
+                    diag: Any) -> Iterator[Diagnostic]:
+    for attr in ("header_style", "body_style", "total_style"):
+        if getattr(el, attr) not in spec.styles:
+            yield diag(f"{path}.{attr}", f"unknown style {getattr(el, attr)!r}")
+    keys: set[str] = set()
+    for i, c in enumerate(el.columns):
+        cpath = f"{path}.columns[{i}]"
+        if c.key in keys:
+            yield diag(f"{cpath}.key", f"column key {c.key!r} is used twice")
+        keys.add(c.key)
+        if not c.value.startswith("row."):
+            yield diag(f"{cpath}.value", "a column value is a path starting with row.", "e.g. row.name")
+        if c.style is not None and c.style not in spec.styles:
+            yield diag(f"{cpath}.style", f"unknown style {c.style!r}")
+        fmt = c.format
+        if fmt is not None:
+            name = fmt.name if isinstance(fmt, FormatCall) else fmt
+            if name not in FORMATTERS:
+                yield diag(f"{cpath}.format", f"unknown formatter {name!r}",
+                           f"formatters: {', '.join(sorted(FORMATTERS))}")
+            elif isinstance(fmt, FormatCall):
+                for problem in check_args(name, fmt.args):
+                    yield diag(f"{cpath}.format.args", problem)
+    for i, key in enumerate(el.sort):
+        if not key.by.startswith("row."):
+            yield diag(f"{path}.sort[{i}].by", "a sort key is a path starting with row.")
+    if el.group is not None:
+        if not el.group.key.startswith("row."):
+            yield diag(f"{path}.group.key", "a group key is a path starting with row.")
+        for attr in ("header", "footer"):
+            source = getattr(el.group, attr)
+            if source is not None:
+                yield from _template_problems(templates, source, f"{path}.group.{attr}", names | {"group"}, diag)
 
 
 def _content_problems(templates: Templates, content: TextContent, path: str, names: frozenset[str],
@@ -309,3 +359,24 @@ def _inner_model(annotation: Any) -> Any:
         if inner is not None and inner is not type(None):
             return inner
     return None
+
+
+def _dv_problems(spec: LayoutSpec, model: type[BaseModel], diag: Any) -> Iterator[Diagnostic]:
+    """DV 支援措置: a certificate blocks; declared protected paths exist and cover every address."""
+    if spec.kind == "certificate" and spec.dv_policy == "redact_address":
+        yield diag("dv_policy", "a certificate's DV policy is block (抑止: refused unless a 一時解除 covers it)",
+                   "redact_address (「記載省略」) is for notices and lists")
+    if spec.dv_protected is None:
+        return
+    listed: set[str] = set()
+    for kind, paths in spec.dv_protected.items():
+        for i, p in enumerate(paths):
+            problem = _check_model_path(model, p)
+            if problem:
+                yield diag(f"dv_protected.{kind}[{i}]", problem,
+                           f"paths are relative to the {spec.data_model} data; use name[] for lists")
+            listed.add(p)
+    for p in address_paths(model):
+        if p not in listed:
+            yield diag("dv_protected", f"the address {p!r} of the {spec.data_model} data is not listed",
+                       "every address of the data model must be protected under current or previous")

@@ -7,6 +7,7 @@ sample tenant 122122). Runtime state (serial counters) always goes to a tmp_path
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from renderer.spec.validate import load_layout
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "layouts" / "samples" / "juminhyo-setai.json"
 LAYOUT_ID = "juminhyo-setai"
+SAMPLE_CLOCK = dt.datetime(2026, 11, 27, 0, 30, tzinfo=dt.UTC)
 
 # 個人番号 with a wrong check digit (the published sample 123456789018 has check digit 8).
 BAD_MY_NUMBER = "123456789012"
@@ -63,6 +65,8 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     monkeypatch.delenv("CHOHYO_LAYOUTS_DIR", raising=False)
     monkeypatch.delenv("CHOHYO_FONTS_DIR", raising=False)
+    # the server's clock: the sample's 交付年月日 (a certificate is issued today, Asia/Tokyo)
+    monkeypatch.setattr("renderer.settings.system_clock", lambda: SAMPLE_CLOCK)
     return state
 
 

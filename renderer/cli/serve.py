@@ -1,0 +1,60 @@
+"""`chohyo serve`: the HTTP render service under uvicorn (needs the ``service`` extra).
+
+In: options (or their ``CHOHYO_SERVICE_*`` environment variables) and the usual layouts/fonts/state
+directories. Out: a server on HOST:PORT until interrupted; JSON logs on stderr (no access log of raw
+paths). Keys: `chohyo keys create`. Exit codes: 0 stopped, 2 invalid usage or the extra is missing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from renderer.cli.common import FontsDir, LayoutsDir, StateDir, guard, settings_from
+from renderer.errors import UsageError
+
+
+def _opt(name: str, env: str, text: str) -> typer.models.OptionInfo:
+    info: typer.models.OptionInfo = typer.Option(name, envvar=f"CHOHYO_SERVICE_{env}", help=text)
+    return info
+
+
+def serve(
+    host: Annotated[str, _opt("--host", "HOST", "address to listen on")] = "127.0.0.1",
+    port: Annotated[int, _opt("--port", "PORT", "port to listen on")] = 8000,
+    workers: Annotated[int, _opt("--workers", "WORKERS", "render worker processes")] = 2,
+    queue: Annotated[int, _opt("--queue", "QUEUE", "renders that may wait beyond those running (then 503)")] = 16,
+    render_timeout: Annotated[float, _opt("--render-timeout", "RENDER_TIMEOUT", "seconds per render")] = 30.0,
+    max_body: Annotated[int, _opt("--max-body-bytes", "MAX_BODY_BYTES", "largest envelope (413)")] = 1_000_000,
+    max_copies: Annotated[int, _opt("--max-copies", "MAX_COPIES", "copies per request (413)")] = 10,
+    max_persons: Annotated[int, _opt("--max-persons", "MAX_PERSONS", "persons per document (413)")] = 1000,
+    max_rows: Annotated[int, _opt("--max-rows", "MAX_ROWS", "list items per document (413)")] = 10_000,
+    rate: Annotated[float, _opt("--rate", "RATE", "requests per second per API key (429)")] = 10.0,
+    burst: Annotated[int, _opt("--burst", "BURST", "burst per API key")] = 20,
+    log_level: Annotated[str, _opt("--log-level", "LOG_LEVEL", "debug, info, warning, error")] = "info",
+    layouts_dir: LayoutsDir = None,
+    fonts_dir: FontsDir = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Run the HTTP render service (POST /v1/render/{layout_id}, …; OpenAPI at /docs)."""
+
+    def body() -> int:
+        try:
+            import uvicorn
+
+            from renderer.service import ServiceSettings, create_app
+            from renderer.service.logs import configure_logging
+        except ImportError as exc:
+            raise UsageError(f"the service extra is not installed ({exc.name}): "
+                             f"python3 -m pip install -e '.[service]'", field="serve") from None
+        settings = ServiceSettings(
+            renderer=settings_from(layouts_dir, fonts_dir, state_dir), workers=workers, queue_size=queue,
+            render_timeout_s=render_timeout, max_body_bytes=max_body, max_copies=max_copies,
+            max_persons=max_persons, max_rows=max_rows, rate_per_second=rate, rate_burst=burst)
+        configure_logging(log_level)
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False,
+                    server_header=False, timeout_graceful_shutdown=30)
+        return 0
+
+    guard(False, body)

@@ -1,0 +1,248 @@
+"""DV 支援措置 at render time (seed document rules; domain reference §0, §2).
+
+In: a `BoundDocument` after `apply_rules` (omissions already `Withheld`), the persons of the whole bound
+document (before members were selected), the registry `Snapshot` read in one transaction, the request.
+Out: the document with every protected value replaced *before composition*, and a `DvOutcome` (lifts
+used, warnings); or a refusal (exit 3) naming the rule and, for a block, the person_id.
+
+Rules:
+- ``dv-adversary``: a requester (or the person an agent acts for) registered as a 相手方 of an active
+  case in the tenant is refused on every layout (`check_requester`).
+- Persons included in a document: every person bound to a printed value (every object of the data that
+  carries a ``person_id``, plus any `extra` the caller names, e.g. the 世帯主 whose name is printed) and
+  the owners of every printed protected address. A protected path inside an object with a ``person_id``
+  belongs to that person; any other protected path is the household's shared address and belongs to
+  every person of the document: if any member is protected, the shared address is protected too.
+- ``dv-block`` (certificates): a document that includes a protected person is refused unless an active
+  一時解除 covers (tenant, person_id, layout) — each protected person needs their own. Under lifts for all
+  of them the certificate prints in full.
+- ``redact_address`` (notices, lists, other forms): each protected value prints 「記載省略」, unless the
+  requester is the 申出者 or a 併せて支援を求める者 of the same case as every protected owner of that value
+  (requester relation ``self`` or ``same_household`` with a registered person_id; an agent or anyone else
+  counts as another person). Precedence: a value already withheld keeps the layout's omitted text; else a
+  protected value prints 「記載省略」, even when it is empty.
+A record protects a person on a layout when it is active and covers the layout's process (its `kind`)
+and, if the record lists layouts, the layout's id; a protected address path counts when its address kind
+(current, previous) is one the record protects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from renderer.bind import BoundDocument
+from renderer.datamodels import DATA_MODELS
+from renderer.datamodels.address import address_paths
+from renderer.envelope import Request
+from renderer.errors import RefusedError
+from renderer.rules.policy import Withheld
+from renderer.spec.model import AddressKind, LayoutSpec
+from renderer.state.registry import Snapshot, Suppression
+
+ADVERSARY_RULE = "dv-adversary"
+BLOCK_RULE = "dv-block"
+PROTECTED_TEXT = "記載省略"
+PROTECTED = Withheld(item="dv_protected", text=PROTECTED_TEXT)
+BOTH: tuple[AddressKind, ...] = ("current", "previous")
+#: relations under which a requester's own person_id identifies them as the 申出者 / 併せて支援を求める者
+SELF_RELATIONS = frozenset({"self", "same_household"})
+
+
+class DvRefusal(RefusedError):
+    """A DV refusal; carries the person_ids involved for the issue log (never names or addresses)."""
+
+    def __init__(self, message: str, *, rule: str, field: str, person_ids: Sequence[str] = ()) -> None:
+        super().__init__(message, rule=rule, field=field)
+        self.person_ids = list(person_ids)
+
+
+@dataclass(frozen=True)
+class DvOutcome:
+    policy: str
+    lifts: list[int] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)   # person_ids whose protection applied
+    redacted: int = 0                                     # values replaced by 「記載省略」
+    warnings: list[str] = field(default_factory=list)
+
+
+def policy_of(layout: LayoutSpec) -> str:
+    return layout.dv_policy or ("block" if layout.kind == "certificate" else "redact_address")
+
+
+def protected_paths(layout: LayoutSpec) -> list[tuple[str, frozenset[str]]]:
+    """(data path, address kinds it counts as); the default is every address of the data model, as both."""
+    if layout.dv_protected is None:
+        return [(p, frozenset(BOTH)) for p in address_paths(DATA_MODELS[layout.data_model])]
+    kinds: dict[str, set[str]] = {}
+    for kind, paths in layout.dv_protected.items():
+        for p in paths:
+            kinds.setdefault(p, set()).add(kind)
+    return [(p, frozenset(k)) for p, k in kinds.items()]
+
+
+def requester_ids(request: Request) -> list[str]:
+    r = request.requester
+    return [pid for pid in (r.person_id, r.acting_for) if pid]
+
+
+def check_requester(snapshot: Snapshot, request: Request) -> None:
+    """Refuse a requester registered as a 相手方 (or an agent acting for one), on every layout."""
+    r = request.requester
+    for name, pid in (("request.requester.person_id", r.person_id), ("request.requester.acting_for", r.acting_for)):
+        if pid and pid in snapshot.adversary_of:
+            raise DvRefusal(f"{name}: the requester is registered as the 相手方 of a DV 支援措置; "
+                            f"refused on every layout", rule=ADVERSARY_RULE, field=name, person_ids=[pid])
+
+
+def persons_in(data: BaseModel, prefix: str = "data") -> list[tuple[str, str]]:
+    """(input path, person_id) of every object in `data` that carries a person_id, in input order."""
+    out: list[tuple[str, str]] = []
+    _collect(data, prefix, out)
+    return out
+
+
+def _collect(node: Any, path: str, out: list[tuple[str, str]]) -> None:
+    if isinstance(node, BaseModel):
+        pid = getattr(node, "person_id", None) if "person_id" in type(node).model_fields else None
+        if isinstance(pid, str):
+            out.append((path, pid))
+        for name in type(node).model_fields:
+            _collect(getattr(node, name), f"{path}.{name}", out)
+    elif isinstance(node, list | tuple):
+        for i, v in enumerate(node):
+            _collect(v, f"{path}[{i}]", out)
+
+
+def apply_dv(doc: BoundDocument, everyone: Sequence[tuple[str, str]], snapshot: Snapshot, *,
+             extra: Iterable[str] = ()) -> tuple[BoundDocument, DvOutcome]:
+    layout = doc.layout
+    policy = policy_of(layout)
+    covering = {pid: s for pid, s in snapshot.suppressions.items() if s.covers(layout.id, layout.kind)}
+    all_ids = [pid for _, pid in everyone]
+    if not covering.keys() & (set(all_ids) | set(extra)):
+        return doc, DvOutcome(policy=policy)
+    paths = protected_paths(layout)
+    if policy == "block":
+        return doc, _block(doc, everyone, covering, snapshot, paths, extra)
+    return _redact(doc, all_ids, covering, snapshot, paths)
+
+
+def _block(doc: BoundDocument, everyone: Sequence[tuple[str, str]], covering: Mapping[str, Suppression],
+           snapshot: Snapshot, paths: Sequence[tuple[str, frozenset[str]]], extra: Iterable[str]) -> DvOutcome:
+    printed = {pid for _, pid in persons_in(doc.data)} | set(extra)
+    included: set[str] = set()
+    for pid in printed:
+        if pid in covering:
+            included.add(pid)
+    all_ids = [pid for _, pid in everyone]
+    for path, kinds in paths:
+        for owners in _owners_of_present(doc.data, path.split("."), None, all_ids):
+            for pid in owners:
+                s = covering.get(pid)
+                if s is not None and s.addresses & kinds:
+                    included.add(pid)
+    ordered = [(p, pid) for p, pid in everyone if pid in included]
+    ordered += [(f"person {pid}", pid) for pid in sorted(included - {pid for _, pid in everyone})]
+    for where, pid in ordered:
+        if pid not in snapshot.lifts:
+            raise DvRefusal(
+                f"{where}: person {pid} is under a DV 支援措置 (抑止) for layout {doc.layout.id}; "
+                f"a 一時解除 must cover each protected person (chohyo suppressions lift)",
+                rule=BLOCK_RULE, field=where, person_ids=sorted(included))
+    return DvOutcome(policy="block", lifts=sorted(snapshot.lifts[pid].id for pid in included),
+                     protected=sorted(included))
+
+
+def _owners_of_present(node: Any, parts: list[str], owner: str | None, everyone: Sequence[str]
+                       ) -> Iterable[Sequence[str]]:
+    """The owners of every present (printed) value at `parts` below `node`."""
+    if isinstance(node, BaseModel) and "person_id" in type(node).model_fields:
+        owner = getattr(node, "person_id", None)
+    if node is None or isinstance(node, Withheld):
+        return
+    if not parts:
+        yield [owner] if owner else list(everyone)
+        return
+    head, rest = parts[0], parts[1:]
+    each = head.endswith("[]")
+    name = head[:-2] if each else head
+    if not isinstance(node, BaseModel) or name not in type(node).model_fields:
+        return
+    value = getattr(node, name)
+    if each:
+        for v in value or []:
+            yield from _owners_of_present(v, rest, owner, everyone)
+    else:
+        yield from _owners_of_present(value, rest, owner, everyone)
+
+
+def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, Suppression],
+            snapshot: Snapshot, paths: Sequence[tuple[str, frozenset[str]]]) -> tuple[BoundDocument, DvOutcome]:
+    r = doc.request.requester
+    own = snapshot.suppressions.get(r.person_id) if r.person_id and r.relation in SELF_RELATIONS else None
+    protected: set[str] = set()
+    count = 0
+
+    def hides(owners: Sequence[str], kinds: frozenset[str]) -> bool:
+        hidden = False
+        for pid in owners:
+            s = covering.get(pid)
+            if s is None or not s.addresses & kinds:
+                continue
+            protected.add(pid)
+            if own is None or own.case_id != s.case_id:
+                hidden = True
+        return hidden
+
+    data = doc.data
+    for path, kinds in paths:
+        data, n = _protect(data, path.split("."), None, everyone, kinds, hides)
+        count += n
+    outcome = DvOutcome(policy="redact_address", protected=sorted(protected), redacted=count)
+    return dataclasses.replace(doc, data=data), outcome
+
+
+def _protect(node: Any, parts: list[str], owner: str | None, everyone: Sequence[str], kinds: frozenset[str],
+             hides: Any) -> tuple[Any, int]:
+    if isinstance(node, BaseModel) and "person_id" in type(node).model_fields:
+        owner = getattr(node, "person_id", None)
+    if isinstance(node, Withheld):
+        return node, 0
+    if not parts:
+        # precedence: withheld (kept above) → 記載省略 (even for an empty value) → 【空欄】
+        return (PROTECTED, 1) if hides([owner] if owner else list(everyone), kinds) else (node, 0)
+    if node is None:
+        return node, 0
+    head, rest = parts[0], parts[1:]
+    each = head.endswith("[]")
+    name = head[:-2] if each else head
+    if not isinstance(node, BaseModel) or name not in type(node).model_fields:
+        raise AssertionError(f"protected path segment {name!r} is not a field")  # checked by validation
+    value = getattr(node, name)
+    count = 0
+    if each:
+        items = []
+        for v in value or []:
+            new_v, n = _protect(v, rest, owner, everyone, kinds, hides)
+            items.append(new_v)
+            count += n
+        new: Any = items
+    else:
+        new, count = _protect(value, rest, owner, everyone, kinds, hides)
+    if count == 0:
+        return node, 0
+    return node.model_copy(update={name: new}), count
+
+
+def warnings_for(snapshot: Snapshot, person_ids: Iterable[str], today: Any) -> list[str]:
+    out: list[str] = []
+    for pid in sorted(set(person_ids)):
+        s = snapshot.suppressions.get(pid)
+        if s is not None:
+            out.extend(s.warnings(today))
+    return out

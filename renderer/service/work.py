@@ -1,0 +1,146 @@
+"""What a render worker process does: warm up once, then run render and validate jobs.
+
+In: `Settings` (at start) and jobs (`Job`: an op, the envelope as parsed JSON, the layout id of the URL).
+Out: `RenderOutput` / `ValidateOutput` (PDF bytes and counts: never text of the document), or a
+`JobError` — a plain, picklable summary of a `ChohyoError` (problem, rule, field, diagnostics) that the
+service turns into problem+json. Nothing here writes logs; the issue-log record of a render is written by
+`Renderer.render` before its PDF is returned.
+
+Validation is a thin adapter over the public pipeline (`parse_envelope`, `bind`, `check_issued_on`,
+`apply_rules`, `Composer.count_sheets`), since `Renderer` has no validate method: it checks the envelope,
+the data model, the tenant (signer in office), the standard's rules and that the text fits — but it
+neither consults the DV registry (a dry run must not become an unlogged probe of who is protected)
+nor spends a 発行番号 or writes the issue log.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from renderer.api import Renderer, check_issued_on, parse_envelope
+from renderer.bind import bind
+from renderer.compose.compose import Composer
+from renderer.draw.fonts import register_fonts
+from renderer.errors import ChohyoError, RefusedError, UsageError
+from renderer.rules.dv import BLOCK_RULE
+from renderer.rules.policy import apply_rules
+from renderer.settings import Settings
+
+Op = Literal["render", "validate"]
+
+
+@dataclass(frozen=True)
+class Job:
+    op: Op
+    raw: Any
+    layout_id: str
+
+
+@dataclass(frozen=True)
+class OverflowSummary:
+    fields: int = 0
+    steps: dict[str, int] = field(default_factory=dict)
+    chars_lost: int = 0
+
+
+@dataclass(frozen=True)
+class RenderOutput:
+    pdf: bytes
+    issue_numbers: list[str]
+    sheets_per_copy: int
+    pages: int
+    copies: int
+    overflow: OverflowSummary
+    log_seq: int
+    pdf_sha256: str
+
+
+@dataclass(frozen=True)
+class ValidateOutput:
+    sheets_per_copy: int
+    copies: int
+    overflow: OverflowSummary
+
+
+@dataclass(frozen=True)
+class JobError:
+    """A `ChohyoError` reduced to what crosses the process boundary (exceptions with keyword-only
+    constructors do not unpickle)."""
+
+    kind: Literal["input", "refused", "blocked", "internal"]
+    problem: str
+    title: str
+    exit_code: int
+    rule: str | None
+    field: str | None
+    errors: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, exc: ChohyoError) -> JobError:
+        kind: Literal["input", "refused", "blocked", "internal"]
+        if isinstance(exc, RefusedError):
+            kind = "blocked" if exc.rule == BLOCK_RULE else "refused"
+        elif exc.exit_code == 2:
+            kind = "input"
+        else:
+            kind = "internal"
+        return cls(kind=kind, problem=exc.problem, title=exc.title, exit_code=exc.exit_code, rule=exc.rule,
+                   field=exc.field, errors=[d.as_dict() for d in exc.diagnostics])
+
+
+Result = RenderOutput | ValidateOutput | JobError
+
+
+def warm(settings: Settings) -> Renderer:
+    """A renderer with every layout and tenant loaded and every font registered with ReportLab."""
+    renderer = Renderer(settings)
+    for layout_id in renderer.layout_ids():
+        renderer.layout(layout_id)
+    for path in sorted(settings.tenants_dir.glob("*.yaml")):
+        renderer.tenant(path.stem)
+    register_fonts(renderer.fonts, set(renderer.fonts.files))
+    return renderer
+
+
+def summarize(overflow: list[dict[str, object]]) -> OverflowSummary:
+    steps = Counter(str(o.get("step", "unknown")) for o in overflow)
+    lost = 0
+    for o in overflow:
+        value = o.get("chars_lost", 0)
+        lost += value if isinstance(value, int) else 0
+    return OverflowSummary(fields=len(overflow), steps=dict(sorted(steps.items())), chars_lost=lost)
+
+
+def validate(renderer: Renderer, raw: Any, layout_id: str) -> ValidateOutput:
+    now = renderer.settings.now()
+    envelope = parse_envelope(raw)
+    if envelope.layout != layout_id:
+        raise UsageError(f"the envelope's layout {envelope.layout!r} is not {layout_id!r}", field="layout")
+    spec = renderer.layout(envelope.layout)
+    tenant = renderer.tenant(envelope.tenant)
+    bound = bind(envelope, spec, tenant)
+    if spec.kind == "certificate":
+        check_issued_on(envelope.request, now)
+    doc = apply_rules(bound)
+    composer = Composer(doc, renderer.fonts)
+    sheets = composer.count_sheets()
+    return ValidateOutput(sheets_per_copy=sheets, copies=envelope.request.copies,
+                          overflow=summarize(composer.overflow))
+
+
+def run(renderer: Renderer, job: Job) -> Result:
+    try:
+        if job.op == "validate":
+            return validate(renderer, job.raw, job.layout_id)
+        result = renderer.render(job.raw, layout_id=job.layout_id, with_display=False)
+        copies = len(result.issue_numbers)
+        return RenderOutput(pdf=result.pdf, issue_numbers=result.issue_numbers,
+                            sheets_per_copy=result.sheets_per_copy, pages=result.pages, copies=copies,
+                            overflow=summarize(result.overflow), log_seq=result.log_seq,
+                            pdf_sha256=result.pdf_sha256)
+    except ChohyoError as exc:
+        return JobError.of(exc)
+    except Exception as exc:   # an internal failure: its kind only, never its message (it may hold data)
+        return JobError.of(ChohyoError(f"internal failure ({exc.__class__.__name__})"))

@@ -1,0 +1,198 @@
+"""The runtime database behind SQLAlchemy: 発行番号 counters, the DV suppression registry, lifts, issue log.
+
+In: `Settings` (``database_url``, else the SQLite file ``<state_dir>/chohyo.sqlite3``). Out: a `Database`
+with the tables below and two kinds of transaction:
+
+- `Database.write(lock)`: one serialized writer. SQLite: ``BEGIN IMMEDIATE`` (the database write lock is
+  taken before the first read, so read-check-write sequences cannot interleave). PostgreSQL: a
+  transaction holding ``pg_advisory_xact_lock`` on the named lock (serials, the issue log, a tenant's
+  registry), so several servers sharing one database serialize the same way.
+- `Database.read()`: one consistent snapshot for several SELECTs. SQLite (WAL): a deferred transaction
+  whose snapshot is fixed at its first read. PostgreSQL: ``REPEATABLE READ``.
+
+Dates are stored as ISO strings (``YYYY-MM-DD``) and instants as ISO UTC strings with microseconds, so
+they compare as text on every backend. Nothing here holds names, addresses or numbers of residents.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
+
+from renderer.settings import Settings
+
+DB_FILE = "chohyo.sqlite3"
+_WRITE = "chohyo_write"
+
+metadata = MetaData()
+
+serials = Table(
+    "serials", metadata,
+    Column("tenant", String(6), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("terminal", String(20), primary_key=True),
+    Column("printer", String(20), primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+# One row per (tenant, person_id): the latest version the 住民記録 system sent. A release keeps the row
+# (status "released") so that an older upsert arriving later is ignored rather than re-applied.
+suppressions = Table(
+    "suppressions", metadata,
+    Column("tenant", String(6), primary_key=True),
+    Column("person_id", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("status", String(10), nullable=False),          # active | released
+    Column("case_id", String(64)),
+    Column("role", String(10)),                             # applicant (申出者) | joint (併せて支援を求める者)
+    Column("period_start", String(10)),
+    Column("period_end", String(10)),
+    Column("processes", String(100)),                       # comma list: certificate,notice,list
+    Column("layouts", Text),                                # comma list of layout ids, NULL = every layout
+    Column("addresses", String(40)),                        # comma list: current,previous
+    Column("moved_out_on", String(10)),
+    Column("continuation_end", String(10)),
+    Column("updated_at", String(32), nullable=False),
+)
+
+suppression_adversaries = Table(
+    "suppression_adversaries", metadata,
+    Column("tenant", String(6), primary_key=True),
+    Column("person_id", String(32), primary_key=True),      # the protected person's record
+    Column("adversary_id", String(32), primary_key=True),   # 相手方 (加害者)
+    Index("ix_adversary", "tenant", "adversary_id"),
+)
+
+lifts = Table(
+    "lifts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(6), nullable=False),
+    Column("person_id", String(32), nullable=False),
+    Column("layout", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("minutes", Integer, nullable=False),
+    Column("reviewer", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("revoked_at", String(32)),
+    Column("revoked_by", String(64)),
+    Index("ix_lift_target", "tenant", "person_id", "layout"),
+)
+
+issue_log = Table(
+    "issue_log", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(32), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("tenant", String(6)),
+    Column("layout", String(64)),
+    Column("body", Text, nullable=False),                   # canonical JSON of the whole record
+    Column("prev", String(64), nullable=False),
+    Column("mac", String(64), nullable=False),
+    Index("ix_log_tenant_at", "tenant", "at"),
+)
+
+# Every 発行番号 ever issued, once: the unique constraint is what makes two copies sharing a number
+# impossible, whatever a counter says, across processes and servers.
+issued_numbers = Table(
+    "issued_numbers", metadata,
+    Column("tenant", String(6), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("terminal", String(20), nullable=False),
+    Column("printer", String(20), nullable=False),
+    Column("serial", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    UniqueConstraint("tenant", "day", "terminal", "printer", "serial", name="uq_issued_number"),
+)
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            # NullPool: a connection per transaction (cheap for SQLite), none left open between renders.
+            self.engine: Engine = create_engine(url, poolclass=NullPool)
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True)
+        with self.write("schema") as conn:
+            metadata.create_all(conn)
+
+    @contextmanager
+    def write(self, lock: str) -> Iterator[Connection]:
+        """A serialized write transaction (committed on success, rolled back on any exception)."""
+        with self.engine.execution_options(**{_WRITE: True}).begin() as conn:
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(lock)})
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One consistent snapshot for several SELECTs."""
+        engine = self.engine if self.is_sqlite else self.engine.execution_options(
+            isolation_level="REPEATABLE READ")
+        with engine.begin() as conn:
+            yield conn
+
+
+def _lock_key(name: str) -> int:
+    return zlib.crc32(name.encode("utf-8")) & 0x7FFFFFFF
+
+
+def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Let us emit BEGIN ourselves (pysqlite's implicit transactions would start too late for reads).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute("PRAGMA journal_mode = WAL")   # readers keep their snapshot while a writer commits
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+_cache: dict[str, Database] = {}
+_cache_lock = threading.Lock()
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return f"sqlite:///{settings.state_dir / DB_FILE}"
+
+
+def open_database(settings: Settings) -> Database:
+    """The database of these settings (one `Database` per URL per process; tables created on first use)."""
+    url = database_url(settings)
+    with _cache_lock:
+        db = _cache.get(url)
+        local = settings.database_url is None
+        if db is None or (local and not (settings.state_dir / DB_FILE).exists()):
+            if local:
+                settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            db = _cache[url] = Database(url)
+        return db

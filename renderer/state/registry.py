@@ -1,0 +1,385 @@
+"""The DV 支援措置 suppression registry: who is protected, from whom, for what; and the 一時解除 (lifts).
+
+In: delta files from the 住民記録 system (JSON Lines, one record per line, see `UpsertRecord` and
+`ReleaseRecord`), lift/revoke commands, and the server's clock. Out: a `Snapshot` that one render reads
+in a single database transaction (so a render running during an import sees the old or the new state,
+never a gap), import reports and lift records. Keyed by (tenant, person_id); each record carries its
+case (案件), role (申出者 ``applicant`` or 併せて支援を求める者 ``joint``), the 相手方 when known, the support
+period, the processes and layouts it covers, which addresses are protected and the continuation end date
+after a 転出.
+
+Rules kept here:
+- an import applies the whole file in one transaction or nothing; a bad line rejects the file, naming
+  the line; a record whose version is not newer than the stored one is ignored; the absence of a record
+  never releases anyone (only ``op: release`` does);
+- protection lasts until an explicit release: the period end and the continuation end raise warnings,
+  never a release;
+- a lift covers one (tenant, person_id, layout) from its creation until it expires by itself (judged by
+  the server's clock) or is revoked; it is never a release, and nothing here ever exports it.
+Nothing in the registry holds names, addresses or numbers of residents: only person_ids (宛名番号).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from sqlalchemy import and_, or_, select
+from sqlalchemy.engine import Connection
+
+from renderer.diagnostics import from_pydantic
+from renderer.errors import InputError, UsageError
+from renderer.settings import Settings
+from renderer.state.db import Database, lifts, open_database, suppression_adversaries, suppressions
+
+PersonId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$")]
+LayoutId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,63}$")]
+Process = Literal["certificate", "notice", "list"]
+AddressKind = Literal["current", "previous"]
+Role = Literal["applicant", "joint"]
+ALL_PROCESSES: tuple[Process, ...] = ("certificate", "notice", "list")
+ALL_ADDRESSES: tuple[AddressKind, ...] = ("current", "previous")
+MAX_LINES = 100_000
+MAX_REASON = 500
+
+
+def instant(value: dt.datetime) -> str:
+    """The stored form of an instant: ISO UTC with microseconds (compares as text)."""
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Period(_Model):
+    start: dt.date = Field(description="支援措置の開始日")
+    end: dt.date | None = Field(default=None, description="支援措置の終了予定日 (a warning after it, never a release)")
+
+    @model_validator(mode="after")
+    def _order(self) -> Period:
+        if self.end is not None and self.end < self.start:
+            raise ValueError("`end` is before `start`")
+        return self
+
+
+class UpsertRecord(_Model):
+    """Set the protection of one person (replaces the stored record when `version` is newer)."""
+
+    op: Literal["upsert"]
+    person_id: PersonId
+    version: int = Field(ge=1)
+    case_id: Annotated[str, Field(pattern=r"^[0-9A-Za-z._-]{1,64}$")] = Field(description="支援措置の案件")
+    role: Role = Field(description="applicant = 申出者, joint = 併せて支援を求める者")
+    adversaries: list[PersonId] = Field(default_factory=list, max_length=50, description="相手方 (加害者)")
+    period: Period
+    processes: list[Process] = Field(default_factory=lambda: list(ALL_PROCESSES), min_length=1)
+    layouts: list[LayoutId] | None = Field(default=None, description="None = every layout of those processes")
+    addresses: list[AddressKind] = Field(default_factory=lambda: list(ALL_ADDRESSES), min_length=1)
+    moved_out_on: dt.date | None = Field(default=None, description="転出日 (protection continues)")
+    continuation_end: dt.date | None = Field(default=None, description="転出後の継続の終期 (a warning after it)")
+
+
+class ReleaseRecord(_Model):
+    """End the protection of one person (only this ever releases anyone)."""
+
+    op: Literal["release"]
+    person_id: PersonId
+    version: int = Field(ge=1)
+
+
+Record = Annotated[UpsertRecord | ReleaseRecord, Field(discriminator="op")]
+_RECORD: TypeAdapter[UpsertRecord | ReleaseRecord] = TypeAdapter(Record)
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """One active record, as a render sees it."""
+
+    person_id: str
+    version: int
+    case_id: str
+    role: Role
+    adversaries: frozenset[str]
+    period_start: dt.date
+    period_end: dt.date | None
+    processes: frozenset[str]
+    layouts: frozenset[str] | None
+    addresses: frozenset[str]
+    moved_out_on: dt.date | None
+    continuation_end: dt.date | None
+
+    def covers(self, layout_id: str, kind: str) -> bool:
+        """Does this record protect the person on this layout (its process and, if listed, its id)?"""
+        return kind in self.processes and (self.layouts is None or layout_id in self.layouts)
+
+    def warnings(self, today: dt.date) -> list[str]:
+        out: list[str] = []
+        if self.period_end is not None and today > self.period_end:
+            out.append(f"person {self.person_id}: the support period ended on {self.period_end.isoformat()}; "
+                       f"protection continues until the 住民記録 system releases it")
+        if self.continuation_end is not None and today > self.continuation_end:
+            out.append(f"person {self.person_id}: the continuation after 転出 ended on "
+                       f"{self.continuation_end.isoformat()}; protection continues until released")
+        return out
+
+
+@dataclass(frozen=True)
+class Lift:
+    id: int
+    tenant: str
+    person_id: str
+    layout: str
+    created_at: str
+    expires_at: str
+    minutes: int
+    reviewer: str
+    revoked_at: str | None
+
+    def active(self, now: dt.datetime) -> bool:
+        t = instant(now)
+        return self.revoked_at is None and self.created_at <= t < self.expires_at
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "tenant": self.tenant, "person_id": self.person_id, "layout": self.layout,
+                "created_at": self.created_at, "expires_at": self.expires_at, "minutes": self.minutes,
+                "reviewer": self.reviewer, "revoked_at": self.revoked_at}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one render needs, read in one transaction."""
+
+    suppressions: dict[str, Suppression]          # person_id → active record
+    lifts: dict[str, Lift]                        # person_id → an active lift for the layout
+    adversary_of: dict[str, list[str]]            # requester person_id → case ids naming them 相手方
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    lines: int
+    applied: int
+    released: int
+    ignored: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"lines": self.lines, "applied": self.applied, "released": self.released, "ignored": self.ignored}
+
+
+def parse_lines(lines: Iterable[str]) -> list[UpsertRecord | ReleaseRecord]:
+    """Validate every line first; the first bad line rejects the whole file (exit 2, naming the line)."""
+    records: list[UpsertRecord | ReleaseRecord] = []
+    for number, line in enumerate(lines, start=1):
+        if number > MAX_LINES:
+            raise InputError(f"more than {MAX_LINES} lines; split the file", field=f"line {number}")
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"line {number}: not JSON (column {exc.colno}: {exc.msg}); nothing was imported",
+                             field=f"line {number}") from None
+        try:
+            records.append(_RECORD.validate_python(raw))
+        except ValidationError as exc:
+            diags = from_pydantic(exc, prefix=f"line {number}")
+            raise InputError(f"line {number}: invalid record ({len(diags)} problem(s)); nothing was imported",
+                             diagnostics=diags, field=diags[0].path if diags else f"line {number}") from None
+    return records
+
+
+def _csv(values: Sequence[str] | None) -> str | None:
+    return None if values is None else ",".join(values)
+
+
+def _set(text: str | None) -> frozenset[str]:
+    return frozenset(v for v in (text or "").split(",") if v)
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+class Registry:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ------------------------------------------------------------------ sync from 住民記録
+
+    def import_records(self, tenant: str, records: Sequence[UpsertRecord | ReleaseRecord],
+                       now: dt.datetime) -> ImportReport:
+        """Apply the deltas in one transaction (all or nothing)."""
+        applied = released = ignored = 0
+        with self.db.write(f"registry:{tenant}") as conn:
+            for rec in records:
+                key = and_(suppressions.c.tenant == tenant, suppressions.c.person_id == rec.person_id)
+                stored = conn.execute(select(suppressions.c.version).where(key)).scalar()
+                if stored is not None and stored >= rec.version:
+                    ignored += 1
+                    continue
+                # Replace the record: inside this transaction no reader can see the moment in between.
+                conn.execute(suppressions.delete().where(key))
+                conn.execute(suppression_adversaries.delete().where(and_(
+                    suppression_adversaries.c.tenant == tenant,
+                    suppression_adversaries.c.person_id == rec.person_id)))
+                if isinstance(rec, ReleaseRecord):
+                    conn.execute(suppressions.insert().values(
+                        tenant=tenant, person_id=rec.person_id, version=rec.version, status="released",
+                        updated_at=instant(now)))
+                    released += 1
+                    continue
+                conn.execute(suppressions.insert().values(
+                    tenant=tenant, person_id=rec.person_id, version=rec.version, status="active",
+                    case_id=rec.case_id, role=rec.role, period_start=rec.period.start.isoformat(),
+                    period_end=rec.period.end.isoformat() if rec.period.end else None,
+                    processes=_csv(rec.processes), layouts=_csv(rec.layouts), addresses=_csv(rec.addresses),
+                    moved_out_on=rec.moved_out_on.isoformat() if rec.moved_out_on else None,
+                    continuation_end=rec.continuation_end.isoformat() if rec.continuation_end else None,
+                    updated_at=instant(now)))
+                for adversary in sorted(set(rec.adversaries)):
+                    conn.execute(suppression_adversaries.insert().values(
+                        tenant=tenant, person_id=rec.person_id, adversary_id=adversary))
+                applied += 1
+        return ImportReport(lines=len(records), applied=applied, released=released, ignored=ignored)
+
+    # ------------------------------------------------------------------ what a render reads
+
+    def snapshot(self, tenant: str, person_ids: Iterable[str], requester_ids: Iterable[str], layout_id: str,
+                 now: dt.datetime) -> Snapshot:
+        persons = sorted(set(person_ids) | set(requester_ids))
+        asking = sorted(set(requester_ids))
+        with self.db.read() as conn:
+            found = self._active(conn, tenant, persons)
+            adversary_of: dict[str, list[str]] = {}
+            if asking:
+                rows = conn.execute(
+                    select(suppression_adversaries.c.adversary_id, suppressions.c.case_id)
+                    .join(suppressions, and_(suppressions.c.tenant == suppression_adversaries.c.tenant,
+                                             suppressions.c.person_id == suppression_adversaries.c.person_id))
+                    .where(suppression_adversaries.c.tenant == tenant,
+                           suppression_adversaries.c.adversary_id.in_(asking),
+                           suppressions.c.status == "active")).all()
+                for adversary_id, case_id in rows:
+                    cases = adversary_of.setdefault(str(adversary_id), [])
+                    if case_id not in cases:
+                        cases.append(str(case_id))
+            active_lifts: dict[str, Lift] = {}
+            if found:
+                t = instant(now)
+                rows = conn.execute(select(lifts).where(
+                    lifts.c.tenant == tenant, lifts.c.layout == layout_id,
+                    lifts.c.person_id.in_(sorted(found)), lifts.c.revoked_at.is_(None),
+                    lifts.c.created_at <= t, lifts.c.expires_at > t).order_by(lifts.c.id)).all()
+                for row in rows:
+                    active_lifts.setdefault(row.person_id, _lift(row))
+        return Snapshot(suppressions=found, lifts=active_lifts, adversary_of=adversary_of)
+
+    def _active(self, conn: Connection, tenant: str, person_ids: Sequence[str]) -> dict[str, Suppression]:
+        if not person_ids:
+            return {}
+        rows = conn.execute(select(suppressions).where(
+            suppressions.c.tenant == tenant, suppressions.c.person_id.in_(person_ids),
+            suppressions.c.status == "active")).all()
+        out: dict[str, Suppression] = {}
+        for row in rows:
+            adversaries = conn.execute(select(suppression_adversaries.c.adversary_id).where(
+                suppression_adversaries.c.tenant == tenant,
+                suppression_adversaries.c.person_id == row.person_id)).scalars().all()
+            out[row.person_id] = Suppression(
+                person_id=row.person_id, version=row.version, case_id=row.case_id, role=row.role,
+                adversaries=frozenset(adversaries), period_start=dt.date.fromisoformat(row.period_start),
+                period_end=_date(row.period_end), processes=_set(row.processes),
+                layouts=None if row.layouts is None else _set(row.layouts), addresses=_set(row.addresses),
+                moved_out_on=_date(row.moved_out_on), continuation_end=_date(row.continuation_end))
+        return out
+
+    # ------------------------------------------------------------------ 一時解除
+
+    def lift(self, tenant: str, person_id: str, layout_id: str, *, minutes: int, max_minutes: int, reason: str,
+             reviewer: str, now: dt.datetime) -> Lift:
+        if not 1 <= minutes <= max_minutes:
+            raise UsageError(f"--minutes must be between 1 and the tenant's maximum of {max_minutes}",
+                             field="--minutes")
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_REASON:
+            raise UsageError(f"--reason must say why (1–{MAX_REASON} characters)", field="--reason")
+        created = instant(now)
+        expires = instant(now + dt.timedelta(minutes=minutes))
+        with self.db.write(f"registry:{tenant}") as conn:
+            if person_id not in self._active(conn, tenant, [person_id]):
+                raise UsageError(f"person {person_id} has no active suppression in tenant {tenant}: "
+                                 f"there is nothing to lift", field="PERSON_ID")
+            lift_id = conn.execute(lifts.insert().values(
+                tenant=tenant, person_id=person_id, layout=layout_id, created_at=created, expires_at=expires,
+                minutes=minutes, reviewer=reviewer, reason=reason)).inserted_primary_key
+            assert lift_id is not None
+            new_id = int(lift_id[0])
+        return Lift(id=new_id, tenant=tenant, person_id=person_id, layout=layout_id, created_at=created,
+                    expires_at=expires, minutes=minutes, reviewer=reviewer, revoked_at=None)
+
+    def revoke(self, tenant: str, lift_id: int, *, reviewer: str, now: dt.datetime) -> Lift:
+        with self.db.write(f"registry:{tenant}") as conn:
+            row = conn.execute(select(lifts).where(lifts.c.tenant == tenant, lifts.c.id == lift_id)).first()
+            if row is None:
+                raise UsageError(f"tenant {tenant} has no lift {lift_id}", field="LIFT_ID")
+            if row.revoked_at is None:
+                conn.execute(lifts.update().where(lifts.c.id == lift_id).values(
+                    revoked_at=instant(now), revoked_by=reviewer))
+            row = conn.execute(select(lifts).where(lifts.c.id == lift_id)).one()
+        return _lift(row)
+
+    # ------------------------------------------------------------------ listing
+
+    def list(self, tenant: str, now: dt.datetime) -> dict[str, Any]:
+        t = instant(now)
+        with self.db.read() as conn:
+            rows = conn.execute(select(suppressions).where(suppressions.c.tenant == tenant)
+                                .order_by(suppressions.c.person_id)).all()
+            records = []
+            active = self._active(conn, tenant, [r.person_id for r in rows if r.status == "active"])
+            today = now.astimezone(dt.UTC).date()
+            for r in rows:
+                entry: dict[str, Any] = {"person_id": r.person_id, "version": r.version, "status": r.status}
+                s = active.get(r.person_id)
+                if s is not None:
+                    entry.update(case_id=s.case_id, role=s.role, adversaries=sorted(s.adversaries),
+                                 period_start=s.period_start.isoformat(),
+                                 period_end=s.period_end.isoformat() if s.period_end else None,
+                                 processes=sorted(s.processes),
+                                 layouts=None if s.layouts is None else sorted(s.layouts),
+                                 addresses=sorted(s.addresses), warnings=s.warnings(today))
+                records.append(entry)
+            lift_rows = conn.execute(select(lifts).where(
+                lifts.c.tenant == tenant, or_(lifts.c.expires_at > t, lifts.c.revoked_at.is_not(None)))
+                .order_by(lifts.c.id)).all()
+            listed = [dict(_lift(r).as_dict(), active=_lift(r).active(now)) for r in lift_rows
+                      if r.expires_at > t]
+        return {"tenant": tenant, "suppressions": records, "lifts": listed}
+
+
+def _lift(row: Any) -> Lift:
+    return Lift(id=int(row.id), tenant=row.tenant, person_id=row.person_id, layout=row.layout,
+                created_at=row.created_at, expires_at=row.expires_at, minutes=int(row.minutes),
+                reviewer=row.reviewer, revoked_at=row.revoked_at)
+
+
+def seed_registry(settings: Settings, tenant: str, records: Sequence[Mapping[str, Any]],
+                  lift_specs: Sequence[Mapping[str, Any]]) -> None:
+    """Golden fixtures and tests: import `records` and grant `lift_specs` at the settings' clock."""
+    if not records and not lift_specs:
+        return
+    registry = Registry(open_database(settings))
+    now = settings.now()
+    registry.import_records(tenant, parse_lines(json.dumps(r, ensure_ascii=False) for r in records), now)
+    for spec in lift_specs:
+        registry.lift(tenant, str(spec["person_id"]), str(spec["layout"]), minutes=int(spec.get("minutes", 15)),
+                      max_minutes=1440, reason=str(spec.get("reason", "golden fixture")),
+                      reviewer=str(spec.get("reviewer", "golden-fixture")), now=now)
+
+
+__all__ = ["ImportReport", "Lift", "Registry", "ReleaseRecord", "Snapshot", "Suppression",
+           "UpsertRecord", "instant", "parse_lines", "seed_registry"]
