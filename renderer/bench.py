@@ -34,7 +34,7 @@ class ListRun:
     seconds: float
     compose_draw_seconds: float
     peak_rss_mb: float
-    baseline_rss_mb: float
+    input_rss_mb: float
     pdf_mb: float
 
     @property
@@ -54,15 +54,19 @@ def list_envelope(layout: str, rows: int) -> dict[str, Any]:
 def run_list_once(layout: str, rows: int) -> ListRun:
     """Measure one size in this process (called in a fresh worker by `run_list`)."""
     from renderer.api import Renderer
+    from renderer.datamodels import DATA_MODELS
     from renderer.settings import Settings
 
     started = time.perf_counter()
     envelope = list_envelope(layout, rows)
     with tempfile.TemporaryDirectory() as state:
         renderer = Renderer(Settings.from_env(state_dir=Path(state)))
-        renderer.layout(layout)
+        spec = renderer.layout(layout)
         renderer.tenant(envelope["tenant"])
+        # the input itself: the envelope and its validated model (the render validates it once more)
+        model = DATA_MODELS[spec.data_model].model_validate(envelope["data"])
         baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        del model
         t0 = time.perf_counter()
         result = renderer.render(envelope, layout_id=layout, with_display=False)
         t1 = time.perf_counter()

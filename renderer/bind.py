@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ValidationError
 
 from renderer.datamodels import DATA_MODELS
-from renderer.diagnostics import from_pydantic
+from renderer.diagnostics import Diagnostic, from_pydantic
 from renderer.envelope import Envelope, Request
-from renderer.errors import InputError
+from renderer.errors import InputError, LayoutError
 from renderer.spec.model import LayoutSpec, OmissionItem
 from renderer.tenants import SignerInOffice, Tenant
 
@@ -28,6 +28,7 @@ class BoundDocument:
     signer: SignerInOffice
     options: dict[str, bool]
     included: frozenset[OmissionItem] = field(default_factory=frozenset)
+    params: dict[str, int | str | bool | None] = field(default_factory=dict)
     #: list path → positions in the input of the items as printed (rules may select and reorder them),
     #: so errors and reports name the input's index: data.household.members[0] is the first member given
     positions: dict[str, list[int]] = field(default_factory=dict)
@@ -49,5 +50,34 @@ def bind(envelope: Envelope, layout: LayoutSpec, tenant: Tenant) -> BoundDocumen
             options[name] = value
     signer = tenant.signer_for(envelope.request.issued_on, envelope.request.signer)
     return BoundDocument(layout=layout, tenant=tenant, request=envelope.request, data=data,
-                         signer=signer, options=options)
+                         signer=signer, options=options, params=bind_parameters(layout, tenant))
+
+
+def bind_parameters(layout: LayoutSpec, tenant: Tenant) -> dict[str, int | str | bool | None]:
+    """The layout's declared parameters with the tenant's values; anything undeclared or invalid is refused
+    (ノン・カスタマイズ: a tenant sets declared parameters only)."""
+    values: dict[str, int | str | bool | None] = {name: spec.default for name, spec in layout.parameters.items()}
+    given = tenant.file.defaults.parameters.get(layout.id, {})
+    problems = parameter_problems(layout, given)
+    if problems:
+        raise LayoutError(f"tenant {tenant.code}: {len(problems)} invalid parameter(s) for {layout.id}",
+                          diagnostics=[Diagnostic(path=p, message=m, source=str(tenant.source))
+                                       for p, m in problems], field=problems[0][0])
+    values.update(given)
+    return values
+
+
+def parameter_problems(layout: LayoutSpec, given: dict[str, int | str | bool | None]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for name, value in given.items():
+        path = f"defaults.parameters.{layout.id}.{name}"
+        spec = layout.parameters.get(name)
+        if spec is None:
+            declared = ", ".join(sorted(layout.parameters)) or "none"
+            out.append((path, f"{layout.id} declares no parameter {name!r} (declared: {declared})"))
+            continue
+        problem = spec.problem(value)
+        if problem:
+            out.append((path, problem))
+    return out
 

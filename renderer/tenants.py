@@ -64,6 +64,8 @@ class TenantDefaults(Model):
     include: list[OmissionItem] = Field(
         default_factory=list, description="optional items printed when a request does not say")
     options: dict[str, bool] = Field(default_factory=dict, description="standard options switched on/off")
+    parameters: dict[str, dict[str, int | str | bool | None]] = Field(
+        default_factory=dict, description="per layout id: values of the parameters the layout declares")
 
 
 class DvSettings(Model):

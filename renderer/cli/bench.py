@@ -24,12 +24,12 @@ def bench_list(
         sizes = rows or [1_000, 10_000, 100_000]
         runs = run_list(layout, sizes)
         base = runs[0]
-        table = Table("rows", "pages", "s (render)", "µs/row", "µs/row ratio", "peak RSS MB", "PDF MB",
-                      "RSS − PDF MB", title=f"chohyo bench list --layout {layout}")
+        table = Table("rows", "pages", "s (render)", "µs/row", "µs/row ratio", "input RSS MB", "peak RSS MB",
+                      "peak − input MB", "PDF MB", title=f"chohyo bench list --layout {layout}")
         for r in runs:
             table.add_row(f"{r.rows:,}", f"{r.pages:,}", f"{r.compose_draw_seconds:.2f}", f"{r.us_per_row:.0f}",
-                          f"{r.us_per_row / base.us_per_row:.2f}", f"{r.peak_rss_mb:.0f}", f"{r.pdf_mb:.1f}",
-                          f"{r.peak_rss_mb - r.pdf_mb:.0f}")
+                          f"{r.us_per_row / base.us_per_row:.2f}", f"{r.input_rss_mb:.0f}", f"{r.peak_rss_mb:.0f}",
+                          f"{r.peak_rss_mb - r.input_rss_mb:.0f}", f"{r.pdf_mb:.1f}")
         out.print(table)
         return 0
 

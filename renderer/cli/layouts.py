@@ -10,7 +10,9 @@ import typer
 from rich.table import Table
 
 from renderer.api import Renderer
+from renderer.bind import parameter_problems
 from renderer.cli.common import FontsDir, JsonFlag, LayoutsDir, err, guard, out, settings_from
+from renderer.diagnostics import Diagnostic
 from renderer.errors import ChohyoError, LayoutError
 from renderer.schemas import write_schemas
 
@@ -77,6 +79,14 @@ def layouts_validate(
         for path in sorted(renderer.settings.tenants_dir.glob("*.yaml")):
             try:
                 tenant = renderer.tenant(path.stem)
+                for layout_id, values in sorted(tenant.file.defaults.parameters.items()):
+                    if layout_id not in renderer.layout_ids():
+                        raise LayoutError(f"{path}: defaults.parameters names no layout {layout_id!r}",
+                                          field=f"defaults.parameters.{layout_id}")
+                    bad = parameter_problems(renderer.layout(layout_id), values)
+                    if bad:
+                        raise LayoutError(f"{path}: {len(bad)} invalid parameter(s)",
+                                          diagnostics=[Diagnostic(where, why, source=str(path)) for where, why in bad])
                 unknown = sorted(set(tenant.file.defaults.options) - declared_options)
                 if unknown and not layout_ids:
                     raise LayoutError(f"{path}: defaults.options names options no layout declares: "

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 import qrcode
 import qrcode.constants
 
+from renderer.barcodes.customer import address_after_town, customer_barcode, symbol_size_mm
+from renderer.barcodes.gs1 import convenience_barcode
 from renderer.bind import BoundDocument
 from renderer.compose.table import TablePageComposer, TablePlan, check_rows, plan_table
 from renderer.compose.text import Box, TextFitter
@@ -30,8 +32,10 @@ from renderer.fonts import CharEvent, FontSet
 from renderer.formats.registry import FORMATTERS, FormatError, jinja_filters
 from renderer.rules.policy import Withheld
 from renderer.spec.model import (
+    BarcodeElement,
     BoxElement,
     Column,
+    Condense,
     Element,
     FieldElement,
     FormatCall,
@@ -140,6 +144,7 @@ class Composer:
             "signer": doc.signer,
             "data": doc.data,
             "options": dict(doc.options),
+            "params": dict(doc.params),
         }
         # 認証文 is itself a template (its wording depends on the request, e.g. 世帯全員 or not)
         self.base["certification"] = self.templates.render(self.layout.certification or "", self.base,
@@ -287,6 +292,8 @@ class Composer:
             self.image(el, (ox + el.at[0], oy + el.at[1]), ops)
         elif isinstance(el, QrElement):
             self.qr(el, path, (ox + el.at[0], oy + el.at[1]), ctx, ops)
+        elif isinstance(el, BarcodeElement):
+            self.barcode(el, path, (ox + el.at[0], oy + el.at[1]), ctx, ops)
         elif isinstance(el, GroupElement):
             for i, child in enumerate(el.elements):
                 self.element(child, f"{path}.elements[{i}]", (ox + el.at[0], oy + el.at[1]), ctx, pos, ops)
@@ -361,6 +368,47 @@ class Composer:
         module = mm(el.size) / len(matrix)
         digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
         ops.append(Barcode("qr", mm(at[0]), self.y(at[1] + el.size), module, matrix, digest))
+
+    def barcode(self, el: BarcodeElement, path: str, at: tuple[float, float], ctx: Mapping[str, Any],
+                ops: list[Op]) -> None:
+        """Bars from the data object `el.source` names; nothing when its address is withheld (DV)."""
+        source = resolve(el.source, ctx, where=f"{path}.source")
+        if source is None or isinstance(source, Withheld):
+            return
+        if el.symbology == "customer":
+            address = getattr(source, "address", None)
+            if address is None or isinstance(address, Withheld) or isinstance(
+                    getattr(address, "postal_code", None), Withheld):
+                return   # a protected address: neither its postcode nor its barcode is printed
+            code = customer_barcode(
+                address.postal_code,
+                address_after_town(address.town, address.block, address.building,
+                                   postal_town=getattr(source, "postal_town", None)),
+                generic_postcode=bool(getattr(source, "generic_postcode", False)))
+            if code is None:
+                return   # 「以下に掲載がない場合」の郵便番号: Japan Post says print no barcode
+            _w, h = symbol_size_mm(el.size_pt)
+            layout = code.layout(mm(at[0]), self.y(at[1] + h), el.size_pt)
+            ops.extend(layout.rects)
+            return
+        slip = getattr(source, "slip", None)
+        if slip is None:
+            raise LayoutError(f"{path}.source: a gs1_128 barcode needs an installment with a slip",
+                              field=f"{path}.source")
+        symbol = convenience_barcode(issuer_code=slip.issuer_code, free_field=slip.free_field,
+                                     reissue=slip.reissue, due_date=source.due_on, stamp_flag=slip.stamp_flag,
+                                     amount=source.amount)
+        placed = symbol.layout(mm(at[0]), self.y(at[1] + el.height_mm), module_mm=el.module_mm,
+                               height_mm=el.height_mm)
+        ops.extend(placed.rects)
+        if el.human_readable is not None:
+            width = to_mm(placed.symbol.w)
+            style = self.layout.styles[el.human_readable]
+            box = Box(left=mm(at[0]), top=self.y(at[1] + el.height_mm + 0.5), width=mm(width),
+                      height=style.size_pt * style.line_height)
+            runs, _entry = self.fitter.fit(symbol.human_readable, box, style, align="center", valign="top",
+                                           overflow=[Condense(condense=0.6), "error"], field=f"{path}.source")
+            ops.extend(runs)
 
     # ------------------------------------------------------------------ text
 

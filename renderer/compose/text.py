@@ -172,9 +172,15 @@ class TextFitter:
                 self._advance(c, style, t, False) for c in unit)
             if line and used + w > room + 1e-6:
                 carry: Line = []
+                # prefer breaking after a full-width space in the second half of the line (between an
+                # address and its 方書, between phrases): the words on either side stay whole
+                space = max((k for k, c in enumerate(line) if c.text == "\u3000"), default=-1)
+                if not vertical and space >= max(1, len(line) // 2) and space < len(line) - 1:
+                    carry = line[space + 1:]
+                    del line[space + 1:]
                 # 禁則: pull a forbidden line-start char back with its predecessor onto the next line,
                 # and never leave an opening bracket at the end of a line.
-                if first.text[0] in NO_LINE_START:
+                if not carry and first.text[0] in NO_LINE_START:
                     while line and len(carry) < 3:
                         carry.insert(0, line.pop())
                         if carry[0].text[0] not in NO_LINE_START:

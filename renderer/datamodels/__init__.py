@@ -10,11 +10,14 @@ from pydantic import BaseModel
 
 from renderer.datamodels.juminhyo import JuminhyoData
 from renderer.datamodels.lists import IdoshaList, KyufuList
+from renderer.datamodels.notices import KyufuKetteiNotice, NozeiNotice
 
 DATA_MODELS: dict[str, type[BaseModel]] = {
     "juminhyo": JuminhyoData,
     "idosha_list": IdoshaList,
     "kyufu_list": KyufuList,
+    "kyufu_kettei_notice": KyufuKetteiNotice,
+    "nozei_notice": NozeiNotice,
 }
 
-__all__ = ["DATA_MODELS", "IdoshaList", "JuminhyoData", "KyufuList"]
+__all__ = ["DATA_MODELS", "IdoshaList", "JuminhyoData", "KyufuKetteiNotice", "KyufuList", "NozeiNotice"]

@@ -124,6 +124,7 @@ class Placement(Model):
     show_on: ShowOn = "every"
     when: str | None = Field(default=None, max_length=300,
                              description="jinja expression; the element is drawn only when it is true")
+    in_window: bool = Field(default=False, description="must stay inside the envelope window (validated)")
 
 
 # --------------------------------------------------------------------------- elements
@@ -238,6 +239,20 @@ class QrElement(Placement):
     error_correction: Literal["L", "M", "Q", "H"] = "M"
 
 
+class BarcodeElement(Placement):
+    """A barcode drawn as bars: 日本郵便 カスタマバーコード from an addressee (郵便番号 + 住所表示番号), or
+    the コンビニ収納 GS1-128 of a 納付書 installment (AI 91, 44 digits). `source` names the data object."""
+
+    type: Literal["barcode"]
+    symbology: Literal["customer", "gs1_128"]
+    at: Point
+    source: DataPath
+    size_pt: float = Field(default=10.0, ge=8.0, le=11.5, description="カスタマバーコード size (8–11.5 pt)")
+    module_mm: float = Field(default=0.19, gt=0.1, le=0.3, description="GS1-128 module width")
+    height_mm: float = Field(default=10.0, ge=10.0, le=30.0, description="GS1-128 bar height (≥ 10 mm)")
+    human_readable: Identifier | None = Field(default=None, description="style for the digits under a GS1-128")
+
+
 class GroupElement(Placement):
     """Elements placed relative to `at`, sharing one show_on / when."""
 
@@ -349,12 +364,13 @@ class TableElement(Placement):
 
 
 Element = Annotated[
-    TextElement | FieldElement | LineElement | BoxElement | GridElement | ImageElement | QrElement
+    TextElement | FieldElement | LineElement | BoxElement | GridElement | ImageElement | QrElement | BarcodeElement
     | GroupElement | RepeatElement | TableElement,
     Field(discriminator="type"),
 ]
 
-ELEMENT_TAGS = frozenset({"text", "field", "line", "box", "grid", "image", "qr", "group", "repeat", "table"})
+ELEMENT_TAGS = frozenset({"text", "field", "line", "box", "grid", "image", "qr", "barcode", "group", "repeat",
+                          "table"})
 
 GroupElement.model_rebuild()
 RepeatElement.model_rebuild()
@@ -390,6 +406,57 @@ OmissionItem = Literal[
 ]
 
 
+class ParameterSpec(Model):
+    """A declared parameter a tenant may set (the seed's example: 給付額 = 50,000 円 + X)."""
+
+    type: Literal["integer", "string", "boolean"]
+    label: str = Field(max_length=200)
+    digits: int | None = Field(default=None, ge=1, le=12, description="integer: at most this many digits")
+    max_length: int | None = Field(default=None, ge=1, le=400, description="string: at most this many chars")
+    nullable: bool = False
+    default: int | str | bool | None = None
+
+    @model_validator(mode="after")
+    def _default_fits(self) -> ParameterSpec:
+        problem = self.problem(self.default)
+        if problem:
+            raise ValueError(f"default: {problem}")
+        return self
+
+    def problem(self, value: object) -> str | None:
+        """Why `value` is not acceptable for this parameter (None when it is)."""
+        if value is None:
+            return None if self.nullable else "may not be null"
+        if self.type == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                return "must be an integer"
+            if value < 0 or (self.digits is not None and len(str(value)) > self.digits):
+                return f"must be a non-negative integer of at most {self.digits} digits"
+        elif self.type == "string":
+            if not isinstance(value, str):
+                return "must be a string"
+            if self.max_length is not None and len(value) > self.max_length:
+                return f"must be at most {self.max_length} characters"
+        elif not isinstance(value, bool):
+            return "must be true or false"
+        return None
+
+
+class WindowSpec(Model):
+    """The envelope window, for notices mailed in window envelopes (窓あき封筒).
+
+    `at`/`size` place the window over the sheet as it sits in the envelope; the insert may move by
+    `shift_mm` in any direction, and what must show (elements with ``in_window: true``) keeps `margin_mm`
+    from the window's edge whatever the shift (Japan Post guideline: 郵便番号 and address stay visible).
+    """
+
+    envelope: str = Field(max_length=20, description="e.g. 長形3号")
+    at: Point
+    size: tuple[Annotated[float, Field(gt=20)], Annotated[float, Field(gt=10)]]
+    shift_mm: float = Field(default=3.0, ge=0, le=20)
+    margin_mm: float = Field(default=2.0, ge=0, le=10)
+
+
 class OmissionSpec(Model):
     """Which data paths an optional item (domain reference §1.6) covers and what prints when omitted."""
 
@@ -408,11 +475,14 @@ class LayoutSpec(Model):
     title: str = Field(max_length=100)
     standard: Standard
     paper: Paper = Paper()
-    data_model: Literal["juminhyo", "idosha_list", "kyufu_list"]
+    data_model: Literal["juminhyo", "idosha_list", "kyufu_list", "kyufu_kettei_notice", "nozei_notice"]
     empty_text: str = Field(default="【空欄】", max_length=20)
     certification: str | None = Field(default=None, max_length=300,
                                       description="認証文; certificates must declare it")
     options: dict[Identifier, OptionSpec] = Field(default_factory=dict)
+    parameters: dict[Identifier, ParameterSpec] = Field(
+        default_factory=dict, description="declared parameters a tenant may set (templates read params.<name>)")
+    window: WindowSpec | None = None
     omissions: dict[OmissionItem, OmissionSpec] = Field(default_factory=dict)
     styles: dict[Identifier, Style]
     elements: list[Element] = Field(min_length=1)

@@ -13,6 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from renderer.barcodes.customer import QUIET_ZONE_MM as CUSTOMER_QUIET_MM
+from renderer.barcodes.customer import symbol_size_mm
+from renderer.barcodes.gs1 import QUIET_MODULES as GS1_QUIET_MODULES
+from renderer.barcodes.gs1 import total_width_mm
 from renderer.datamodels import DATA_MODELS
 from renderer.datamodels.address import address_paths
 from renderer.diagnostics import Diagnostic, join_path
@@ -23,6 +27,7 @@ from renderer.spec.load import Loaded, load_yaml
 from renderer.spec.model import (
     ELEMENT_TAGS,
     SCHEMA_VERSION,
+    BarcodeElement,
     BoxElement,
     Cell,
     Element,
@@ -43,8 +48,8 @@ from renderer.templating import Templates
 from renderer.units import paper_size_mm
 
 # Names a value path or template may start with (the render context built in renderer.compose).
-CONTEXT_NAMES = frozenset({"data", "request", "tenant", "signer", "options", "sheet", "page", "copy", "layout",
-                           "issue_number", "certification"})
+CONTEXT_NAMES = frozenset({"data", "request", "tenant", "signer", "options", "params", "sheet", "page", "copy",
+                           "layout", "issue_number", "certification"})
 LIST_NAMES = frozenset({"group"})
 REPEAT_NAMES = frozenset({"item", "slot", "index", "blank", "first_blank"})
 _PLAIN_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -201,6 +206,16 @@ def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterato
                                                   expression=True)
         if isinstance(el, QrElement):
             yield from _template_problems(templates, el.data, f"{path}.data", names, diag)
+        if isinstance(el, BarcodeElement):
+            yield from _path_problem(el.source, f"{path}.source", names, diag)
+            if el.human_readable is not None and el.human_readable not in spec.styles:
+                yield diag(f"{path}.human_readable", f"unknown style {el.human_readable!r}")
+        if el.in_window:
+            if spec.window is None:
+                yield diag(f"{path}.in_window", "the layout declares no window", "add window: to the layout")
+            elif box is not None:
+                yield from _window_problems(spec, el, path, (origin[0] + box[0], origin[1] + box[1],
+                                                             origin[0] + box[2], origin[1] + box[3]), diag)
         if isinstance(el, TableElement):
             if path.count("[") > 1:
                 yield diag(path, "a table must be a top-level element", "pages are counted from the table")
@@ -247,10 +262,32 @@ def _extent(el: Element, spec: LayoutSpec) -> tuple[float, float, float, float] 
         return (el.at[0], el.at[1], el.at[0] + el.size, el.at[1] + el.size)
     if isinstance(el, TableElement):
         return (el.at[0], el.at[1], el.at[0] + el.width(), el.at[1] + el.height)
+    if isinstance(el, BarcodeElement):
+        if el.symbology == "customer":
+            w, h = symbol_size_mm(el.size_pt)
+            quiet = CUSTOMER_QUIET_MM   # the quiet zone must be blank: it belongs to the element
+            return (el.at[0] - quiet, el.at[1] - quiet, el.at[0] + w + quiet, el.at[1] + h + quiet)
+        width = total_width_mm(el.module_mm)
+        quiet = GS1_QUIET_MODULES * el.module_mm
+        return (el.at[0] - quiet, el.at[1], el.at[0] - quiet + width, el.at[1] + el.height_mm)
     if isinstance(el, LineElement):
         return (min(el.start[0], el.end[0]), min(el.start[1], el.end[1]),
                 max(el.start[0], el.end[0]), max(el.start[1], el.end[1]))
     return None
+
+
+def _window_problems(spec: LayoutSpec, el: Element, path: str, box: tuple[float, float, float, float],
+                     diag: Any) -> Iterator[Diagnostic]:
+    """Content marked in_window stays inside the window by margin_mm, whatever the shift_mm."""
+    window = spec.window
+    assert window is not None
+    inset = window.shift_mm + window.margin_mm
+    x0, y0 = window.at[0] + inset, window.at[1] + inset
+    x1, y1 = window.at[0] + window.size[0] - inset, window.at[1] + window.size[1] - inset
+    if box[0] < x0 - 1e-6 or box[1] < y0 - 1e-6 or box[2] > x1 + 1e-6 or box[3] > y1 + 1e-6:
+        yield diag(f"{path}.at", f"covers ({box[0]:.1f}, {box[1]:.1f})–({box[2]:.1f}, {box[3]:.1f}) mm, outside the "
+                   f"window's safe area ({x0:.1f}, {y0:.1f})–({x1:.1f}, {y1:.1f}) mm",
+                   f"the {window.envelope} window less {window.shift_mm:g} mm shift and {window.margin_mm:g} mm margin")
 
 
 def _table_problems(el: TableElement, path: str, spec: LayoutSpec, templates: Templates, names: frozenset[str],
