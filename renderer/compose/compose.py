@@ -178,7 +178,7 @@ class Composer:
                 ctx.update(sheet={"n": n, "total": sheets}, page={"n": n, "total": sheets},
                            copy={"n": copy_index, "total": copies}, issue_number=f"{number} {n}/{sheets}")
                 if table is not None:
-                    tp = table.plan.pages[n - 1] if table.plan.pages else None
+                    tp = table.plan.pages[n - 1] if n - 1 < len(table.plan.pages) else None
                     group = table.plan.groups[tp.group] if tp is not None else None
                     ctx["group"] = {"value": group.value if group else "",
                                     "page": {"n": tp.group_page if tp else 1, "total": tp.group_pages if tp else 1}}
@@ -301,8 +301,9 @@ class Composer:
             self.repeat(el, path, origin, ctx, pos, ops)
         elif isinstance(el, TableElement):
             table = ctx.get("table")
-            if isinstance(table, TablePageComposer) and table.plan.pages:
-                ops.extend(table.ops(int(ctx["table_page"]), ctx))
+            index = int(ctx["table_page"])
+            if isinstance(table, TablePageComposer) and index < len(table.plan.pages):
+                ops.extend(table.ops(index, ctx))
 
     def repeat(self, el: RepeatElement, path: str, origin: tuple[float, float], ctx: Mapping[str, Any],
                pos: SheetPos, ops: list[Op]) -> None:

@@ -280,6 +280,7 @@ class TablePageComposer:
             for gi in page.group_footers:
                 y = self._close_group(out, y, gi, page, ctx, footer_only=True)
         # footer band at the bottom of the table
+        band_count = 0
         if totals is not None:
             fy = self.y0 + el.height
             bands: list[tuple[str, dict[str, int], str | None]] = []
@@ -293,12 +294,19 @@ class TablePageComposer:
             if last and totals.grand:
                 bands.append((totals.grand, plan.totals, f"{totals.count_label} {plan.count:,}"))
             fy -= el.row_height * len(bands)
+            band_count = len(bands)
             for label, sums, extra in bands:
                 fy = self._sum_row(out, fy, label, sums, extra)
         # column rules and frame over the whole table
         bottom = self.y0 + el.height
+        body_bottom = bottom - band_count * el.row_height
         for x in self.edges[1:-1]:
-            out.append(Rect(mm(x), self.y(bottom), 0.0, mm(el.height), el.rule_pt or None, None))
+            out.append(Rect(mm(x), self.y(body_bottom), 0.0, mm(body_bottom - self.y0), el.rule_pt or None, None))
+        # in the footer bands the label spans the columns before the first summed column
+        first_sum = next((i for i, c in enumerate(el.columns) if c.sum), None)
+        if band_count and first_sum is not None:
+            for x in self.edges[max(first_sum, 1):-1]:
+                out.append(Rect(mm(x), self.y(bottom), 0.0, mm(bottom - body_bottom), el.rule_pt or None, None))
         if el.frame_pt:
             out.append(Rect(mm(self.x0), self.y(bottom), mm(width), mm(el.height), el.frame_pt, None))
         return out

@@ -185,6 +185,10 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
             snapshot: Snapshot, paths: Sequence[tuple[str, frozenset[str]]]) -> tuple[BoundDocument, DvOutcome]:
     r = doc.request.requester
     own = snapshot.suppressions.get(r.person_id) if r.person_id and r.relation in SELF_RELATIONS else None
+    # On a notice the addressee counts as the requester of their own address block, so a victim still
+    # receives their own mail (rules issue: policy redact_address).
+    addressee = getattr(getattr(doc.data, "addressee", None), "person_id", None) \
+        if doc.layout.kind == "notice" else None
     protected: set[str] = set()
     count = 0
 
@@ -195,6 +199,8 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
             if s is None or not s.addresses & kinds:
                 continue
             protected.add(pid)
+            if addressee is not None and list(owners) == [addressee]:
+                continue
             if own is None or own.case_id != s.case_id:
                 hidden = True
         return hidden

@@ -1,0 +1,125 @@
+"""通知書: declared parameters and options only, window geometry, sandboxed templates, barcodes on the page."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from renderer.api import Renderer
+from renderer.errors import LayoutError
+from renderer.fonts import FontSet
+from renderer.settings import Settings
+from renderer.spec.load import load_yaml_text
+from renderer.spec.validate import validate_loaded
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = json.loads((ROOT / "layouts" / "samples" / "tsuchisho-kyufu-kettei.json").read_text(encoding="utf-8"))
+FONTS = FontSet(ROOT / "fonts")
+
+
+def renderer_for(tmp: Path, layouts: Path | None = None) -> Renderer:
+    return Renderer(Settings(layouts_dir=layouts or ROOT / "layouts", fonts_dir=ROOT / "fonts", state_dir=tmp))
+
+
+def text_of(pdf: bytes) -> str:
+    return re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages))
+
+
+def envelope(tenant: str = "122122", **data: Any) -> dict[str, Any]:
+    env: dict[str, Any] = copy.deepcopy(SAMPLE)
+    env["tenant"] = tenant
+    env["data"].update(data)
+    return env
+
+
+@pytest.mark.parametrize(("tenant", "amount"), [("122122", "50,000円"), ("131016", "80,000円"),
+                                                ("281107", "1,049,999円")])
+def test_amount_is_50000_plus_the_tenants_x(tmp_path: Path, tenant: str, amount: str) -> None:
+    result = renderer_for(tmp_path).render(envelope(tenant), layout_id="tsuchisho-kyufu-kettei")
+    assert amount in text_of(result.pdf)
+
+
+def test_data_values_are_never_templates(tmp_path: Path) -> None:
+    env = envelope()
+    env["data"]["addressee"]["name"] = "見本{{ 7*7 }}太郎"
+    text = text_of(renderer_for(tmp_path).render(env, layout_id="tsuchisho-kyufu-kettei").pdf)
+    assert "{{7*7}}" in text and "見本49太郎" not in text
+
+
+def _copy_layouts(tmp: Path) -> Path:
+    target = tmp / "layouts"
+    shutil.copytree(ROOT / "layouts", target)
+    return target
+
+
+def test_tenant_may_set_only_declared_valid_parameters(tmp_path: Path) -> None:
+    layouts = _copy_layouts(tmp_path)
+    tenant = layouts / "tenants" / "131016.yaml"
+    tenant.write_text(tenant.read_text(encoding="utf-8").replace("x: 30000", "x: 1234567\n      y: 1"),
+                      encoding="utf-8")
+    with pytest.raises(LayoutError) as info:
+        renderer_for(tmp_path / "s", layouts).render(envelope("131016"), layout_id="tsuchisho-kyufu-kettei")
+    problems = {d.path: d.message for d in info.value.diagnostics}
+    assert "at most 6 digits" in problems["defaults.parameters.tsuchisho-kyufu-kettei.x"]
+    assert "declares no parameter 'y'" in problems["defaults.parameters.tsuchisho-kyufu-kettei.y"]
+
+
+def test_the_standard_option_switches_the_account_block(tmp_path: Path) -> None:
+    layouts = _copy_layouts(tmp_path)
+    tenant = layouts / "tenants" / "122122.yaml"
+    tenant.write_text(tenant.read_text(encoding="utf-8").replace(
+        "    seal_is_black_note: true", "    seal_is_black_note: true\n    public_account_block: false"),
+        encoding="utf-8")
+    off = text_of(renderer_for(tmp_path / "s", layouts).render(envelope(), layout_id="tsuchisho-kyufu-kettei").pdf)
+    on = text_of(renderer_for(tmp_path / "t").render(envelope(), layout_id="tsuchisho-kyufu-kettei").pdf)
+    assert "公金受取口座" in on and "振込先" in on
+    assert "公金受取口座" not in off and "振込先" not in off
+
+
+def test_address_block_outside_the_window_is_a_layout_error() -> None:
+    text = (ROOT / "layouts" / "tsuchisho-kyufu-kettei.yaml").read_text(encoding="utf-8")
+    moved = text.replace("in_window: true, at: [25, 37]", "in_window: true, at: [25, 52]")
+    assert moved != text
+    with pytest.raises(LayoutError) as info:
+        validate_loaded(load_yaml_text(moved, source="moved.yaml"), FONTS)
+    (diag,) = info.value.diagnostics
+    assert diag.path.endswith(".at") and "outside the window's safe area" in diag.message
+
+
+def test_forbidden_functions_cannot_be_expressed() -> None:
+    text = (ROOT / "layouts" / "tsuchisho-kyufu-kettei.yaml").read_text(encoding="utf-8")
+    for bad in ("omit_prefecture: true\n", "address_short: true\n"):
+        with pytest.raises(LayoutError) as info:
+            validate_loaded(load_yaml_text(text + bad, source="bad.yaml"), FONTS)
+        assert info.value.diagnostics[0].message == "unknown key"
+
+
+def test_customer_barcode_is_drawn_under_the_name_inside_the_window(tmp_path: Path) -> None:
+    result = renderer_for(tmp_path).render(envelope(), layout_id="tsuchisho-kyufu-kettei")
+    bars = [line for line in result.display.splitlines() if line.startswith("  rect") and "fill=0.00" in line]
+    assert len(bars) == 67                                   # start + 20 data + check + stop, 3 bars each
+    xs = [float(b.split()[1]) for b in bars]
+    ys = [float(b.split()[2]) for b in bars]
+    mm = 72 / 25.4
+    assert 25 * mm <= min(xs) and max(xs) <= 105 * mm          # the window's safe area, left to right
+    assert 842 - 54 * mm <= min(ys)                          # above the bottom of the safe area
+
+
+def test_tax_notice_has_one_slip_with_a_gs1_barcode_per_installment(tmp_path: Path) -> None:
+    env = json.loads((ROOT / "layouts" / "samples" / "tsuchisho-nozei.json").read_text(encoding="utf-8"))
+    result = renderer_for(tmp_path).render(env, layout_id="tsuchisho-nozei")
+    text = text_of(result.pdf)
+    assert result.pages == 2
+    for n in range(1, 5):
+        assert f"第{n}期" in text
+    assert text.count("(91)912345-") == 4 and "154,500" in text
+    assert result.display.count("barcode qr") == 4
+
