@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pypdf import PdfReader
-from pypdf.generic import ContentStream, DictionaryObject, IndirectObject, NameObject, StreamObject
+from pypdf.generic import DictionaryObject, IndirectObject, NameObject, StreamObject
 
 from renderer.api import Renderer
 from renderer.settings import Settings
@@ -174,15 +174,14 @@ def inspect_pdf(pdf: bytes) -> PdfText:
             cmap = _tounicode(tu.get_data()) if isinstance(tu, StreamObject) else {}
             maps[str(name)] = cmap
             maps_text.append("".join(cmap[k] for k in sorted(cmap)))
-        content = ContentStream(page.get_contents(), reader)
+        contents = page.get_contents()
+        data = contents.get_data() if contents is not None else b""
         current: dict[int, str] = {}
-        for operands, op in content.operations:
-            if op == b"Tf":
-                current = maps.get(str(operands[0]), {})
-            elif op in (b"Tj", b"'", b'"'):
-                decoded.append(_decode(operands[-1], current))
-            elif op == b"TJ":
-                decoded.extend(_decode(x, current) for x in operands[0] if not isinstance(x, int | float))
+        for match in _TEXT_OPS.finditer(data):
+            if match.group("font") is not None:
+                current = maps.get("/" + match.group("font").decode("latin-1"), {})
+            else:
+                decoded.append("".join(current.get(b, "") for b in _literal(match.group("string"))))
     actual = [bytes.fromhex(h.decode()).decode("utf-16-be", errors="replace")[1:]
               for h in re.findall(rb"/ActualText\s*<([0-9A-Fa-f]+)>", b"".join(raw))]
     info: dict[str, Any] = dict(reader.metadata or {})
@@ -194,6 +193,28 @@ def inspect_pdf(pdf: bytes) -> PdfText:
                    info=squash("".join(str(v) for v in info.values())), xmp=squash(xmp))
 
 
-def _decode(value: Any, cmap: dict[int, str]) -> str:
-    data = bytes(value.original_bytes) if hasattr(value, "original_bytes") else str(value).encode("latin-1")
-    return "".join(cmap.get(b, "") for b in data)
+# ReportLab's content streams: ``/F1+0 9 Tf`` selects a font, ``(…) Tj`` shows a literal string.
+_TEXT_OPS = re.compile(rb"/(?P<font>[^\s/()<>\[\]]+)\s+[-\d.]+\s+Tf|\((?P<string>(?:\\.|[^\\)])*)\)\s*Tj", re.S)
+_ESCAPES = {b"n": 10, b"r": 13, b"t": 9, b"b": 8, b"f": 12}
+
+
+def _literal(raw: bytes) -> bytes:
+    """The bytes of a PDF literal string body (escapes and octal codes resolved)."""
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        c = raw[i:i + 1]
+        if c != b"\\":
+            out += c
+            i += 1
+            continue
+        nxt = raw[i + 1:i + 2]
+        if nxt.isdigit():
+            digits = re.match(rb"[0-7]{1,3}", raw[i + 1:i + 4])
+            assert digits is not None
+            out.append(int(digits.group(), 8) & 0xFF)
+            i += 1 + len(digits.group())
+        else:
+            out.append(_ESCAPES.get(nxt, nxt[0] if nxt else 92))
+            i += 2
+    return bytes(out)

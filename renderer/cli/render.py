@@ -48,6 +48,9 @@ def render(
             "my_number_printed": result.my_number_printed,
             "overflow": result.overflow,
             "chars": result.chars,
+            "lifts_used": result.lifts_used,
+            "warnings": result.warnings,
+            "pdf_sha256": result.pdf_sha256,
         }
         if report is not None:
             write_atomic(report, json.dumps(summary, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
@@ -63,6 +66,8 @@ def render(
         write_atomic(output, result.pdf)
         err.print(f"wrote {output} ({result.pages} page(s), 発行番号 {', '.join(result.issue_numbers)})",
                   markup=False)
+        for warning in result.warnings:   # DV 支援措置: period ended etc. (protection continues)
+            err.print(f"warning: {warning}", markup=False)
         if result.overflow:
             err.print(f"overflow: {len(result.overflow)} field(s) needed their overflow policy "
                       f"(see {sidecar.name})", markup=False)

@@ -134,15 +134,18 @@ class IssueLog:
                 raise IssueLogError(f"the issue log key {path} is missing (set CHOHYO_LOG_KEY or restore the file)",
                                     field="CHOHYO_LOG_KEY")
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Written whole to a private temp file, then linked into place: a concurrent reader sees no
+            # key or the whole key, and the first writer wins (os.link fails if the name exists).
+            fd, tmp = tempfile.mkstemp(prefix=f".{KEY_FILE}.", dir=self.state_dir)   # mode 0600
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass   # another process created it first
-            else:
                 with os.fdopen(fd, "w", encoding="ascii") as fh:
                     fh.write(secrets.token_hex(32) + "\n")
                     fh.flush()
                     os.fsync(fh.fileno())
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
         try:
             mode = path.stat().st_mode
             if mode & (stat.S_IRWXG | stat.S_IRWXO):

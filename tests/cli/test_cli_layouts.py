@@ -77,10 +77,12 @@ def _invoke(runner: CliRunner, *args: str) -> Result:
 
 
 def _layouts_copy(tmp_path: Path) -> Path:
-    """A copy of the repository's juminhyo-setai layout and tenants, to break on purpose."""
+    """A copy of the repository's layouts and tenants, to break on purpose (tenants name the layouts whose
+    parameters they set, so every layout comes along)."""
     target = tmp_path / "layouts"
     target.mkdir()
-    shutil.copy2(LAYOUTS / "juminhyo-setai.yaml", target / "juminhyo-setai.yaml")
+    for layout in sorted(LAYOUTS.glob("*.yaml")):
+        shutil.copy2(layout, target / layout.name)
     shutil.copytree(LAYOUTS / "tenants", target / "tenants")
     return target
 
@@ -121,8 +123,9 @@ def test_layouts_json_in_a_directory(runner: CliRunner, tmp_path: Path) -> None:
     result = _invoke(runner, "layouts", "--json", "--layouts-dir", str(layouts))
 
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == [
-        {"id": "juminhyo-setai", "kind": "certificate", "title": "住民票の写し（世帯連記式）"}]
+    listed = json.loads(result.stdout)
+    assert [row["id"] for row in listed] == sorted(p.stem for p in layouts.glob("*.yaml"))
+    assert {"id": "juminhyo-setai", "kind": "certificate", "title": "住民票の写し（世帯連記式）"} in listed
 
 
 # --------------------------------------------------------------------------- chohyo layouts validate
