@@ -117,7 +117,7 @@ class Renderer:
         """Render one envelope. Pages are composed and drawn one at a time (a long list never sits in
         memory); `with_display=False` skips the display-list text (bulk runs)."""
         now = self.settings.now()
-        envelope = parse_envelope(raw)
+        envelope = parse_envelope(raw, today=now.astimezone(TOKYO).date())
         if layout_id is not None and envelope.layout != layout_id:
             raise UsageError(f"the envelope's layout {envelope.layout!r} is not {layout_id!r}", field="layout")
         spec = self.layout(envelope.layout)
@@ -217,9 +217,14 @@ def _head_printed(bound: BoundDocument, doc: BoundDocument) -> list[str]:
     return [m.person_id for m in household.members if m.relationship == "世帯主"]
 
 
-def parse_envelope(raw: Any) -> Envelope:
+def parse_envelope(raw: Any, *, today: dt.date | None = None) -> Envelope:
+    """Validate an envelope. A request without `issued_on` is issued `today` (the server's date in
+    Asia/Tokyo), which is what a certificate must carry anyway."""
     if not isinstance(raw, dict):
         raise InputError("the input must be a JSON object {layout, tenant, request, data}", field="")
+    request = raw.get("request")
+    if today is not None and isinstance(request, dict) and "issued_on" not in request:
+        raw = {**raw, "request": {**request, "issued_on": today.isoformat()}}
     try:
         return Envelope.model_validate(raw)
     except ValidationError as exc:

@@ -28,6 +28,7 @@ from renderer.state.registry import parse_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE: dict[str, Any] = json.loads((ROOT / "layouts" / "samples" / "juminhyo-setai.json").read_text(encoding="utf-8"))
+SAMPLE["request"]["issued_on"] = "2026-11-27"   # the bundled sample is issued "today"; tests pin the date
 TENANT = "122122"
 JST = dt.timezone(dt.timedelta(hours=9))
 #: 2026-11-27 10:00 in Tokyo: the sample's 交付年月日

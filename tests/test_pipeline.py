@@ -20,6 +20,7 @@ from renderer.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = json.loads((ROOT / "layouts" / "samples" / "juminhyo-setai.json").read_text(encoding="utf-8"))
+SAMPLE["request"]["issued_on"] = "2026-11-27"   # the bundled sample is issued "today"; tests pin the date
 
 
 # The server's clock during these renders: the sample's 交付年月日 (a certificate is issued today).

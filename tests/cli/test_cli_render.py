@@ -41,6 +41,7 @@ Edit = Callable[[Envelope], None]
 
 def _sample() -> Envelope:
     data: Envelope = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    data["request"]["issued_on"] = "2026-11-27"   # the bundled sample is issued "today"; tests pin the date
     return data
 
 
@@ -228,12 +229,12 @@ def test_unknown_layout_id(cli: Cli) -> None:
     assert "unknown layout 'no-such-layout'" in problem["detail"]
 
 
-def test_missing_issued_on(cli: Cli) -> None:
-    result = cli.render(_edited(lambda e: e["request"].pop("issued_on")))
+def test_invalid_issued_on(cli: Cli) -> None:
+    result = cli.render(_edited(lambda e: e["request"].update(issued_on="2026-02-30")))
 
     assert result.exit_code == 2
     assert "request.issued_on" in result.stderr
-    assert "missing" in result.stderr
+    assert "date" in result.stderr
 
 
 def test_domestic_address_without_prefecture(cli: Cli) -> None:
@@ -350,7 +351,7 @@ def test_json_error_carries_the_diagnostics(cli: Cli) -> None:
 
 
 FAILURES: dict[str, tuple[Edit, int]] = {
-    "missing-issued-on": (lambda e: e["request"].pop("issued_on"), 2),
+    "invalid-issued-on": (lambda e: e["request"].update(issued_on="2026-02-30"), 2),
     "no-prefecture": (lambda e: e["data"]["household"]["address"].pop("prefecture"), 2),
     "bad-my-number": (lambda e: _member(e, "100000001").update(my_number=BAD_MY_NUMBER), 2),
     "no-glyph": (lambda e: e["data"]["household"].update(head_name=f"見本{PRIVATE_USE}太郎"), 2),
