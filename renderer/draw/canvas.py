@@ -16,7 +16,9 @@ import io
 from collections.abc import Callable
 
 import reportlab
+from reportlab import rl_config
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFBase85Encode, PDFName, PDFStream, PDFZCompress
 from reportlab.pdfgen.canvas import Canvas
 
 from renderer.display import Barcode, Image, Line, Page, PagedDocument, Rect, TextRun, dump_op
@@ -77,6 +79,7 @@ def draw(doc: PagedDocument, fonts: FontSet, *, on_page: Callable[[int, Page], N
             elif isinstance(op, Barcode):
                 _barcode(c, op)
         c.showPage()
+        _seal_page_stream(c)
         if on_page is not None:
             on_page(number, page)
     if c is None:
@@ -85,6 +88,26 @@ def draw(doc: PagedDocument, fonts: FontSet, *, on_page: Callable[[int, Page], N
     c._doc.signature = hashlib.md5(seed.encode("ascii"), usedforsecurity=False)
     c.save()
     return buf.getvalue()
+
+
+def _seal_page_stream(c: Canvas) -> None:
+    """Compress the page just finished now, not at save(): ReportLab would otherwise hold every page's
+    uncompressed content until the end, and a 100,000-row list would keep ~25 KB per page in memory.
+    The stream object is the one ReportLab itself would write at save() (same filter, same bytes)."""
+    pdf_page = c._doc.Pages.pages[-1]
+    stream = getattr(pdf_page, "stream", None)
+    if not stream or pdf_page.Contents or not pdf_page.compression:
+        return
+    filters = [PDFBase85Encode, PDFZCompress] if rl_config.useA85 else [PDFZCompress]
+    encoded = stream
+    for f in reversed(filters):           # as PDFStream.format does: the last listed filter first
+        encoded = f.encode(encoded)
+    contents = PDFStream(content=encoded)
+    contents.__Comment__ = "page stream"
+    names = [PDFName(f.pdfname) for f in filters]
+    contents.dictionary.dict["Filter"] = names[0] if len(names) == 1 else PDFArray(names)
+    pdf_page.Contents = contents
+    pdf_page.stream = None
 
 
 def _canvas(buf: io.BytesIO, first: Page, doc: PagedDocument) -> Canvas:

@@ -19,11 +19,11 @@ issue-log record (`Renderer.render`) before its PDF is returned. Registry events
 written to the issue log here, as the CLI does, with the operator ``key:<id>``.
 """
 
-from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -33,10 +33,12 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from renderer.api import Renderer
 from renderer.diagnostics import from_pydantic
@@ -104,18 +106,33 @@ class Service:
         self.logger = logging.getLogger(LOGGER)
         self.layouts: dict[str, LayoutSpec] = {}
         self._schemas: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._users = 0
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        for layout_id in self.renderer.layout_ids():
-            self.layouts[layout_id] = self.renderer.layout(layout_id)
-        self.pool.start()
+        """Load layouts and start the pool; a nested lifespan (a test client inside another) only counts."""
+        with self._lock:
+            self._users += 1
+            if self._users > 1:
+                return
+            try:
+                for layout_id in self.renderer.layout_ids():
+                    self.layouts[layout_id] = self.renderer.layout(layout_id)
+                self.pool.start()
+            except BaseException:
+                self._users -= 1
+                raise
         self.logger.info("started", extra={"fields": {"workers": self.pool.size, "layouts": len(self.layouts),
                                                       "worker_pids": self.pool.worker_pids()}})
 
     def stop(self) -> None:
-        self.pool.close()
+        with self._lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+            self.pool.close()
         self.logger.info("stopped")
 
     @property
@@ -296,7 +313,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         problem = Problem(type="urn:chohyo:problem:" + kinds.get(exc.status_code, "http"),
                           title=_reason(exc.status_code), status=exc.status_code, request_id=rid(request),
                           instance=f"urn:chohyo:request:{rid(request)}")
-        return problem_response(problem, exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:   # every method of the path, not only those of the first route matched
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+        return problem_response(problem, headers)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -339,7 +359,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
         return dependency
 
-    LayoutId = Annotated[str, Path(description="a layout id, e.g. juminhyo-setai", max_length=64)]
+    known = service.renderer.layout_ids()   # documented as an enum: clients and the fuzzer see the real ids
+    LayoutId = Annotated[str, Path(description="a layout id (GET /v1/layouts)", max_length=64,
+                                   json_schema_extra={"enum": known} if known else None)]
     envelope_body = json_body("Envelope", "the envelope {layout, tenant, request, data}, as for the CLI")
 
     # ------------------------------------------------------------------ render and validate
@@ -431,7 +453,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         same_tenant(principal, raw.get("tenant") if isinstance(raw, dict) else None, "tenant")
         scrub = Scrubber.of(raw)
         try:
-            req = SYNC_REQUEST.validate_python(raw)
+            req = SYNC_REQUEST.validate_json(body, strict=True)   # strict: no 0 → 1970-01-01
         except ValidationError as exc:
             raise invalid(exc, scrub) from None
 
@@ -472,11 +494,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         request: Request,
         principal: Annotated[Principal, Depends(require("lift"))],
     ) -> LiftResult:
-        raw, _ = await read_json(request, settings.max_body_bytes)
+        raw, body = await read_json(request, settings.max_body_bytes)
         same_tenant(principal, raw.get("tenant") if isinstance(raw, dict) else None, "tenant")
         scrub = Scrubber([person_id, *Scrubber.of(raw).values])
         try:
-            req = LIFT_REQUEST.validate_python(raw)
+            req = LIFT_REQUEST.validate_json(body, strict=True)
         except ValidationError as exc:
             raise invalid(exc, scrub) from None
         if req.layout not in service.layouts:
@@ -550,6 +572,14 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                         media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    methods: set[str] = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute | Route) and route.path_regex.match(path) and route.methods:
+            methods |= route.methods
+    return sorted(methods)
 
 
 def _reason(status: int) -> str:

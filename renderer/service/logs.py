@@ -120,7 +120,8 @@ class RequestMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            tenant = ctx.fields.get("tenant", "")
+            self.metrics.requests.labels(route, scope["method"], str(status), str(tenant)).inc()
             self.metrics.latency.labels(route).observe(elapsed)
             level = logging.ERROR if status >= 500 else logging.INFO
             self.logger.log(level, "request", extra={"fields": {

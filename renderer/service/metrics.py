@@ -14,15 +14,17 @@ from collections.abc import Callable, Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics_core import Metric
 
-OUTCOMES = ("ok", "invalid", "refused", "dv_blocked", "too_large", "timeout", "busy", "error")
+OUTCOMES = ("ok", "invalid", "refused", "dv_blocked", "timeout", "busy", "error")   # chohyo_renders{outcome}
 
 
 class Metrics:
     def __init__(self, pool_stats: Callable[[], dict[str, int]]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("chohyo_http_requests", "HTTP requests by route template, method and status",
-                                ["route", "method", "status"], registry=r)
+        self.requests = Counter("chohyo_http_requests",
+                                "HTTP requests by route template, method, status and the key's tenant (\"\" before "
+                                "a key was accepted): a 423 count is DV activity, so it is per tenant",
+                                ["route", "method", "status", "tenant"], registry=r)
         self.latency = Histogram("chohyo_http_request_seconds", "HTTP request latency by route template",
                                  ["route"], registry=r,
                                  buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))

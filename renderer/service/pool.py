@@ -129,7 +129,8 @@ class Worker:
         self.kill()
 
     def call(self, job: Job, timeout: float) -> Result:
-        if not self.alive() or self.conn is None:
+        # An idle worker never writes: anything readable on its pipe is the EOF of a worker that died.
+        if not self.alive() or self.conn is None or self.conn.poll(0):
             self.kill()
             self.start()
         assert self.conn is not None
@@ -243,9 +244,8 @@ class RenderPool:
                 healthy = True
                 return result
             except JobTimeout:
-                self.timeouts += 1
-                raise
-            except NotReady:
+                with self._lock:
+                    self.timeouts += 1
                 raise
             finally:
                 with self._lock:
@@ -265,7 +265,7 @@ class RenderPool:
             return
         with self._lock:
             self._restarting.add(worker.index)
-        self.restarts += 1
+            self.restarts += 1
 
         def restart() -> None:
             delay = 0.5
@@ -277,7 +277,9 @@ class RenderPool:
                     except NotReady:
                         time.sleep(delay)
                         delay = min(delay * 2, 30.0)
-                if not self._closed:
+                if self._closed:
+                    worker.kill()   # the pool closed while this worker was starting
+                else:
                     self._idle.put(worker)
             finally:
                 with self._lock:

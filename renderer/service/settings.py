@@ -21,6 +21,7 @@ class ServiceSettings:
     #: render worker processes (each registers the fonts once and renders one document at a time)
     workers: int = 2
     #: renders that may wait for a worker beyond those running; one more is answered 503 at once
+    #: (waiting renders hold a thread of the event loop's pool, 40 by default: keep workers + queue below it)
     queue_size: int = 16
     #: a render still running after this many seconds is killed (its worker is replaced): 503
     render_timeout_s: float = 30.0

@@ -15,11 +15,12 @@ nor spends a 発行番号 or writes the issue log.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from renderer.api import Renderer, check_issued_on, parse_envelope
+from renderer.api import TOKYO, Renderer, check_issued_on, parse_envelope
 from renderer.bind import bind
 from renderer.compose.compose import Composer
 from renderer.draw.fonts import register_fonts
@@ -94,12 +95,16 @@ Result = RenderOutput | ValidateOutput | JobError
 
 
 def warm(settings: Settings) -> Renderer:
-    """A renderer with every layout and tenant loaded and every font registered with ReportLab."""
+    """A renderer with every layout and tenant loaded and every font registered with ReportLab.
+
+    A layout that does not load stops the worker (layouts are the service's own code); a tenant file
+    that does not load is skipped here, so one 団体's broken file fails only that 団体's requests."""
     renderer = Renderer(settings)
     for layout_id in renderer.layout_ids():
         renderer.layout(layout_id)
     for path in sorted(settings.tenants_dir.glob("*.yaml")):
-        renderer.tenant(path.stem)
+        with contextlib.suppress(ChohyoError):
+            renderer.tenant(path.stem)
     register_fonts(renderer.fonts, set(renderer.fonts.files))
     return renderer
 
@@ -115,7 +120,7 @@ def summarize(overflow: list[dict[str, object]]) -> OverflowSummary:
 
 def validate(renderer: Renderer, raw: Any, layout_id: str) -> ValidateOutput:
     now = renderer.settings.now()
-    envelope = parse_envelope(raw)
+    envelope = parse_envelope(raw, today=now.astimezone(TOKYO).date())   # as Renderer.render does
     if envelope.layout != layout_id:
         raise UsageError(f"the envelope's layout {envelope.layout!r} is not {layout_id!r}", field="layout")
     spec = renderer.layout(envelope.layout)
