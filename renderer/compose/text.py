@@ -172,9 +172,11 @@ class TextFitter:
                 self._advance(c, style, t, False) for c in unit)
             if line and used + w > room + 1e-6:
                 carry: Line = []
-                # prefer breaking after a full-width space in the second half of the line (between an
-                # address and its 方書, between phrases): the words on either side stay whole
-                space = max((k for k, c in enumerate(line) if c.text == "\u3000"), default=-1)
+                # prefer breaking between an address and its 方書 (a full-width space after a digit or
+                # 号・番・地, in the second half of the line): 「…3番2号」/「見本ハイツ503号室」 stay whole.
+                # Other spaces (between family and given names) are not break points of their own.
+                space = max((k for k, c in enumerate(line) if c.text == "\u3000" and k > 0
+                             and (line[k - 1].text.isdigit() or line[k - 1].text in "号番地")), default=-1)
                 if not vertical and space >= max(1, len(line) // 2) and space < len(line) - 1:
                     carry = line[space + 1:]
                     del line[space + 1:]

@@ -78,6 +78,14 @@ class Installment(Model):
     slip: Slip
 
 
+class CoOwner(Model):
+    """共有者 named on a 固定資産税 notice (the addressee is the 代表者)."""
+
+    person_id: PersonId
+    name: Name
+    address: DomesticAddress
+
+
 class NozeiNotice(Model):
     """納税通知書 with one 納付書 per installment."""
 
@@ -88,6 +96,8 @@ class NozeiNotice(Model):
     taxpayer_number: Annotated[str, Field(min_length=1, max_length=30)] = Field(description="通知書番号")
     basis: Annotated[str, Field(max_length=400)] | None = Field(default=None, description="課税標準等の説明")
     installments: list[Installment] = Field(min_length=1, max_length=12)
+    co_owners: list[CoOwner] = Field(default_factory=list, max_length=10,
+                                     description="共有者 (printed on the notice; their addresses follow the DV policy)")
 
     @property
     def total(self) -> int:

@@ -130,6 +130,8 @@ def jinja_filters() -> dict[str, Callable[..., str]]:
 
     def make(f: Formatter) -> Callable[..., str]:
         def apply(value: Any, **kwargs: str | int | bool) -> str:
+            if getattr(value, "is_withheld", False):
+                return str(value)   # a withheld or protected value prints its declared text, unformatted
             return f(value, kwargs, None)
         return apply
 

@@ -24,7 +24,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
@@ -44,6 +44,8 @@ class Withheld:
 
     item: WithheldItem
     text: str
+    #: lets formatters recognise a withheld value without importing the rules
+    is_withheld: ClassVar[bool] = True
 
     def __str__(self) -> str:
         return self.text
