@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import create_model
 
@@ -35,7 +35,7 @@ def layout_schema() -> dict[str, Any]:
 def envelope_schema(layout_id: str, data_model: str) -> dict[str, Any]:
     model = create_model(
         f"Envelope_{layout_id.replace('-', '_')}",
-        layout=(Literal[layout_id], ...),
+        layout=(str, ...),
         tenant=(str, ...),
         request=(Request, ...),
         data=(DATA_MODELS[data_model], ...),
@@ -43,6 +43,7 @@ def envelope_schema(layout_id: str, data_model: str) -> dict[str, Any]:
     schema = model.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = f"input envelope for {layout_id}"
+    schema["properties"]["layout"] = {"const": layout_id, "title": "Layout", "type": "string"}
     schema["properties"]["tenant"]["pattern"] = "^[0-9]{6}$"
     return schema
 
