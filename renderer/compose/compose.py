@@ -39,6 +39,7 @@ from renderer.spec.model import (
     Element,
     FieldElement,
     FormatCall,
+    FormatSpec,
     GridElement,
     GroupElement,
     ImageElement,
@@ -221,12 +222,7 @@ class Composer:
             return value.text
         if value is None or value == "":
             return column.empty
-        fmt = column.format
-        name, args = (fmt.name, fmt.args) if isinstance(fmt, FormatCall) else (fmt or "text", {})
-        try:
-            return str(FORMATTERS[name](value, args, row))
-        except (FormatError, ValueError) as exc:
-            raise InputError(f"{column.value}: {exc}", field=column.value) from None
+        return format_value(value, column.format, row, field=column.value, where=column.value)
 
     def _group_label(self, value: Any) -> str:
         found = self._table_element()
@@ -474,12 +470,8 @@ class Composer:
             return content.empty if content.empty is not None else self.layout.empty_text
         if content.value.endswith(".my_number"):
             self.my_number_printed = True
-        fmt = content.format
-        name, args = (fmt.name, fmt.args) if isinstance(fmt, FormatCall) else (fmt or "text", {})
-        try:
-            return FORMATTERS[name](value, args, ctx.get("item"))
-        except (FormatError, ValueError) as exc:
-            raise InputError(f"{path}: {content.value}: {exc}", field=content.value) from None
+        return format_value(value, content.format, ctx.get("item"), field=content.value,
+                            where=f"{path}: {content.value}")
 
     def _watermark(self) -> TextRun:
         size = 150.0
@@ -496,6 +488,15 @@ class Composer:
     def y(self, y_mm: float) -> float:
         """Layout y (mm from the top) → PDF y (points from the bottom)."""
         return self.page_h - mm(y_mm)
+
+
+def format_value(value: Any, fmt: FormatSpec | None, subject: Any, *, field: str, where: str) -> str:
+    """Apply a layout's declared formatter; a value of the wrong kind is invalid input naming the field."""
+    name, args = (fmt.name, fmt.args) if isinstance(fmt, FormatCall) else (fmt or "text", {})
+    try:
+        return str(FORMATTERS[name](value, args, subject))
+    except (FormatError, ValueError) as exc:
+        raise InputError(f"{where}: {exc}", field=field) from None
 
 
 def resolve(path: str, ctx: Mapping[str, Any], *, where: str) -> Any:

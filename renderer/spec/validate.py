@@ -33,6 +33,7 @@ from renderer.spec.model import (
     Element,
     FieldElement,
     FormatCall,
+    FormatSpec,
     GridElement,
     GroupElement,
     ImageElement,
@@ -305,15 +306,7 @@ def _table_problems(el: TableElement, path: str, spec: LayoutSpec, templates: Te
             yield diag(f"{cpath}.value", "a column value is a path starting with row.", "e.g. row.name")
         if c.style is not None and c.style not in spec.styles:
             yield diag(f"{cpath}.style", f"unknown style {c.style!r}")
-        fmt = c.format
-        if fmt is not None:
-            name = fmt.name if isinstance(fmt, FormatCall) else fmt
-            if name not in FORMATTERS:
-                yield diag(f"{cpath}.format", f"unknown formatter {name!r}",
-                           f"formatters: {', '.join(sorted(FORMATTERS))}")
-            elif isinstance(fmt, FormatCall):
-                for problem in check_args(name, fmt.args):
-                    yield diag(f"{cpath}.format.args", problem)
+        yield from _format_problems(c.format, cpath, diag)
     for i, key in enumerate(el.sort):
         if not key.by.startswith("row."):
             yield diag(f"{path}.sort[{i}].by", "a sort key is a path starting with row.")
@@ -326,6 +319,18 @@ def _table_problems(el: TableElement, path: str, spec: LayoutSpec, templates: Te
                 yield from _template_problems(templates, source, f"{path}.group.{attr}", names | {"group"}, diag)
 
 
+def _format_problems(fmt: FormatSpec | None, path: str, diag: Any) -> Iterator[Diagnostic]:
+    """A named formatter must exist and take the arguments given."""
+    if fmt is None:
+        return
+    name = fmt.name if isinstance(fmt, FormatCall) else fmt
+    if name not in FORMATTERS:
+        yield diag(f"{path}.format", f"unknown formatter {name!r}", f"formatters: {', '.join(sorted(FORMATTERS))}")
+    elif isinstance(fmt, FormatCall):
+        for problem in check_args(name, fmt.args):
+            yield diag(f"{path}.format.args", problem)
+
+
 def _content_problems(templates: Templates, content: TextContent, path: str, names: frozenset[str],
                       spec: LayoutSpec, diag: Any) -> Iterator[Diagnostic]:
     if content.style not in spec.styles:
@@ -335,15 +340,7 @@ def _content_problems(templates: Templates, content: TextContent, path: str, nam
         yield from _template_problems(templates, content.text, f"{path}.text", names, diag)
     if content.value is not None:
         yield from _path_problem(content.value, f"{path}.value", names, diag)
-    fmt = content.format
-    if fmt is not None:
-        name = fmt.name if isinstance(fmt, FormatCall) else fmt
-        if name not in FORMATTERS:
-            yield diag(f"{path}.format", f"unknown formatter {name!r}",
-                       f"formatters: {', '.join(sorted(FORMATTERS))}")
-        elif isinstance(fmt, FormatCall):
-            for problem in check_args(name, fmt.args):
-                yield diag(f"{path}.format.args", problem)
+    yield from _format_problems(content.format, path, diag)
     if isinstance(content, Cell) and content.text is None and content.value is None and content.format:
         yield diag(path, "format without a value")
 
