@@ -233,6 +233,7 @@ class TablePageComposer:
 
     def ops(self, index: int, ctx: Mapping[str, Any]) -> list[Op]:
         el, plan = self.el, self.plan
+        self._spans: list[tuple[float, float, int]] = []   # (top, bottom, columns spanned) of band rows
         page = plan.pages[index]
         out: list[Op] = []
         top = self.y0
@@ -280,7 +281,6 @@ class TablePageComposer:
             for gi in page.group_footers:
                 y = self._close_group(out, y, gi, page, ctx, footer_only=True)
         # footer band at the bottom of the table
-        band_count = 0
         if totals is not None:
             fy = self.y0 + el.height
             bands: list[tuple[str, dict[str, int], str | None]] = []
@@ -294,19 +294,19 @@ class TablePageComposer:
             if last and totals.grand:
                 bands.append((totals.grand, plan.totals, f"{totals.count_label} {plan.count:,}"))
             fy -= el.row_height * len(bands)
-            band_count = len(bands)
             for label, sums, extra in bands:
                 fy = self._sum_row(out, fy, label, sums, extra)
-        # column rules and frame over the whole table
+        # column rules over the whole table, interrupted where a band's label spans the columns
         bottom = self.y0 + el.height
-        body_bottom = bottom - band_count * el.row_height
-        for x in self.edges[1:-1]:
-            out.append(Rect(mm(x), self.y(body_bottom), 0.0, mm(body_bottom - self.y0), el.rule_pt or None, None))
-        # in the footer bands the label spans the columns before the first summed column
-        first_sum = next((i for i, c in enumerate(el.columns) if c.sum), None)
-        if band_count and first_sum is not None:
-            for x in self.edges[max(first_sum, 1):-1]:
-                out.append(Rect(mm(x), self.y(bottom), 0.0, mm(bottom - body_bottom), el.rule_pt or None, None))
+        for i, x in enumerate(self.edges[1:-1], start=1):
+            start = self.y0
+            for y0, y1, span in sorted(self._spans):
+                if i < span:
+                    if y0 > start:
+                        out.append(Rect(mm(x), self.y(y0), 0.0, mm(y0 - start), el.rule_pt or None, None))
+                    start = max(start, y1)
+            if bottom > start:
+                out.append(Rect(mm(x), self.y(bottom), 0.0, mm(bottom - start), el.rule_pt or None, None))
         if el.frame_pt:
             out.append(Rect(mm(self.x0), self.y(bottom), mm(width), mm(el.height), el.frame_pt, None))
         return out
@@ -409,6 +409,7 @@ class TablePageComposer:
         # bands span the table: draw the text in the first columns' width, left aligned
         self._cell(out, text, 0, len(self.el.columns), y, h, self.el.total_style, "left",
                    f"{self.path}.band", self.el.overflow)
+        self._spans.append((y, y + h, len(self.el.columns)))
         return y + h
 
     def _sum_row(self, out: list[Op], y: float, label: str, sums: Mapping[str, int],
@@ -421,6 +422,7 @@ class TablePageComposer:
         label_text = f"{label}　{extra}" if extra else label
         self._cell(out, label_text, 0, max(first_sum, 1), y, h, el.total_style, "left", f"{self.path}.totals",
                    el.overflow)
+        self._spans.append((y, y + h, max(first_sum, 1)))
         for i, c in enumerate(el.columns):
             if c.sum:
                 text = self.text_of(c, _Sum(c.value, sums.get(c.key, 0)))
