@@ -16,6 +16,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from renderer.errors import LayoutError
 
 MAX_OUTPUT_CHARS = 2000
+# What a template can raise besides TemplateError; the message never carries data (only the class name).
+_RUNTIME_ERRORS = (ArithmeticError, TypeError, ValueError, LookupError, AttributeError)
 
 
 class Templates:
@@ -62,6 +64,8 @@ class Templates:
             out = str(tpl.render(context))
         except TemplateError as exc:
             raise LayoutError(f"{path}: {exc.__class__.__name__}: {exc.message}", field=path) from None
+        except _RUNTIME_ERRORS as exc:   # e.g. the sandbox's range limit, {% include %} without a loader
+            raise LayoutError(f"{path}: the template failed ({exc.__class__.__name__})", field=path) from None
         if len(out) > MAX_OUTPUT_CHARS:
             raise LayoutError(f"{path}: template output is {len(out)} characters, over {MAX_OUTPUT_CHARS}",
                               field=path)
@@ -73,3 +77,5 @@ class Templates:
             return bool(expr(**context))
         except TemplateError as exc:
             raise LayoutError(f"{path}: {exc.__class__.__name__}: {exc.message}", field=path) from None
+        except _RUNTIME_ERRORS as exc:
+            raise LayoutError(f"{path}: the expression failed ({exc.__class__.__name__})", field=path) from None

@@ -123,3 +123,10 @@ def test_tax_notice_has_one_slip_with_a_gs1_barcode_per_installment(tmp_path: Pa
     assert text.count("(91)912345-") == 4 and "154,500" in text
     assert result.display.count("barcode qr") == 4
 
+
+
+def test_disposition_notice_carries_the_appeal_instructions(tmp_path: Path) -> None:
+    text = text_of(renderer_for(tmp_path).render(envelope(), layout_id="tsuchisho-kyufu-kettei").pdf)
+    assert "審査請求" in text and "3か月以内" in text                # 審査請求: within 3 months
+    assert "取消しを求める訴え" in text and "6か月以内" in text        # 取消訴訟: within 6 months
+    assert "千葉県佐倉市長に対して審査請求" in text
