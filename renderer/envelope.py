@@ -6,11 +6,11 @@ stays a dict here and is validated against the layout's data model in `renderer.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from renderer.datamodels.types import IsoDate
 from renderer.spec.model import OmissionItem
 
 MAX_COPIES = 20
@@ -49,7 +49,7 @@ class Request(Model):
     include: list[OmissionItem] | None = Field(
         default=None,
         description="optional items asked for; absent = the tenant's defaults")
-    issued_on: dt.date = Field(description="交付年月日 (absent: today in Asia/Tokyo by the server's clock)")
+    issued_on: IsoDate = Field(description="交付年月日 (absent: today in Asia/Tokyo by the server's clock)")
     copies: int = Field(default=1, ge=1, le=MAX_COPIES)
     signer: Literal["head", "deputy"] = Field(default="head", description="市区町村長 or 職務代理者")
     seal: bool = Field(default=True, description="print the 公印")

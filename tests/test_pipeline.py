@@ -213,3 +213,11 @@ def test_sample_tenant_always_prints_watermark(renderer: Renderer) -> None:
 def test_committed_schemas_are_current(renderer: Renderer) -> None:
     stale = write_schemas(renderer, check=True)
     assert stale == [], f"run `chohyo layouts schema` to regenerate: {stale}"
+
+
+def test_a_number_is_not_a_date(renderer: Renderer) -> None:
+    env = sample()
+    env["data"]["household"]["members"][0]["birth_date"] = 0     # pydantic's lax mode would say 1970-01-01
+    with pytest.raises(InputError) as info:
+        renderer.render(env, layout_id="juminhyo-setai")
+    assert "data.household.members[0].birth_date" in [d.path for d in info.value.diagnostics]

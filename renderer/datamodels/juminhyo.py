@@ -7,12 +7,12 @@ print them in 和暦 (西暦 for a foreign resident's 生年月日 and 在留期
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from renderer.datamodels.address import Address, DomesticAddress
+from renderer.datamodels.types import IsoDate
 from renderer.formats.codes import CodeError, validate_my_number, validate_resident_code
 
 PersonId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$", description="宛名番号")]
@@ -33,18 +33,18 @@ class ForeignResident(Model):
         description="法第30条の45に規定する区分")
     residence_status: Name | None = Field(default=None, description="在留資格")
     period: Name | None = Field(default=None, description="在留期間 (e.g. 3年)")
-    period_expires_on: dt.date | None = Field(default=None, description="在留期間の満了の日 (printed in 西暦)")
+    period_expires_on: IsoDate | None = Field(default=None, description="在留期間の満了の日 (printed in 西暦)")
     card_number: Annotated[str, Field(pattern=r"^[A-Z0-9]{12}$")] | None = Field(
         default=None, description="在留カード等番号")
-    became_resident_on: dt.date | None = Field(default=None, description="外国人住民となった年月日")
+    became_resident_on: IsoDate | None = Field(default=None, description="外国人住民となった年月日")
 
 
 class MovingOut(Model):
     """What a 転出届 recorded. A certificate issued before `planned_on` omits all of it (§1.6)."""
 
-    planned_on: dt.date = Field(description="転出予定年月日")
+    planned_on: IsoDate = Field(description="転出予定年月日")
     destination: Address = Field(description="転出先住所 (国外を含む)")
-    notified_on: dt.date = Field(description="転出届の届出日")
+    notified_on: IsoDate = Field(description="転出届の届出日")
 
 
 class Person(Model):
@@ -53,14 +53,14 @@ class Person(Model):
     name_kana: Name | None = Field(default=None, description="氏名の振り仮名")
     former_name: Name | None = Field(default=None, description="旧氏")
     former_name_kana: Name | None = Field(default=None, description="旧氏の振り仮名")
-    birth_date: dt.date = Field(description="生年月日")
+    birth_date: IsoDate = Field(description="生年月日")
     sex: Literal["男", "女"] = Field(description="性別")
     relationship: Annotated[str, Field(min_length=1, max_length=20)] = Field(description="続柄")
     honseki: Name | None = Field(default=None, description="本籍")
     hittosha: Name | None = Field(default=None, description="筆頭者")
-    became_resident_on: dt.date | None = Field(default=None, description="住民となった年月日")
-    address_set_on: dt.date | None = Field(default=None, description="住所を定めた年月日")
-    notified_on: dt.date | None = Field(default=None, description="届出日")
+    became_resident_on: IsoDate | None = Field(default=None, description="住民となった年月日")
+    address_set_on: IsoDate | None = Field(default=None, description="住所を定めた年月日")
+    notified_on: IsoDate | None = Field(default=None, description="届出日")
     moved_in_from: Address | None = Field(default=None, description="転入前住所 (国外を含む)")
     my_number: str | None = Field(default=None, description="個人番号 (12 digits, check digit verified)")
     resident_code: str | None = Field(default=None, description="住民票コード (11 digits)")

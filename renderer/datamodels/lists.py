@@ -7,12 +7,12 @@ from a protected address, such as the 行政区 a row is grouped under).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from renderer.datamodels.address import Address, DomesticAddress
+from renderer.datamodels.types import IsoDate
 
 PersonId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$", description="宛名番号")]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -24,20 +24,20 @@ class Model(BaseModel):
 
 
 class Period(Model):
-    start: dt.date = Field(alias="from")
-    end: dt.date = Field(alias="to")
+    start: IsoDate = Field(alias="from")
+    end: IsoDate = Field(alias="to")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class IdoshaRow(Model):
     person_id: PersonId
-    moved_on: dt.date = Field(description="異動日")
+    moved_on: IsoDate = Field(description="異動日")
     reason: Literal["転入", "転出", "転居", "出生", "死亡", "職権記載", "職権消除", "国外転出", "国外転入"] = Field(
         description="異動事由")
     name: Name = Field(description="氏名")
     name_kana: Name | None = Field(default=None, description="氏名の振り仮名")
-    birth_date: dt.date = Field(description="生年月日")
+    birth_date: IsoDate = Field(description="生年月日")
     ward: Annotated[str, Field(min_length=1, max_length=20)] = Field(
         description="行政区 (the group key; derived from the address)")
     address_before: Address | None = Field(default=None, description="異動前住所")
@@ -53,7 +53,7 @@ class IdoshaList(Model):
 
 class KyufuRow(Model):
     person_id: PersonId
-    decided_on: dt.date = Field(description="決定日")
+    decided_on: IsoDate = Field(description="決定日")
     name: Name = Field(description="氏名")
     address: DomesticAddress = Field(description="住所")
     amount: int = Field(ge=0, le=999_999_999, description="支給額 (円)")

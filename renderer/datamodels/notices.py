@@ -8,12 +8,12 @@ Amounts are integers in 円. The eL-QR payload format is not public, so a 納付
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from renderer.datamodels.address import DomesticAddress
+from renderer.datamodels.types import IsoDate
 
 PersonId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$", description="宛名番号")]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -53,8 +53,8 @@ class KyufuKetteiNotice(Model):
 
     addressee: Addressee
     document_number: Annotated[str, Field(min_length=1, max_length=40)] = Field(description="文書番号")
-    decided_on: dt.date = Field(description="決定日")
-    payment_on: dt.date = Field(description="支給予定日")
+    decided_on: IsoDate = Field(description="決定日")
+    payment_on: IsoDate = Field(description="支給予定日")
     household_size: int = Field(ge=1, le=99, description="対象世帯の人数")
     account: PayeeAccount
 
@@ -73,7 +73,7 @@ class Slip(Model):
 
 class Installment(Model):
     period: Annotated[str, Field(min_length=1, max_length=10)] = Field(description="期別 (第1期 …)")
-    due_on: dt.date = Field(description="納期限")
+    due_on: IsoDate = Field(description="納期限")
     amount: int = Field(ge=0, le=999_999, description="税額 (円); コンビニ収納は 999,999 円まで")
     slip: Slip
 
