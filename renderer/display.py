@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -77,6 +77,19 @@ class Barcode:
 
 
 Op = TextRun | Line | Rect | Image | Barcode
+
+
+def dark_runs(row: str) -> Iterator[tuple[int, int]]:
+    """(start, length) of every run of '1' in a row of modules: one filled rectangle per run."""
+    col = 0
+    while col < len(row):
+        if row[col] == "1":
+            start = col
+            while col < len(row) and row[col] == "1":
+                col += 1
+            yield start, col - start
+        else:
+            col += 1
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from renderer.barcodes.common import BarcodeDataError, BarcodeGeometryError, BarcodeLayout, Box, bar
+from renderer.display import dark_runs
 from renderer.units import mm
 
 __all__ = [
@@ -158,16 +159,8 @@ def layout_modules(pattern: str, x: float, y: float, *, module_mm: float = DEFAU
     """Bars of `pattern` with the first bar's bottom-left corner at (x, y) points; the quiet zone lies
     10 modules left and right of the symbol (and is given as a box of the symbol's height)."""
     _check_geometry(module_mm, height_mm, len(pattern))
-    rects = []
-    col = 0
-    while col < len(pattern):
-        if pattern[col] == "1":
-            start = col
-            while col < len(pattern) and pattern[col] == "1":
-                col += 1
-            rects.append(bar(start * module_mm, 0.0, (col - start) * module_mm, height_mm, x0=x, y0=y))
-        else:
-            col += 1
+    rects = [bar(start * module_mm, 0.0, width * module_mm, height_mm, x0=x, y0=y)
+             for start, width in dark_runs(pattern)]
     symbol = Box(x, y, mm(len(pattern) * module_mm), mm(height_mm))
     quiet = mm(QUIET_MODULES * module_mm)
     return BarcodeLayout(rects=tuple(rects), symbol=symbol,

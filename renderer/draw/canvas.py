@@ -21,7 +21,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfdoc import PDFArray, PDFBase85Encode, PDFName, PDFStream, PDFZCompress
 from reportlab.pdfgen.canvas import Canvas
 
-from renderer.display import Barcode, Image, Line, Page, PagedDocument, Rect, TextRun, dump_op
+from renderer.display import Barcode, Image, Line, Page, PagedDocument, Rect, TextRun, dark_runs, dump_op
 from renderer.draw.fonts import register_fonts
 from renderer.errors import ChohyoError
 from renderer.fonts import FontSet
@@ -165,14 +165,7 @@ def _barcode(c: Canvas, op: Barcode) -> None:
     rows = len(op.matrix)
     for r, row in enumerate(op.matrix):
         y = op.y + (rows - 1 - r) * op.module
-        col = 0
-        while col < len(row):
-            if row[col] == "1":
-                start = col
-                while col < len(row) and row[col] == "1":
-                    col += 1
-                path.rect(op.x + start * op.module, y, (col - start) * op.module, op.module)
-            else:
-                col += 1
+        for start, width in dark_runs(row):
+            path.rect(op.x + start * op.module, y, width * op.module, op.module)
     c.drawPath(path, stroke=0, fill=1)
     c.restoreState()
