@@ -128,8 +128,9 @@ class Renderer:
             self._log_refusal(envelope, spec, exc, now)
             raise
 
-    def _render(self, envelope: Envelope, spec: LayoutSpec, tenant: Tenant, now: dt.datetime,
-                with_display: bool) -> RenderResult:
+    def plan(self, envelope: Envelope, spec: LayoutSpec, tenant: Tenant, now: dt.datetime) -> Plan:
+        """Everything up to composition: 相手方 check, bind, 交付年月日, rules, DV, sheet count. Raises
+        `InputError` (bad data) or `RefusedError` (a rule); no serial is spent and nothing is logged here."""
         request = envelope.request
         asking = requester_ids(request)
         if asking:   # a registered 相手方 is refused on every layout, before anything else is looked at
@@ -143,8 +144,15 @@ class Renderer:
         doc, dv = apply_dv(doc, everyone, snapshot, extra=_head_printed(bound, doc))
         dv = DvOutcome(policy=dv.policy, lifts=dv.lifts, protected=dv.protected, redacted=dv.redacted,
                        warnings=warnings_for(snapshot, dv.protected, now.astimezone(TOKYO).date()))
+        sheets = Composer(doc, self.fonts).count_sheets()   # fail on bad data before a serial is spent
+        return Plan(doc=doc, sheets=sheets, person_ids=[pid for _, pid in persons_in(doc.data)], dv=dv)
+
+    def _render(self, envelope: Envelope, spec: LayoutSpec, tenant: Tenant, now: dt.datetime,
+                with_display: bool) -> RenderResult:
+        request = envelope.request
+        plan = self.plan(envelope, spec, tenant, now)
+        doc, dv = plan.doc, plan.dv
         composer = Composer(doc, self.fonts)
-        composer.count_sheets()   # fail on bad data before a serial is spent
         serials = SerialCounter(self.settings).allocate(
             tenant.code, request.issued_on, request.terminal, request.printer, request.copies)
         issue_numbers = [issue_number(doc, s) for s in serials]
@@ -161,15 +169,9 @@ class Renderer:
         pdf = finish(draw(PagedDocument(info=info, pages=composer.stream(serials)), self.fonts, on_page=on_page))
         display = dump_header(info, pages) + "".join(parts) if with_display else ""
         sha = hashlib.sha256(pdf).hexdigest()
-        person_ids = [pid for _, pid in persons_in(doc.data)]
-        sheets = composer.count_sheets()
-        record = LogRecord("render", now, {
-            "operator": request.operator, "tenant": tenant.code, "layout": spec.id, "kind": spec.kind,
-            "channel": request.channel, "output": request.output, "relation": request.requester.relation,
-            "pages": pages, "sheets": sheets, "copies": request.copies,
-            "issue_numbers": issue_numbers, "seal_printed": composer.seal_printed,
-            "my_number_printed": composer.my_number_printed, "person_ids": person_ids, "lifts": dv.lifts,
-            "pdf_sha256": sha})
+        record = render_record(plan, now, pages=pages, issue_numbers=issue_numbers,
+                               seal_printed=composer.seal_printed, my_number_printed=composer.my_number_printed,
+                               pdf_sha256=sha)
         numbers = [IssuedNumber(tenant.code, request.issued_on, request.terminal, request.printer, s)
                    for s in serials]
         seq = self.issue_log.append(record, numbers)   # no record, no PDF: raises IssueLogError (exit 1)
@@ -179,11 +181,11 @@ class Renderer:
             overflow=composer.overflow,
             chars=composer.chars,
             issue_numbers=issue_numbers,
-            sheets_per_copy=sheets,
+            sheets_per_copy=plan.sheets,
             pages=pages,
             seal_printed=composer.seal_printed,
             my_number_printed=composer.my_number_printed,
-            person_ids=person_ids,
+            person_ids=plan.person_ids,
             lifts_used=dv.lifts,
             warnings=dv.warnings,
             pdf_sha256=sha,
@@ -191,12 +193,45 @@ class Renderer:
         )
 
     def _log_refusal(self, envelope: Envelope, spec: LayoutSpec, exc: RefusedError, now: dt.datetime) -> None:
-        request = envelope.request
-        body: dict[str, Any] = {
-            "operator": request.operator, "tenant": envelope.tenant, "layout": spec.id, "kind": spec.kind,
-            "channel": request.channel, "output": request.output, "relation": request.requester.relation,
-            "rule": exc.rule, "field": exc.field, "person_ids": list(getattr(exc, "person_ids", []))}
-        self.issue_log.append(LogRecord("refusal", now, body))   # IssueLogError (exit 1) if it cannot
+        self.issue_log.append(refusal_record(envelope, spec, exc, now))   # IssueLogError (exit 1) if it cannot
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What will be printed for one envelope: the document after the rules and DV, its sheets per copy."""
+
+    doc: BoundDocument
+    sheets: int
+    person_ids: list[str]
+    dv: DvOutcome
+
+    @property
+    def copies(self) -> int:
+        return self.doc.request.copies
+
+
+def render_record(plan: Plan, now: dt.datetime, *, pages: int, issue_numbers: list[str], seal_printed: bool,
+                  my_number_printed: bool, pdf_sha256: str, extra: dict[str, Any] | None = None) -> LogRecord:
+    """The issue log's record of one rendered envelope (no names, addresses or numbers of residents)."""
+    doc, request = plan.doc, plan.doc.request
+    body: dict[str, Any] = {
+        "operator": request.operator, "tenant": doc.tenant.code, "layout": doc.layout.id, "kind": doc.layout.kind,
+        "channel": request.channel, "output": request.output, "relation": request.requester.relation,
+        "pages": pages, "sheets": plan.sheets, "copies": request.copies,
+        "issue_numbers": issue_numbers, "seal_printed": seal_printed,
+        "my_number_printed": my_number_printed, "person_ids": plan.person_ids, "lifts": plan.dv.lifts,
+        "pdf_sha256": pdf_sha256, **(extra or {})}
+    return LogRecord("render", now, body)
+
+
+def refusal_record(envelope: Envelope, spec: LayoutSpec, exc: RefusedError, now: dt.datetime,
+                   extra: dict[str, Any] | None = None) -> LogRecord:
+    request = envelope.request
+    body: dict[str, Any] = {
+        "operator": request.operator, "tenant": envelope.tenant, "layout": spec.id, "kind": spec.kind,
+        "channel": request.channel, "output": request.output, "relation": request.requester.relation,
+        "rule": exc.rule, "field": exc.field, "person_ids": list(getattr(exc, "person_ids", [])), **(extra or {})}
+    return LogRecord("refusal", now, body)
 
 
 def check_issued_on(request: Request, now: dt.datetime) -> None:

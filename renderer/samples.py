@@ -8,6 +8,7 @@ certificate can never pass for a real one.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -108,3 +109,35 @@ def sample_kyufu_rows(count: int, *, seed: int = 1) -> list[dict[str, object]]:
             "account": f"見本銀行 {rng.randint(100, 999)}支店 普通 ****{rng.randint(1000, 9999)}",
         })
     return rows
+
+
+def sample_notices(count: int, *, seed: int = 1, start: int = 1) -> Iterator[dict[str, object]]:
+    """`count` 支給決定通知書 envelopes for the sample tenant 佐倉市 (122122), one per resident, each with a
+    unique 文書番号 (佐福第{n}号, n from `start`) that tests find in the printed text. All data fictitious."""
+    import random
+
+    rng = random.Random(seed)
+    towns = [("2850014", "栄町"), ("2850811", "表町"), ("2850023", "新町"), ("2850017", "城内町"),
+             ("2850005", "宮前"), ("2850837", "王子台")]
+    for i in range(start, start + count):
+        f, g = rng.randrange(len(_FAMILY)), rng.randrange(len(_GIVEN))
+        postcode, town = towns[rng.randrange(len(towns))]
+        address: dict[str, object] = {"postal_code": postcode, "prefecture": "千葉県", "municipality": "佐倉市",
+                                      "town": town, "block": f"{rng.randint(1, 9)}番{rng.randint(1, 20)}号"}
+        if rng.random() < 0.3:
+            address["building"] = f"見本ハイツ{rng.randint(1, 9)}0{rng.randint(1, 9)}号室"
+        yield {
+            "layout": "tsuchisho-kyufu-kettei", "tenant": "122122",
+            "request": {"requester": {"relation": "public_office"}, "channel": "mail", "operator": "batch01",
+                        "output": "print", "issued_on": "2026-11-27", "terminal": "本庁1", "printer": "プリンタ002"},
+            "data": {
+                "addressee": {"person_id": f"{500000000 + i}", "name": f"{_FAMILY[f]}　{_GIVEN[g]}",
+                              "address": address, "postal_town": town},
+                "document_number": f"佐福第{i}号", "decided_on": "2026-11-20", "payment_on": "2026-12-10",
+                "household_size": rng.randint(1, 6),
+                "account": {"bank": "見本銀行", "branch": "佐倉支店", "kind": "普通",
+                            "number_masked": f"****{rng.randint(100, 999)}",
+                            "holder_kana": f"{_KANA_FAMILY[f]}　{_KANA_GIVEN[g]}",
+                            "public_account": rng.random() < 0.5},
+            },
+        }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from renderer.cli.audit import audit_app
+from renderer.cli.batch import batch
 from renderer.cli.bench import bench_app
 from renderer.cli.chars import chars_app
 from renderer.cli.golden import golden_app
@@ -24,6 +25,7 @@ from renderer.cli.tenants import tenants_app
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="標準帳票 rendering service: layouts + JSON data → PDF.")
 app.command()(render)
+app.command()(batch)
 app.add_typer(layouts_app, name="layouts")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(golden_app, name="golden")

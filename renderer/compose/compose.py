@@ -11,6 +11,7 @@ A sample tenant's sheets always carry the 「見本」 watermark; no layout or r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -114,6 +115,13 @@ class Composed:
     my_number_printed: bool
 
 
+@functools.cache
+def shared_templates() -> Templates:
+    """One sandbox per process: compiled templates are reused by every document (compiling is the
+    costly part; a template's output depends only on the context it is given)."""
+    return Templates(jinja_filters())
+
+
 def issue_number(doc: BoundDocument, serial: int) -> str:
     """発行番号 without the page part: 発行年月日 市区町村名 端末 プリンタ 連番 (blank device parts dropped)."""
     r = doc.request
@@ -126,7 +134,7 @@ class Composer:
         self.doc = doc
         self.layout = doc.layout
         self.fonts = fonts
-        self.templates = Templates(jinja_filters())
+        self.templates = shared_templates()
         self.fitter = TextFitter(fonts, collect=collect_chars)
         self.page_w_mm, self.page_h_mm = paper_size_mm(doc.layout.paper.size, doc.layout.paper.orientation)
         self.page_h = mm(self.page_h_mm)

@@ -498,5 +498,9 @@ class LayoutSpec(Model):
     # the household's shared address and belongs to every member. Absent: every address of the data
     # model counts as both. When declared, every address of the data model must be listed.
     dv_protected: dict[AddressKind, list[DataPath]] | None = None
+    # Keys a batch print run may be sorted by (`chohyo batch --sort NAME`), e.g. the addressee's 郵便番号 for
+    # bulk-mail discounts: name → path relative to the data model (no lists). Records without the value sort
+    # last; the sort is stable (input order among equal keys).
+    sort_keys: dict[Identifier, DataPath] = Field(default_factory=dict)
     # Printed in place of each item of a 転出届 on a certificate issued before the 転出予定日.
     moving_out_omitted_text: str = Field(default="", max_length=20)

@@ -400,6 +400,10 @@ def _dv_problems(spec: LayoutSpec, model: type[BaseModel], diag: Any) -> Iterato
     if spec.kind == "certificate" and spec.dv_policy == "redact_address":
         yield diag("dv_policy", "a certificate's DV policy is block (抑止: refused unless a 一時解除 covers it)",
                    "redact_address (「記載省略」) is for notices and lists")
+    for name, p in spec.sort_keys.items():
+        problem = _check_model_path(model, p) or ("a sort key cannot go through a list" if "[]" in p else None)
+        if problem:
+            yield diag(f"sort_keys.{name}", problem, f"paths are relative to the {spec.data_model} data")
     if spec.dv_protected is None:
         return
     listed: set[str] = set()

@@ -125,6 +125,53 @@ issued_numbers = Table(
     UniqueConstraint("tenant", "day", "terminal", "printer", "serial", name="uq_issued_number"),
 )
 
+# Batch print runs (renderer.batch): the journal that makes a run resumable with exactly-once output.
+# A record's serials are reserved in the same transaction that advances the counter, so a resumed run
+# prints each record with the 発行番号 it was first given. No names, addresses or numbers of residents.
+batch_runs = Table(
+    "batch_runs", metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("created_at", String(32), nullable=False),
+    Column("layout", String(64), nullable=False),
+    Column("input_sha256", String(64), nullable=False),
+    Column("options", Text, nullable=False),                # canonical JSON of the run's options
+    Column("records", Integer, nullable=False),
+    Column("finished_at", String(32)),
+)
+
+batch_files = Table(
+    "batch_files", metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("first_position", Integer, nullable=False),
+    Column("last_position", Integer, nullable=False),
+    Column("status", String(10), nullable=False),           # planned | complete
+    Column("pages", Integer),
+    Column("sha256", String(64)),
+)
+
+batch_records = Table(
+    "batch_records", metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("position", Integer, primary_key=True),          # order of printing (after --sort)
+    Column("line", Integer, nullable=False),                # 1-based line of the input file
+    Column("status", String(10), nullable=False),           # planned | rendered | refused | invalid
+    Column("file", String(64)),
+    Column("tenant", String(6)),
+    Column("day", String(10)),
+    Column("terminal", String(20)),
+    Column("printer", String(20)),
+    Column("serials", Text),                                # JSON list, one per copy
+    Column("issue_numbers", Text),                          # JSON list
+    Column("first_page", Integer),
+    Column("pages", Integer),
+    Column("problem", String(40)),
+    Column("rule", String(64)),
+    Column("field", Text),
+    Column("message", Text),
+    Index("ix_batch_records_file", "run_id", "file"),
+)
+
 
 class Database:
     def __init__(self, url: str) -> None:
@@ -141,11 +188,14 @@ class Database:
             metadata.create_all(conn)
 
     @contextmanager
-    def write(self, lock: str) -> Iterator[Connection]:
-        """A serialized write transaction (committed on success, rolled back on any exception)."""
+    def write(self, lock: str, *more: str) -> Iterator[Connection]:
+        """A serialized write transaction (committed on success, rolled back on any exception). With
+        several locks (a batch commits serials and issue-log records together) they are taken in the
+        order given; callers always name them in the order serials, issue_log, batch."""
         with self.engine.execution_options(**{_WRITE: True}).begin() as conn:
             if not self.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(lock)})
+                for name in (lock, *more):
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(name)})
             yield conn
 
     @contextmanager

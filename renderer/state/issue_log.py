@@ -34,12 +34,13 @@ import os
 import secrets
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from renderer.errors import ChohyoError
@@ -52,12 +53,12 @@ HEAD_FILE = "issue-log.head"
 LOCK_FILE = "issue-log.lock"
 GENESIS = "0" * 64
 
-EVENTS = frozenset({"render", "refusal", "import", "lift", "revoke", "list"})
+EVENTS = frozenset({"render", "refusal", "import", "lift", "revoke", "list", "batch-file"})
 #: the only keys a record may carry (so no name, address or number can slip in)
 BODY_KEYS = frozenset({
     "at", "event", "operator", "tenant", "layout", "kind", "channel", "output", "relation", "pages", "sheets",
     "copies", "issue_numbers", "seal_printed", "my_number_printed", "person_ids", "lifts", "pdf_sha256", "rule",
-    "field", "lift", "import", "file_sha256", "records",
+    "field", "lift", "import", "file_sha256", "records", "batch", "file", "record",
 })
 
 
@@ -197,30 +198,52 @@ class IssueLog:
 
     def append(self, record: LogRecord, numbers: Sequence[IssuedNumber] = ()) -> int:
         """Append one record (and its 発行番号s); returns its seq. Raises `IssueLogError` if it cannot."""
+        return self.append_many([(record, numbers)])[0]
+
+    def append_many(self, entries: Sequence[tuple[LogRecord, Sequence[IssuedNumber]]], *,
+                    also: Callable[[Connection], None] | None = None, locks: Sequence[str] = ()) -> list[int]:
+        """Append records in one transaction (all or none); returns their seqs. `also` runs inside the same
+        transaction after the records (a batch marks its journal there), holding `locks` besides the
+        issue log's own (taken first, e.g. "serials")."""
         try:
-            body = record.document()
+            bodies = [(record.event, record.document(), numbers) for record, numbers in entries]
             key = self.key(create=True)
+            seqs: list[int] = []
             with self._locked():
-                with self.db.write("issue_log") as conn:
+                mac = ""
+                with self.db.write(*locks, "issue_log") as conn:
                     last = conn.execute(select(issue_log.c.seq, issue_log.c.mac)
                                         .order_by(issue_log.c.seq.desc()).limit(1)).first()
-                    seq = 1 if last is None else int(last.seq) + 1
+                    seq = 0 if last is None else int(last.seq)
                     prev = GENESIS if last is None else str(last.mac)
-                    mac = chain_mac(key, seq, prev, body)
-                    conn.execute(issue_log.insert().values(
-                        seq=seq, at=body["at"], event=record.event, tenant=body.get("tenant"),
-                        layout=body.get("layout"), body=canonical(body).decode("utf-8"), prev=prev, mac=mac))
-                    for n in numbers:
-                        conn.execute(issued_numbers.insert().values(
-                            tenant=n.tenant, day=n.day.isoformat(), terminal=n.terminal, printer=n.printer,
-                            serial=n.serial, seq=seq))
-                self._write_head(seq, mac)
-            return seq
+                    rows: list[dict[str, Any]] = []
+                    issued: list[dict[str, Any]] = []
+                    for event, body, numbers in bodies:
+                        seq += 1
+                        mac = chain_mac(key, seq, prev, body)
+                        rows.append({"seq": seq, "at": body["at"], "event": event, "tenant": body.get("tenant"),
+                                     "layout": body.get("layout"), "body": canonical(body).decode("utf-8"),
+                                     "prev": prev, "mac": mac})
+                        issued.extend({"tenant": n.tenant, "day": n.day.isoformat(), "terminal": n.terminal,
+                                       "printer": n.printer, "serial": n.serial, "seq": seq} for n in numbers)
+                        seqs.append(seq)
+                        prev = mac
+                    if rows:
+                        conn.execute(issue_log.insert(), rows)
+                    if issued:
+                        conn.execute(issued_numbers.insert(), issued)
+                    if also is not None:
+                        also(conn)
+                if seqs:
+                    self._write_head(seqs[-1], mac)
+            return seqs
         except IssueLogError:
             raise
         except IntegrityError:
             raise IssueLogError("a 発行番号 of this render was already issued (the issue log's unique index "
                                 "refused it); nothing was delivered", rule="issue-number-unique") from None
+        except ChohyoError:
+            raise
         except Exception as exc:
             raise IssueLogError(f"the issue log cannot be written ({exc.__class__.__name__}); "
                                 f"nothing was delivered") from None

@@ -13,6 +13,7 @@ import datetime as dt
 from pathlib import Path
 
 from sqlalchemy import and_, select
+from sqlalchemy.engine import Connection
 
 from renderer.settings import PROJECT_ROOT, Settings
 from renderer.state.db import Database, open_database, serials
@@ -29,17 +30,8 @@ class SerialCounter:
 
     def allocate(self, tenant: str, day: dt.date, terminal: str, printer: str, count: int) -> list[int]:
         """Reserve `count` consecutive serials and return them (the first serial of a day is 1)."""
-        key = and_(serials.c.tenant == tenant, serials.c.day == day.isoformat(),
-                   serials.c.terminal == terminal, serials.c.printer == printer)
         with self.db.write("serials") as conn:
-            last = conn.execute(select(serials.c.last).where(key)).scalar()
-            if last is None:
-                last = 0
-                conn.execute(serials.insert().values(tenant=tenant, day=day.isoformat(), terminal=terminal,
-                                                     printer=printer, last=count))
-            else:
-                conn.execute(serials.update().where(key).values(last=last + count))
-        return list(range(last + 1, last + count + 1))
+            return allocate_in(conn, tenant, day, terminal, printer, count)
 
     def seed(self, tenant: str, day: dt.date, terminal: str, printer: str, next_serial: int) -> None:
         """Set the counter so that the next allocation returns `next_serial` (golden fixtures, tests)."""
@@ -49,3 +41,19 @@ class SerialCounter:
             conn.execute(serials.delete().where(key))
             conn.execute(serials.insert().values(tenant=tenant, day=day.isoformat(), terminal=terminal,
                                                  printer=printer, last=next_serial - 1))
+
+
+def allocate_in(conn: Connection, tenant: str, day: dt.date, terminal: str, printer: str, count: int) -> list[int]:
+    """Reserve `count` serials inside the caller's write transaction (which must hold the "serials" lock):
+    a batch reserves them in the same commit as its journal, so a crash never leaves a record without
+    the numbers it was given."""
+    key = and_(serials.c.tenant == tenant, serials.c.day == day.isoformat(),
+               serials.c.terminal == terminal, serials.c.printer == printer)
+    last = conn.execute(select(serials.c.last).where(key)).scalar()
+    if last is None:
+        last = 0
+        conn.execute(serials.insert().values(tenant=tenant, day=day.isoformat(), terminal=terminal,
+                                             printer=printer, last=count))
+    else:
+        conn.execute(serials.update().where(key).values(last=last + count))
+    return list(range(last + 1, last + count + 1))

@@ -1,0 +1,72 @@
+"""Where the batch's files are drawn: a local process pool, or a Dask distributed cluster.
+
+In: `FileTask`s (paths only: the plan file and the output file live in the run directory, which Dask
+workers must see as shared storage). Out: futures of `FileResult`s. Both executors offer the same three
+calls — `submit`, `wait_any`, `close` — so the coordinator (`renderer.batch.run`) does not know which
+one it drives. The local pool uses the ``forkserver`` start method (no fork of a threaded coordinator)
+and loads the fonts once per worker process (`renderer.batch.work.warm_up`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import uuid
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from renderer.batch.work import FileResult, FileTask, render_file, warm_up
+from renderer.errors import UsageError
+
+
+class Executor(Protocol):
+    def submit(self, task: FileTask) -> Any: ...
+
+    def wait_any(self, futures: Iterable[Any]) -> set[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    def __init__(self, workers: int, fonts_dir: str) -> None:
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
+                                           initializer=warm_up, initargs=(fonts_dir,))
+
+    def submit(self, task: FileTask) -> cf.Future[FileResult]:
+        return self.pool.submit(render_file, task)
+
+    def wait_any(self, futures: Iterable[Any]) -> set[Any]:
+        done, _ = cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
+        return set(done)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Workers on a Dask cluster (``tcp://HOST:PORT``); each task renders one file into shared storage."""
+
+    def __init__(self, address: str | Any) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise UsageError("--scheduler needs Dask: pip install 'chohyo-renderer[cluster]'",
+                             field="--scheduler") from None
+        try:
+            self.client = Client(address, timeout="20s", set_as_default=False)  # type: ignore[no-untyped-call]
+        except OSError as exc:
+            raise UsageError(f"cannot reach the Dask scheduler {address}: {exc.__class__.__name__}",
+                             field="--scheduler") from None
+
+    def submit(self, task: FileTask) -> Any:
+        # pure=False: a task re-submitted on resume must run again (its output file was removed)
+        return self.client.submit(render_file, task, pure=False, key=f"chohyo-{task.name}-{uuid.uuid4().hex}")
+
+    def wait_any(self, futures: Iterable[Any]) -> set[Any]:
+        from distributed import wait
+
+        done, _ = wait(list(futures), return_when="FIRST_COMPLETED")  # type: ignore[no-untyped-call]
+        return set(done)
+
+    def close(self) -> None:
+        self.client.close()  # type: ignore[no-untyped-call]

@@ -1,0 +1,52 @@
+"""Files of a batch run: written whole or not at all, readable by the owner only.
+
+In: bytes and paths inside the run's output directory. Out: files written to a temp name in the same
+directory, fsynced, renamed into place, and the directory fsynced (so a rename survives a power cut);
+directories created 0700 and files 0600. `remove_strays` deletes what a killed run left half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+TEMP_SUFFIX = ".tmp"
+
+
+def private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Atomically write `data` to `path` (mode 0600): temp file, fsync, rename, fsync of the directory."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)   # 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    sync_dir(path.parent)
+
+
+def sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_strays(directory: Path) -> int:
+    """Delete temp files a killed run left behind (they never reached their final name)."""
+    removed = 0
+    for stray in directory.glob(f".*{TEMP_SUFFIX}"):
+        stray.unlink(missing_ok=True)
+        removed += 1
+    return removed

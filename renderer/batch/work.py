@@ -1,0 +1,135 @@
+"""Batch worker: compose and draw one output file from its plan.
+
+In: a `FileTask` — the path of a plan file (the documents the coordinator planned, rules and DV already
+applied, each with the serials it was given), the output path and the fonts directory. Out: the PDF,
+written atomically (temp file, fsync, rename; mode 0600) by the worker itself, and a small `FileResult`
+(sha256, pages, and per record its first page, pages, 公印/個人番号 printed and overflow report). The
+whole file is drawn into one canvas, so each font subset is embedded once per file.
+
+Runs in a pool process (`concurrent.futures`) or on a Dask worker; fonts are loaded once per process
+(`renderer.api.font_set` is cached) and registered with ReportLab once. Nothing here touches the runtime
+database: serials, the issue log and the manifest are the coordinator's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from renderer.api import font_set
+from renderer.batch.files import write_private
+from renderer.bind import BoundDocument
+from renderer.compose.compose import Composer
+from renderer.display import Page, PagedDocument
+from renderer.draw import draw
+from renderer.errors import ChohyoError
+from renderer.finish import finish
+from renderer.settings import Settings
+
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PlannedRecord:
+    position: int
+    line: int
+    doc: BoundDocument
+    serials: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class FileTask:
+    name: str
+    plan_path: str
+    out_path: str
+    fonts_dir: str
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    position: int
+    first_page: int
+    pages: int
+    seal_printed: bool
+    my_number_printed: bool
+    overflow: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    """A record that could not be composed (a missing glyph, text over an `error` overflow policy)."""
+
+    position: int
+    problem: str
+    rule: str | None
+    field: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class FileResult:
+    name: str
+    sha256: str          # "" when every record failed and no file was written
+    pages: int
+    records: list[RecordResult]
+    failures: list[RecordFailure] = field(default_factory=list)
+
+
+def save_plan(path: Path, records: list[PlannedRecord]) -> None:
+    """One pickle per file: the layout and tenant objects the records share are stored once."""
+    write_private(path, pickle.dumps({"version": PLAN_VERSION, "records": records}, protocol=5))
+
+
+def load_plan(path: Path) -> list[PlannedRecord]:
+    with path.open("rb") as fh:
+        plan = pickle.load(fh)   # written by our coordinator into the owner-only run directory
+    if not isinstance(plan, dict) or plan.get("version") != PLAN_VERSION:
+        raise ChohyoError(f"{path.name} is not a plan file of this version; nothing was delivered")
+    records: list[PlannedRecord] = plan["records"]
+    return records
+
+
+def render_file(task: FileTask) -> FileResult:
+    """Compose and draw every record of the plan into one PDF and write it."""
+    records = load_plan(Path(task.plan_path))
+    if not records:
+        raise ChohyoError(f"the plan of {task.name} has no records; nothing was delivered")
+    fonts_dir = Path(task.fonts_dir)
+    if not fonts_dir.is_dir():   # a Dask worker on another machine: its own installation's fonts
+        fonts_dir = Settings.from_env().fonts_dir
+    fonts = font_set(fonts_dir)
+    results: list[RecordResult] = []
+    failures: list[RecordFailure] = []
+
+    def pages() -> Iterator[Page]:
+        drawn = 0
+        for rec in records:
+            composer = Composer(rec.doc, fonts)
+            try:   # a record's pages are composed whole before any is drawn: a failure draws nothing
+                own = list(composer.stream(rec.serials))
+            except ChohyoError as exc:
+                failures.append(RecordFailure(rec.position, exc.problem, exc.rule, exc.field, str(exc)))
+                continue
+            results.append(RecordResult(rec.position, drawn + 1, len(own), composer.seal_printed,
+                                        composer.my_number_printed, list(composer.overflow)))
+            drawn += len(own)
+            yield from own
+
+    gen = pages()
+    first = next(gen, None)
+    if first is None:   # every record failed: no file
+        return FileResult(task.name, "", 0, [], failures)
+    info = Composer(records[0].doc, fonts).info()
+    pdf = finish(draw(PagedDocument(info=info, pages=itertools.chain([first], gen)), fonts))
+    write_private(Path(task.out_path), pdf)
+    return FileResult(task.name, hashlib.sha256(pdf).hexdigest(), sum(r.pages for r in results), results,
+                      failures)
+
+
+def warm_up(fonts_dir: str) -> None:
+    """Pool initializer: load the fonts once per worker process, before the first task."""
+    font_set(Path(fonts_dir))

@@ -1,0 +1,56 @@
+"""`chohyo batch LAYOUT_ID INPUT.jsonl -o OUTDIR`: a print run (streaming, parallel, resumable).
+
+Exit codes: 0 every record printed; 4 the run finished and some records were refused or invalid (see
+``errors.json``); 2 bad usage (unknown layout or sort key, non-empty output directory, a resume with other
+options or another input); 1 an internal failure (the run stopped; ``--resume`` finishes it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from renderer.api import Renderer
+from renderer.batch import BatchOptions, run_batch
+from renderer.cli.common import FontsDir, JsonFlag, LayoutsDir, StateDir, err, guard, settings_from
+
+
+def batch(
+    layout_id: Annotated[str, typer.Argument(help="layout id, e.g. tsuchisho-kyufu-kettei")],
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT.jsonl",
+                                               help="one envelope per line (or one data object per line "
+                                                    "with --request)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="output directory (empty, or the run to resume)")],
+    request: Annotated[Path | None, typer.Option("--request", help="the run-level {tenant, request} when each "
+                                                                   "line is a data object")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="worker processes drawing files")] = 2,
+    pages_per_file: Annotated[int, typer.Option("--pages-per-file", min=1,
+                                                help="at most this many pages per PDF file")] = 1000,
+    sort: Annotated[str | None, typer.Option("--sort", help="a sort key the layout declares, e.g. postal_code")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address tcp://HOST:PORT "
+                                                                     "(workers draw; this process plans)")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="finish the run in OUTDIR after a crash")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress output")] = False,
+    layouts_dir: LayoutsDir = None,
+    fonts_dir: FontsDir = None,
+    state_dir: StateDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print many records: PDF files of at most --pages-per-file pages, manifest.json and errors.json."""
+
+    def body() -> int:
+        renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
+        summary = run_batch(renderer, BatchOptions(
+            layout=layout_id, input=input_path, out_dir=output, request=request, workers=workers,
+            pages_per_file=pages_per_file, sort=sort, scheduler=scheduler, resume=resume, progress=not quiet))
+        err.print(f"{'resumed and finished' if summary.resumed else 'finished'} run {summary.run_id}: "
+                  f"{summary.records} record(s): {summary.rendered} rendered, {summary.refused} refused, "
+                  f"{summary.invalid} invalid, {summary.failed} failed; {summary.files} file(s), "
+                  f"{summary.pages} page(s); manifest {summary.manifest}", markup=False)
+        if summary.errors is not None:
+            err.print(f"some records were not printed: see {summary.errors}", markup=False)
+        return summary.exit_code
+
+    guard(as_json, body)
