@@ -65,7 +65,8 @@ class DaskExecutor:
     def wait_any(self, futures: Iterable[Any]) -> set[Any]:
         from distributed import wait
 
-        done, _ = wait(list(futures), return_when="FIRST_COMPLETED")  # type: ignore[no-untyped-call]
+        with self.client.as_current():   # our client, not a process-wide default
+            done, _ = wait(list(futures), return_when="FIRST_COMPLETED")  # type: ignore[no-untyped-call]
         return set(done)
 
     def close(self) -> None:

@@ -1,0 +1,233 @@
+"""`chohyo batch`: files, manifest, errors report, sorting, run-level request, resume guards.
+
+Every record is a fictitious 支給決定通知書 (sample tenant 佐倉市) with a unique 文書番号 佐福第N号, so the
+printed text tells which record a page belongs to. Runtime state goes to tmp_path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pypdf
+import pytest
+from batchkit import LAYOUT, manifest, printed_numbers, renderer, settings, write_jsonl
+from dvkit import load, upsert
+from typer.testing import CliRunner
+
+from renderer.batch import BatchOptions, run_batch
+from renderer.batch.source import InputIndex, scan
+from renderer.cli import app
+from renderer.errors import UsageError
+from renderer.samples import sample_notices
+from renderer.state.issue_log import IssueLog
+
+PRIVATE_USE = "\U0010fffd"   # no font has it: the worker fails that record (glyph-not-covered)
+
+
+def _options(inp: Path, out: Path, **kw: Any) -> BatchOptions:
+    base: dict[str, Any] = {"layout": LAYOUT, "input": inp, "out_dir": out, "workers": 1, "progress": False}
+    base.update(kw)
+    return BatchOptions(**base)
+
+
+def _mode(p: Path) -> int:
+    return stat.S_IMODE(p.stat().st_mode)
+
+
+def test_a_run_splits_files_by_pages_and_accounts_for_every_record(tmp_path: Path) -> None:
+    inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(30))
+    out, state = tmp_path / "out", tmp_path / "state"
+    summary = run_batch(renderer(state), _options(inp, out, pages_per_file=8))
+    assert summary.exit_code == 0 and summary.errors is None
+    assert (summary.records, summary.rendered, summary.files, summary.pages) == (30, 30, 4, 30)
+    m = manifest(out)
+    files = m["files"]
+    assert [f["pages"] for f in files] == [8, 8, 8, 6]
+    assert [(f["first_record"], f["last_record"]) for f in files] == [(1, 8), (9, 16), (17, 24), (25, 30)]
+    for f in files:
+        data = (out / f["name"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f["sha256"]
+        assert len(pypdf.PdfReader(out / f["name"]).pages) == f["pages"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(f["name"] for f in files), "manifest.json",
+                                                            ".chohyo-batch"])
+    # every record printed exactly once, on the page the manifest says
+    assert printed_numbers(out, [f["name"] for f in files]) == {n: 1 for n in range(1, 31)}
+    recs = m["records"]
+    assert [r["record"] for r in recs] == list(range(1, 31))
+    assert all(r["status"] == "rendered" and r["pages"] == 1 for r in recs)
+    numbers = [r["issue_numbers"][0] for r in recs]
+    assert len(set(numbers)) == 30 and numbers[0].endswith("000001") and numbers[-1].endswith("000030")
+    assert m["totals"] == {"records": 30, "rendered": 30, "refused": 0, "invalid": 0, "failed": 0, "files": 4,
+                           "pages": 30}
+    # owner-only output and state
+    assert _mode(out) == 0o700 and _mode(out / ".chohyo-batch") == 0o700
+    assert all(_mode(p) == 0o600 for p in out.iterdir() if p.is_file())
+    assert all(_mode(p) == 0o600 for p in (out / ".chohyo-batch").iterdir() if p.is_file())
+    # the issue log has one render record per record and one per file, and verifies
+    log = IssueLog(settings(state))
+    bodies = [json.loads(r["body"]) for r in log.records()]
+    renders = [b for b in bodies if b["event"] == "render"]
+    assert sorted(b["record"] for b in renders) == list(range(1, 31))
+    assert {b["file"] for b in renders} == {f["name"] for f in files}
+    assert [b["file_sha256"] for b in bodies if b["event"] == "batch-file"] == [f["sha256"] for f in files]
+    assert log.verify().ok
+
+
+def test_failed_records_go_to_the_error_report_without_personal_data(tmp_path: Path) -> None:
+    good = list(sample_notices(6))
+    no_postcode = json.loads(json.dumps(good[1]))
+    del no_postcode["data"]["addressee"]["address"]["postal_code"]
+    bad_glyph = json.loads(json.dumps(good[3]))
+    bad_glyph["data"]["addressee"]["name"] = "見本" + PRIVATE_USE + "子"
+    other_layout = json.loads(json.dumps(good[4]))
+    other_layout["layout"] = "juminhyo-setai"
+    adversary = json.loads(json.dumps(good[5]))
+    adversary["request"]["requester"] = {"relation": "third_party", "person_id": "900000001",
+                                     "purpose": "見本の請求事由"}
+    lines = [good[0], no_postcode, "{not json", "", good[2], bad_glyph, other_layout, adversary]
+    inp = write_jsonl(tmp_path / "in.jsonl", lines)
+    out, state = tmp_path / "out", tmp_path / "state"
+    r = renderer(state)
+    load(r, upsert(str(good[5]["data"]["addressee"]["person_id"]), adversaries=["900000001"]))  # type: ignore[index]
+    summary = run_batch(r, _options(inp, out))
+    assert summary.exit_code == 4
+    assert (summary.records, summary.rendered, summary.invalid, summary.refused) == (7, 2, 4, 1)
+    errors = json.loads((out / "errors.json").read_text(encoding="utf-8"))
+    by_line = {e["record"]: e for e in errors["errors"]}
+    assert set(by_line) == {2, 3, 6, 7, 8}   # line 4 is blank: not a record
+    assert by_line[2]["field"] == "data.addressee" and by_line[2]["status"] == "invalid"
+    assert by_line[3]["status"] == "invalid" and "not JSON" in by_line[3]["message"]
+    assert by_line[6]["problem"] == "glyph-not-covered" and by_line[6]["unused_issue_numbers"]
+    assert by_line[7]["field"] == "layout"
+    assert by_line[8]["status"] == "refused" and by_line[8]["rule"] == "dv-adversary"
+    # nothing personal in the reports
+    for report in ("errors.json", "manifest.json"):
+        text = (out / report).read_text(encoding="utf-8")
+        for env in good:
+            data = env["data"]
+            assert isinstance(data, dict)
+            assert data["addressee"]["name"] not in text and data["addressee"]["address"]["block"] not in text
+    m = manifest(out)
+    assert printed_numbers(out, [f["name"] for f in m["files"]]) == {1: 1, 3: 1}
+    assert m["totals"]["invalid"] == 4 and m["totals"]["refused"] == 1
+    refusals = [json.loads(x["body"]) for x in IssueLog(settings(state)).records()]
+    assert [b["record"] for b in refusals if b["event"] == "refusal"] == [8]
+
+
+def test_the_cli_exits_4_when_some_records_failed_and_0_when_all_printed(tmp_path: Path) -> None:
+    runner = CliRunner()
+    good = write_jsonl(tmp_path / "good.jsonl", sample_notices(3))
+    res = runner.invoke(app, ["batch", LAYOUT, str(good), "-o", str(tmp_path / "o1"), "--state-dir",
+                              str(tmp_path / "s"), "--workers", "1", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "3 rendered" in res.output
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [*sample_notices(2), "[1, 2]"])
+    res = runner.invoke(app, ["batch", LAYOUT, str(mixed), "-o", str(tmp_path / "o2"), "--state-dir",
+                              str(tmp_path / "s"), "--workers", "1", "--quiet"])
+    assert res.exit_code == 4, res.output
+    assert "errors.json" in res.output
+    res = runner.invoke(app, ["batch", LAYOUT, str(good), "-o", str(tmp_path / "o3"), "--state-dir",
+                              str(tmp_path / "s"), "--sort", "nope", "--json"])
+    assert res.exit_code == 2
+    problem = json.loads(res.output.strip().splitlines()[-1])
+    assert problem["field"] == "--sort" and "postal_code" in problem["detail"]
+
+
+def test_sort_by_postal_code_is_stable_and_kept_for_resume(tmp_path: Path) -> None:
+    records = list(sample_notices(40, seed=7))
+    inp = write_jsonl(tmp_path / "in.jsonl", records)
+    out, state = tmp_path / "out", tmp_path / "state"
+    run_batch(renderer(state), _options(inp, out, sort="postal_code", pages_per_file=15))
+    m = manifest(out)
+    printed = [r["record"] for r in m["records"]]
+    keys = [(str(records[line - 1]["data"]["addressee"]["address"]["postal_code"]), line)
+            for line in printed]
+    assert keys == sorted(keys)   # by postcode, then input order
+    assert printed != sorted(printed)
+    index = InputIndex.load(out / ".chohyo-batch" / "order.bin")
+    assert list(index.lines) == printed
+    # the printed order in the files follows the manifest
+    order: list[int] = []
+    for f in m["files"]:
+        order.extend(printed_numbers(out, [f["name"]]).keys())
+    numbers = {i + 1: int(str(r["data"]["document_number"])[3:-1]) for i, r in enumerate(records)}  # type: ignore[index]
+    assert sorted(order) == sorted(numbers[line] for line in printed)
+
+
+def test_records_without_the_sort_key_sort_last(tmp_path: Path) -> None:
+    inp = write_jsonl(tmp_path / "in.jsonl", [
+        {"data": {"addressee": {"address": {"postal_code": "2850017"}}}},
+        {"data": {"addressee": {}}},
+        "not json",
+        {"data": {"addressee": {"address": {"postal_code": "1000001"}}}},
+    ])
+    index = scan(inp, sort_path="addressee.address.postal_code")
+    assert list(index.lines) == [4, 1, 2, 3]
+
+
+def test_data_lines_with_a_run_level_request(tmp_path: Path) -> None:
+    envs = list(sample_notices(5))
+    request = {"tenant": envs[0]["tenant"], "request": envs[0]["request"]}
+    req = tmp_path / "request.json"
+    req.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
+    inp = write_jsonl(tmp_path / "data.jsonl", [e["data"] for e in envs])
+    out = tmp_path / "out"
+    summary = run_batch(renderer(tmp_path / "state"), _options(inp, out, request=req, sort="postal_code"))
+    assert summary.rendered == 5
+    assert sum(printed_numbers(out, [f["name"] for f in manifest(out)["files"]]).values()) == 5
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**request, "data": {}}), encoding="utf-8")
+    with pytest.raises(UsageError) as exc:
+        run_batch(renderer(tmp_path / "state"), _options(inp, tmp_path / "o2", request=bad))
+    assert exc.value.field == "--request"
+
+
+def test_resume_guards_and_a_resume_of_a_finished_run_changes_nothing(tmp_path: Path) -> None:
+    inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(6))
+    out, state = tmp_path / "out", tmp_path / "state"
+    r = renderer(state)
+    run_batch(r, _options(inp, out, pages_per_file=4))
+    before = (out / "manifest.json").read_bytes()
+    with pytest.raises(UsageError) as exc:
+        run_batch(r, _options(inp, out, pages_per_file=4))
+    assert exc.value.field == "--output"
+    with pytest.raises(UsageError) as exc:
+        run_batch(r, _options(inp, out, pages_per_file=5, resume=True))
+    assert exc.value.field == "--resume"
+    with pytest.raises(UsageError) as exc:
+        run_batch(r, _options(inp, tmp_path / "empty", resume=True))
+    assert exc.value.field == "--resume"
+    summary = run_batch(r, _options(inp, out, pages_per_file=4, resume=True, workers=2))
+    assert summary.resumed and summary.rendered == 6
+    assert (out / "manifest.json").read_bytes() == before
+    write_jsonl(inp, sample_notices(7))
+    with pytest.raises(UsageError) as exc:
+        run_batch(r, _options(inp, out, pages_per_file=4, resume=True))
+    assert exc.value.field == "INPUT"
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "old.pdf").write_bytes(b"%PDF-")
+    with pytest.raises(UsageError) as exc:
+        run_batch(r, _options(inp, busy))
+    assert exc.value.field == "--output"
+
+
+def test_a_record_with_many_pages_is_never_split_across_files(tmp_path: Path) -> None:
+    inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(5))
+    for copies in (1, 3):
+        lines = [json.loads(x) for x in inp.read_text(encoding="utf-8").splitlines()]
+        for env in lines:
+            env["request"]["copies"] = copies
+        write_jsonl(inp, lines)
+        out = tmp_path / f"out{copies}"
+        run_batch(renderer(tmp_path / "state"), _options(inp, out, pages_per_file=2))
+        m = manifest(out)
+        assert m["totals"]["pages"] == 5 * copies
+        for f in m["files"]:
+            assert f["pages"] <= max(2, copies)
+        for rec in m["records"]:
+            assert rec["pages"] == copies and len(rec["issue_numbers"]) == copies
