@@ -24,6 +24,7 @@ Planning runs here, drawing runs in the workers: the coordinator's per-record co
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import uuid
@@ -48,6 +49,7 @@ from renderer.state.serials import allocate_in
 
 STATE_DIR = ".chohyo-batch"
 RUN_FILE = "run.json"
+LOCK_FILE = "lock"
 ORDER_FILE = "order.bin"
 MANIFEST = "manifest.json"
 ERRORS = "errors.json"
@@ -128,7 +130,7 @@ class BatchRun:
     # ------------------------------------------------------------------ entry
 
     def run(self) -> BatchSummary:
-        with _private_umask():
+        with _private_umask(), self._exclusive():
             self._open()
             executor = self._executor()
             progress = BatchProgress(len(self.index), self._finished_count(), enabled=self.opts.progress)
@@ -145,6 +147,21 @@ class BatchRun:
         return self.summary
 
     # ------------------------------------------------------------------ setup and resume
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One coordinator per output directory: a second `--resume` while the first still runs would
+        draw the same files twice. The lock dies with its process (a kill -9 frees it)."""
+        private_dir(self.state)
+        with (self.state / LOCK_FILE).open("a") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(f"another chohyo batch is running in {self.opts.out_dir}", field="--output") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     def _open(self) -> None:
         opts = self.opts

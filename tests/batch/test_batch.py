@@ -6,7 +6,9 @@ printed text tells which record a page belongs to. Runtime state goes to tmp_pat
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import io
 import json
 import stat
 from pathlib import Path
@@ -19,6 +21,7 @@ from dvkit import load, upsert
 from typer.testing import CliRunner
 
 from renderer.batch import BatchOptions, run_batch
+from renderer.batch.progress import BatchProgress
 from renderer.batch.source import InputIndex, scan
 from renderer.cli import app
 from renderer.errors import UsageError
@@ -231,3 +234,36 @@ def test_a_record_with_many_pages_is_never_split_across_files(tmp_path: Path) ->
             assert f["pages"] <= max(2, copies)
         for rec in m["records"]:
             assert rec["pages"] == copies and len(rec["issue_numbers"]) == copies
+
+
+def test_a_second_coordinator_on_the_same_directory_is_refused(tmp_path: Path) -> None:
+    inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(2))
+    out = tmp_path / "out"
+    (out / ".chohyo-batch").mkdir(parents=True)
+    with (out / ".chohyo-batch" / "lock").open("a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)   # a run in progress (another process in real life)
+        with pytest.raises(UsageError) as exc:
+            run_batch(renderer(tmp_path / "state"), _options(inp, out))
+        assert exc.value.field == "--output" and "running" in exc.value.message
+    assert run_batch(renderer(tmp_path / "state"), _options(inp, out)).rendered == 2
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise() -> None:
+    plain = io.StringIO()
+    p = BatchProgress(10, stream=plain, interval=0.0)
+    p.advance(4)
+    p.advance(6)
+    p.close()
+    lines = plain.getvalue().splitlines()
+    assert lines[0].startswith("batch: 4/10 records (40.0 %)") and "rec/s" in lines[0] and "ETA" in lines[0]
+    assert lines[-1].startswith("batch: 10/10 records (100.0 %)")
+    tty = _Tty()
+    bar = BatchProgress(10, stream=tty)
+    bar.advance(10)
+    bar.close()
+    assert "10/10" in tty.getvalue() and "rec/s" in tty.getvalue() and "batch: " not in tty.getvalue()
