@@ -39,7 +39,7 @@ from renderer.batch.executors import DaskExecutor, Executor, LocalExecutor
 from renderer.batch.files import private_dir, remove_strays, write_private
 from renderer.batch.journal import FileRow, Journal, RecordRow
 from renderer.batch.progress import BatchProgress
-from renderer.batch.source import InputIndex, file_sha256, read_record, scan
+from renderer.batch.source import CsvSource, InputIndex, Source, file_sha256, load_csv_mapping
 from renderer.batch.work import FileResult, FileTask, PlannedRecord, RecordFailure, save_plan
 from renderer.compose.compose import issue_number
 from renderer.errors import ChohyoError, InputError, LayoutError, RefusedError, UsageError
@@ -63,6 +63,7 @@ class BatchOptions:
     input: Path
     out_dir: Path
     request: Path | None = None
+    csv_map: Path | None = None
     workers: int = 2
     pages_per_file: int = 1000
     sort: str | None = None
@@ -73,7 +74,8 @@ class BatchOptions:
     def fingerprint(self) -> dict[str, Any]:
         """What a resumed run must share with the run it finishes (workers may differ)."""
         return {"layout": self.layout, "sort": self.sort, "pages_per_file": self.pages_per_file,
-                "request": file_sha256(self.request) if self.request else None}
+                "request": file_sha256(self.request) if self.request else None,
+                "csv_map": file_sha256(self.csv_map) if self.csv_map else None}
 
 
 @dataclass
@@ -120,7 +122,7 @@ class BatchRun:
         self.opts = options
         self.state = options.out_dir / STATE_DIR
         self.plans_dir = self.state / "plans"
-        self.request: dict[str, Any] | None = None
+        self.source: Source
         self.index: InputIndex
         self.journal: Journal
         self.run_id = ""
@@ -174,7 +176,13 @@ class BatchRun:
             raise UsageError("--pages-per-file must be at least 1", field="--pages-per-file")
         if not opts.input.is_file():
             raise UsageError(f"cannot read {opts.input}: no such file", field="INPUT")
-        self.request = self._run_request()
+        request = self._run_request()
+        if opts.csv_map is not None:
+            if request is None:
+                raise UsageError("CSV rows are data: --csv-map needs --request {tenant, request}", field="--request")
+            self.source = CsvSource(opts.input, load_csv_mapping(opts.csv_map), request=request, layout_id=opts.layout)
+        else:
+            self.source = Source(opts.input, request=request, layout_id=opts.layout)
         run_file = self.state / RUN_FILE
         db = self.renderer.db
         if run_file.exists():
@@ -203,7 +211,7 @@ class BatchRun:
                 raise UsageError(f"{opts.out_dir} is not empty; a batch run writes into an empty directory",
                                  field="--output")
             sort_path = spec.sort_keys[opts.sort] if opts.sort else None
-            self.index = scan(opts.input, sort_path=sort_path, data_only=self.request is not None)
+            self.index = self.source.scan(sort_path)
             private_dir(self.state)
             self.index.save(self.state / ORDER_FILE)
             self.run_id = str(uuid.uuid4())
@@ -294,7 +302,7 @@ class BatchRun:
         now = self.renderer.settings.now()
         envelope = None
         try:
-            raw = read_record(fh, self.index.offsets[position], line, self.request, self.opts.layout)
+            raw = self.source.read(fh, self.index.offsets[position], line)
             envelope = parse_envelope(raw, today=today or now.astimezone(TOKYO).date())
             if envelope.layout != self.opts.layout:
                 raise InputError(f"the record's layout {envelope.layout!r} is not {self.opts.layout!r}",

@@ -21,10 +21,12 @@ def batch(
     layout_id: Annotated[str, typer.Argument(help="layout id, e.g. tsuchisho-kyufu-kettei")],
     input_path: Annotated[Path, typer.Argument(metavar="INPUT.jsonl",
                                                help="one envelope per line (or one data object per line "
-                                                    "with --request)")],
+                                                    "with --request); a CSV file with --csv-map")],
     output: Annotated[Path, typer.Option("-o", "--output", help="output directory (empty, or the run to resume)")],
     request: Annotated[Path | None, typer.Option("--request", help="the run-level {tenant, request} when each "
                                                                    "line is a data object")] = None,
+    csv_map: Annotated[Path | None, typer.Option("--csv-map", help="INPUT is CSV: YAML mapping of header → data "
+                                                                   "path (and type); needs --request")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="worker processes drawing files")] = 2,
     pages_per_file: Annotated[int, typer.Option("--pages-per-file", min=1,
                                                 help="at most this many pages per PDF file")] = 1000,
@@ -43,7 +45,7 @@ def batch(
     def body() -> int:
         renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
         summary = run_batch(renderer, BatchOptions(
-            layout=layout_id, input=input_path, out_dir=output, request=request, workers=workers,
+            layout=layout_id, input=input_path, out_dir=output, request=request, csv_map=csv_map, workers=workers,
             pages_per_file=pages_per_file, sort=sort, scheduler=scheduler, resume=resume, progress=not quiet))
         err.print(f"{'resumed and finished' if summary.resumed else 'finished'} run {summary.run_id}: "
                   f"{summary.records} record(s): {summary.rendered} rendered, {summary.refused} refused, "

@@ -16,13 +16,13 @@ from typing import Any
 
 import pypdf
 import pytest
-from batchkit import LAYOUT, manifest, printed_numbers, renderer, settings, write_jsonl
+from batchkit import LAYOUT, manifest, page_texts, printed_numbers, renderer, settings, write_jsonl
 from dvkit import load, upsert
 from typer.testing import CliRunner
 
 from renderer.batch import BatchOptions, run_batch
 from renderer.batch.progress import BatchProgress
-from renderer.batch.source import InputIndex, scan
+from renderer.batch.source import InputIndex, Source
 from renderer.cli import app
 from renderer.errors import UsageError
 from renderer.samples import sample_notices
@@ -168,7 +168,7 @@ def test_records_without_the_sort_key_sort_last(tmp_path: Path) -> None:
         "not json",
         {"data": {"addressee": {"address": {"postal_code": "1000001"}}}},
     ])
-    index = scan(inp, sort_path="addressee.address.postal_code")
+    index = Source(inp, request=None, layout_id=LAYOUT).scan("addressee.address.postal_code")
     assert list(index.lines) == [4, 1, 2, 3]
 
 
@@ -267,3 +267,78 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise() -> None:
     bar.advance(10)
     bar.close()
     assert "10/10" in tty.getvalue() and "rec/s" in tty.getvalue() and "batch: " not in tty.getvalue()
+
+
+CSV_MAP = """\
+# 支給決定通知書: columns of the 住民記録 extract → data paths
+encoding: {encoding}
+columns:
+  宛名番号: addressee.person_id
+  氏名: addressee.name
+  郵便番号: addressee.address.postal_code
+  都道府県: addressee.address.prefecture
+  市区町村: addressee.address.municipality
+  町名: addressee.address.town
+  番地: addressee.address.block
+  方書: addressee.address.building
+  文書番号: document_number
+  決定日: decided_on
+  支払予定日: payment_on
+  世帯人数: {{path: household_size, type: int}}
+  金融機関: account.bank
+  支店: account.branch
+  種別: account.kind
+  口座番号: account.number_masked
+  名義カナ: account.holder_kana
+  公金受取口座: {{path: account.public_account, type: bool}}
+"""
+CSV_HEADER = ("宛名番号,氏名,郵便番号,都道府県,市区町村,町名,番地,方書,文書番号,決定日,支払予定日,世帯人数,"
+              "金融機関,支店,種別,口座番号,名義カナ,公金受取口座,備考")
+
+
+def _csv_row(n: int, postcode: str, *, building: str = "", people: str = "3") -> str:
+    return (f"{500000000 + n},見本　{n}郎,{postcode},千葉県,佐倉市,栄町,3番{n}号,{building},佐福第{n}号,2026-11-20,"
+            f"2026-12-10,{people},見本銀行,佐倉支店,普通,****{n:03d},ミホン　タロウ,はい,未使用の列")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp932"])
+def test_csv_input_with_a_declared_column_mapping(tmp_path: Path, encoding: str) -> None:
+    rows = [CSV_HEADER, _csv_row(1, "2850017"), _csv_row(2, "2850014", building='"見本ハイツ,A棟\n101号室"'),
+            _csv_row(3, "2850005", people="x"), "1,2,3", "", _csv_row(5, "2850014")]
+    text = "\n".join(rows) + "\n"
+    inp = tmp_path / "in.csv"
+    inp.write_bytes(("\ufeff" + text).encode("utf-8") if encoding == "utf-8-sig" else text.encode("cp932"))
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(CSV_MAP.format(encoding=encoding), encoding="utf-8")
+    env = next(iter(sample_notices(1)))
+    req = tmp_path / "request.json"
+    req.write_text(json.dumps({"tenant": env["tenant"], "request": env["request"]}, ensure_ascii=False),
+                   encoding="utf-8")
+    out = tmp_path / "out"
+    summary = run_batch(renderer(tmp_path / "state"),
+                        _options(inp, out, request=req, csv_map=mapping, sort="postal_code"))
+    assert (summary.rendered, summary.invalid) == (3, 2)
+    m = manifest(out)
+    # sorted by 郵便番号, stable; the quoted cell spans lines 3-4, so the rows after it start one line later
+    assert [r["record"] for r in m["records"] if r["status"] == "rendered"] == [3, 8, 2]
+    errors = {r["record"]: r for r in m["records"] if r["status"] != "rendered"}
+    assert errors[5]["field"] == "data.household_size" and errors[6]["status"] == "invalid"
+    assert printed_numbers(out, [f["name"] for f in m["files"]]) == {1: 1, 2: 1, 5: 1}
+    text_pdf = "".join(page_texts(out / m["files"][0]["name"]))
+    assert "見本ハイツ,A棟" in text_pdf
+    assert "見本　3郎" not in (out / "errors.json").read_text(encoding="utf-8")
+
+
+def test_a_csv_mapping_must_match_the_header(tmp_path: Path) -> None:
+    inp = tmp_path / "in.csv"
+    inp.write_text("宛名番号,氏名\n1,見本\n", encoding="utf-8")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(CSV_MAP.format(encoding="utf-8"), encoding="utf-8")
+    req = tmp_path / "request.json"
+    req.write_text(json.dumps({"tenant": "122122", "request": {}}), encoding="utf-8")
+    with pytest.raises(UsageError) as exc:
+        run_batch(renderer(tmp_path / "state"), _options(inp, tmp_path / "out", request=req, csv_map=mapping))
+    assert exc.value.field == "--csv-map" and "郵便番号" in exc.value.message
+    with pytest.raises(UsageError) as exc:
+        run_batch(renderer(tmp_path / "state"), _options(inp, tmp_path / "out2", csv_map=mapping))
+    assert exc.value.field == "--request"
