@@ -1,0 +1,73 @@
+"""Batch and DV 支援措置: resuming a run applies the rules again, today.
+
+A 住民票 batch is planned while a 一時解除 (lift) covers a protected member; the coordinator dies before
+the file is drawn (simulated: the plan is committed, the drawing never happens). The lift then expires.
+`--resume` re-plans the unfinished file with the serials it reserved, the rules refuse the record
+(dv-block), the refusal is logged, and nothing protected is printed — the plan made under the expired
+lift is never drawn.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+from pathlib import Path
+from typing import Any
+
+from batchkit import manifest, write_jsonl
+from dvkit import TENANT, Clock, load, make_renderer, sample, upsert
+
+from renderer.batch import BatchOptions, run_batch
+from renderer.batch.progress import BatchProgress
+from renderer.batch.run import BatchRun
+from renderer.batch.work import FileTask
+from renderer.state.issue_log import IssueLog
+
+WIFE = "100000002"
+
+
+class _NeverRuns:
+    """An executor whose workers never finish (the coordinator is 'killed' before any file is drawn)."""
+
+    def submit(self, task: FileTask) -> cf.Future[Any]:
+        return cf.Future()
+
+    def wait_any(self, futures: Any) -> set[Any]:
+        raise AssertionError("not reached")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_resume_after_the_lift_expired_refuses_instead_of_printing_the_old_plan(tmp_path: Path) -> None:
+    clock = Clock()
+    state = tmp_path / "state"
+    r = make_renderer(state, clock)
+    load(r, upsert(WIFE))
+    r.registry.lift(TENANT, WIFE, "juminhyo-setai", minutes=10, max_minutes=30, reason="本人確認済み",
+                           reviewer="reviewer1", now=clock())
+    env = sample()
+    del env["request"]["issued_on"]   # issued today by the server's clock
+    inp = write_jsonl(tmp_path / "in.jsonl", [env])
+    out = tmp_path / "out"
+    opts = BatchOptions(layout="juminhyo-setai", input=inp, out_dir=out, workers=1, progress=False)
+
+    first = BatchRun(r, opts)
+    first._open()
+    first._plan_all(_NeverRuns(), BatchProgress(1, enabled=False))   # planned with the lift, never drawn
+    planned = first.journal.records_of("juminhyo-setai-00001.pdf")   # planned: the lift let the rules pass
+    assert [p.status for p in planned] == ["planned"] and planned[0].serials == (1,)
+    assert not list(out.glob("*.pdf"))
+
+    clock.advance(minutes=11)   # the lift has expired
+    summary = run_batch(make_renderer(state, clock), BatchOptions(
+        layout="juminhyo-setai", input=inp, out_dir=out, workers=1, progress=False, resume=True))
+    assert summary.exit_code == 4 and (summary.rendered, summary.refused) == (0, 1)
+    m = manifest(out)
+    assert m["files"] == [] and not list(out.glob("*.pdf"))
+    rec = m["records"][0]
+    assert rec["status"] == "refused" and rec["rule"] == "dv-block"
+    assert rec["unused_issue_numbers"] == list(planned[0].issue_numbers)   # reserved, never printed
+    log = [json.loads(x["body"]) for x in IssueLog(r.settings).records()]
+    assert [b["event"] for b in log if b.get("batch") == first.run_id] == ["refusal"]
+    assert not any(b["event"] == "render" for b in log)
