@@ -11,9 +11,9 @@ How a run stays exactly-once through a ``kill -9`` at any moment:
 2. records are planned in order (rules, DV, sheet count — `Renderer.plan`) and grouped into files; one
    transaction per file reserves each record's serials, writes its journal rows and logs refusals, so a
    record either has its serials in the journal or was never planned;
-3. a worker draws the file from its plan file and renames it into place; then one transaction logs every
-   record's issue-log entry (with the file's sha256), the file's own entry, and marks the file complete.
-   Only complete files enter the manifest;
+3. a worker draws the file from its plan file into a temp file of its own (fsynced); this process renames
+   it into place, then one transaction logs every record's issue-log entry (with the file's sha256), the
+   file's own entry, and marks the file complete. Only complete files enter the manifest;
 4. on ``--resume``: temp files are deleted; files planned but not complete are deleted and re-planned
    from the input with the serials the journal holds (the rules and the DV registry are applied again,
    today: a lift that expired or a suppression added meanwhile is honoured); planning continues after
@@ -36,7 +36,7 @@ from typing import IO, Any
 
 from renderer.api import TOKYO, Plan, Renderer, parse_envelope, refusal_record, render_record
 from renderer.batch.executors import DaskExecutor, Executor, LocalExecutor
-from renderer.batch.files import private_dir, remove_strays, write_private
+from renderer.batch.files import TEMP_SUFFIX, private_dir, remove_strays, sync_dir, write_private
 from renderer.batch.journal import FileRow, Journal, RecordRow
 from renderer.batch.progress import BatchProgress
 from renderer.batch.source import CsvSource, InputIndex, Source, file_sha256, load_csv_mapping
@@ -391,7 +391,10 @@ class BatchRun:
     def _submit(self, executor: Executor, flight: _InFlight, planned: list[PlannedRecord]) -> None:
         plan_path = self.plans_dir / (flight.name + ".plan")
         save_plan(plan_path, planned)
-        task = FileTask(flight.name, str(plan_path), str(self.opts.out_dir / flight.name),
+        # The worker writes a temp name of its own; this process renames it into place once the result is
+        # back, so a straggler of a killed run (a Dask task still running) can never overwrite a file.
+        temp = self.opts.out_dir / f".{flight.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}"
+        task = FileTask(flight.name, str(plan_path), str(temp),
                         str(self.renderer.settings.fonts_dir))
         self.inflight[executor.submit(task)] = flight
 
@@ -407,6 +410,9 @@ class BatchRun:
             except Exception as exc:   # a worker died or the disk is full: stop; --resume finishes the run
                 raise ChohyoError(f"drawing {flight.name} failed ({exc.__class__.__name__}); the run stopped "
                                   f"and can be finished with --resume") from None
+            if result.sha256:
+                Path(result.path).replace(self.opts.out_dir / flight.name)
+                sync_dir(self.opts.out_dir)
             self._complete(flight, result)
             progress.advance(len(flight.plans))
 

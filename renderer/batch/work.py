@@ -1,8 +1,8 @@
 """Batch worker: compose and draw one output file from its plan.
 
 In: a `FileTask` — the path of a plan file (the documents the coordinator planned, rules and DV already
-applied, each with the serials it was given), the output path and the fonts directory. Out: the PDF,
-written atomically (temp file, fsync, rename; mode 0600) by the worker itself, and a small `FileResult`
+applied, each with the serials it was given), a temp output path and the fonts directory. Out: the PDF,
+written whole and fsynced (mode 0600) by the worker itself under that temp name, and a small `FileResult`
 (sha256, pages, and per record its first page, pages, 公印/個人番号 printed and overflow report). The
 whole file is drawn into one canvas, so each font subset is embedded once per file.
 
@@ -45,7 +45,7 @@ class PlannedRecord:
 class FileTask:
     name: str
     plan_path: str
-    out_path: str
+    out_path: str       # a temp name in the output directory; the coordinator renames it into place
     fonts_dir: str
 
 
@@ -74,6 +74,7 @@ class RecordFailure:
 class FileResult:
     name: str
     sha256: str          # "" when every record failed and no file was written
+    path: str            # where the worker wrote it (the task's out_path)
     pages: int
     records: list[RecordResult]
     failures: list[RecordFailure] = field(default_factory=list)
@@ -122,12 +123,12 @@ def render_file(task: FileTask) -> FileResult:
     gen = pages()
     first = next(gen, None)
     if first is None:   # every record failed: no file
-        return FileResult(task.name, "", 0, [], failures)
+        return FileResult(task.name, "", "", 0, [], failures)
     info = Composer(records[0].doc, fonts).info()
     pdf = finish(draw(PagedDocument(info=info, pages=itertools.chain([first], gen)), fonts))
     write_private(Path(task.out_path), pdf)
-    return FileResult(task.name, hashlib.sha256(pdf).hexdigest(), sum(r.pages for r in results), results,
-                      failures)
+    return FileResult(task.name, hashlib.sha256(pdf).hexdigest(), task.out_path, sum(r.pages for r in results),
+                      results, failures)
 
 
 def warm_up(fonts_dir: str) -> None:
