@@ -481,7 +481,10 @@ class BatchRun:
                                                                              "failed"))
             file_entries = [{"name": f.name, "sha256": f.sha256, "pages": f.pages,
                              "first_record": first_last.get(f.name, [None, None])[0],
-                             "last_record": first_last.get(f.name, [None, None])[1]} for f in files]
+                             "last_record": first_last.get(f.name, [None, None])[1],
+                             # one record longer than --pages-per-file gets a file of its own (never split)
+                             **({"over_page_limit": True} if (f.pages or 0) > self.opts.pages_per_file else {})}
+                            for f in files]
             totals = {"records": s.records, **counts, "files": s.files, "pages": s.pages}
             head = {"run_id": self.run_id, "layout": self.opts.layout,
                     "input": {"name": self.opts.input.name, "sha256": self.index.sha256},

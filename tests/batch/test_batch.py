@@ -232,6 +232,7 @@ def test_a_record_with_many_pages_is_never_split_across_files(tmp_path: Path) ->
         assert m["totals"]["pages"] == 5 * copies
         for f in m["files"]:
             assert f["pages"] <= max(2, copies)
+            assert f.get("over_page_limit", False) == (f["pages"] > 2)
         for rec in m["records"]:
             assert rec["pages"] == copies and len(rec["issue_numbers"]) == copies
 
