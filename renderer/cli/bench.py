@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
-from renderer.bench import run_list
+from renderer.bench import (
+    TARGET_RATIO,
+    TARGET_RSS_MB,
+    TARGET_SPEEDUP,
+    PipelineReport,
+    run_list,
+    run_pipeline_bench,
+)
 from renderer.cli.common import guard, out
 
 bench_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="Benchmarks.")
@@ -34,3 +42,73 @@ def bench_list(
         return 0
 
     guard(False, body)
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    records: Annotated[int, typer.Option("--records", min=1, help="住民票 records (1 page each)")] = 500,
+    workers_compare: Annotated[bool, typer.Option("--workers-compare",
+                                                  help="also run `batch` with 1 and 2 workers")] = False,
+    profile: Annotated[bool, typer.Option("--profile", help="cProfile the pipeline: top functions")] = False,
+    pages_per_file: Annotated[int | None, typer.Option("--pages-per-file", min=1,
+                                                       help="for --workers-compare (default: records / 8)")] = None,
+) -> None:
+    """The full pipeline against plain ReportLab drawing the same strings (numbers, never pass/fail)."""
+
+    def body() -> int:
+        report = run_pipeline_bench(records, profile=profile, workers_compare=workers_compare,
+                                    pages_per_file=pages_per_file)
+        print_pipeline_report(report)
+        return 0
+
+    guard(False, body)
+
+
+def print_pipeline_report(report: PipelineReport) -> None:
+    title = f"chohyo bench pipeline --records {report.records} (住民票の写し, 1 page, one canvas)"
+    table = Table("run", "pages", "s", "pages/s", "ratio to floor", "target", title=title)
+    table.add_row("pipeline", f"{report.plain.pages:,}", f"{report.plain.stages.total:.2f}",
+                  f"{report.plain.pages_per_s:.1f}", f"{report.ratio:.2f}", f"≥ {TARGET_RATIO:.1f}")
+    table.add_row("floor (plain ReportLab)", f"{report.floor.pages:,}", f"{report.floor.seconds:.2f}",
+                  f"{report.floor.pages_per_s:.1f}", "1.00", "")
+    table.add_row("pipeline, IVS + fallback names", f"{report.shaped.pages:,}",
+                  f"{report.shaped.stages.total:.2f}", f"{report.shaped.pages_per_s:.1f}",
+                  f"{report.shaped_ratio:.2f}", "")
+    table.add_row("floor, IVS + fallback names", f"{report.shaped_floor.pages:,}",
+                  f"{report.shaped_floor.seconds:.2f}", f"{report.shaped_floor.pages_per_s:.1f}", "1.00", "")
+    _show(table)
+    out.print(f"checked: same page count and same extracted characters per page (pypdf), plain and shaping "
+              f"variant; shaping costs {report.shaping_ms_per_page:+.2f} ms/page "
+              f"({report.shaped.pages_per_s / report.plain.pages_per_s:.2f}× the plain pipeline's pages/s)",
+              markup=False)
+    stages = Table("stage", "s", "share", "ms/page", "s (IVS + fallback)", "share (IVS + fallback)",
+                   title="pipeline stages")
+    for name, plain_s, shaped_s in (
+            ("plan (parse, bind, rules, DV)", report.plain.stages.plan, report.shaped.stages.plan),
+            ("compose", report.plain.stages.compose, report.shaped.stages.compose),
+            ("draw + save", report.plain.stages.draw, report.shaped.stages.draw)):
+        stages.add_row(name, f"{plain_s:.2f}", f"{plain_s / report.plain.stages.total:.0%}",
+                       f"{plain_s / max(report.plain.pages, 1) * 1000:.2f}", f"{shaped_s:.2f}",
+                       f"{shaped_s / report.shaped.stages.total:.0%}")
+    _show(stages)
+    if report.profile:
+        prof = Table("function", "calls", "tottime s", "cumtime s", title="cProfile of the pipeline (by own time)")
+        for row in report.profile:
+            prof.add_row(row.function, f"{row.calls:,}", f"{row.tottime:.3f}", f"{row.cumtime:.3f}")
+        _show(prof)
+    if report.batches:
+        batch = Table("workers", "records", "files", "s", "records/s", "speed-up", "target", "peak RSS MB",
+                      "target", title=f"chohyo batch (--pages-per-file {report.pages_per_file})")
+        base = report.batches[0].records_per_s
+        for b in report.batches:
+            rss = "\n".join(f"{p.role} {p.peak_rss_mb:.0f}" for p in b.processes if p.role != "helper")
+            batch.add_row(str(b.workers), f"{b.records:,}", str(b.files), f"{b.seconds:.2f}",
+                          f"{b.records_per_s:.1f}", f"{b.records_per_s / base:.2f}" if base else "",
+                          f"≥ {TARGET_SPEEDUP:.1f}" if b.workers == 2 else "", rss,
+                          f"< {TARGET_RSS_MB:.0f} each")
+        _show(batch)
+
+
+def _show(table: Table) -> None:
+    """Wide tables stay one row per line even in a narrow or non-terminal output."""
+    Console(highlight=False, soft_wrap=True, width=max(out.width, 150)).print(table)

@@ -1,0 +1,96 @@
+"""`chohyo bench pipeline`: the benchmark's own logic on a few records (timings are never asserted)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from renderer.api import Renderer
+from renderer.bench import (
+    HEN,
+    TSUJI,
+    YOSHI,
+    BenchCheckError,
+    _timed,
+    check_same_text,
+    compare_workers,
+    run_floor,
+    run_pipeline,
+    sample_envelope,
+    shaping_envelope,
+)
+from renderer.cli import app
+from renderer.display import Page, TextRun
+from renderer.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def renderer(tmp_path_factory: pytest.TempPathFactory) -> Renderer:
+    return Renderer(Settings.from_env(state_dir=tmp_path_factory.mktemp("state")))
+
+
+def test_the_sample_is_issued_today_and_the_shaping_variant_needs_ivs_and_fallback() -> None:
+    assert "issued_on" not in sample_envelope()["request"]
+    env = shaping_envelope()
+    household = env["data"]["household"]
+    assert household["head_name"].startswith(TSUJI) and HEN in household["address"]["town"]
+    assert any(YOSHI in m.get("former_name", "") for m in household["members"])
+    assert sample_envelope()["data"]["household"]["head_name"] == "見本　太郎"   # the sample itself is untouched
+
+
+def test_pipeline_and_floor_draw_the_same_pages(renderer: Renderer) -> None:
+    for env in (sample_envelope(), shaping_envelope()):
+        pages: list[Page] = []
+        run = run_pipeline(renderer, env, 3, keep=pages)
+        assert run.records == 3 and run.pages == 3 and len(pages) == 3
+        assert run.stages.plan > 0 and run.stages.compose > 0 and run.stages.draw > 0
+        assert run.stages.total == pytest.approx(run.stages.plan + run.stages.compose + run.stages.draw)
+        floor = run_floor(renderer.fonts, pages)
+        assert floor.pages == 3 and floor.pdf.startswith(b"%PDF-")
+        check_same_text(run.pdf, floor.pdf, what="test")
+
+
+def test_the_check_fails_loudly_on_a_missing_page_or_a_missing_string(renderer: Renderer) -> None:
+    pages: list[Page] = []
+    run = run_pipeline(renderer, sample_envelope(), 2, keep=pages)
+    with pytest.raises(BenchCheckError, match="drew 2 page"):
+        check_same_text(run.pdf, run_floor(renderer.fonts, pages[:1]).pdf, what="test")
+    first = pages[0]
+    texts = [op for op in first.ops if isinstance(op, TextRun)]
+    dropped = next(op for op in texts if op.text.strip())
+    cut = dataclasses.replace(first, ops=tuple(op for op in first.ops if op is not dropped))
+    with pytest.raises(BenchCheckError, match="page 1 differs"):
+        check_same_text(run.pdf, run_floor(renderer.fonts, [cut, pages[1]]).pdf, what="test")
+
+
+def test_timed_adds_the_time_spent_in_the_generator() -> None:
+    spent = [0.0]
+
+    def gen() -> Iterator[int]:
+        yield from range(3)
+
+    assert list(_timed(gen(), spent)) == [0, 1, 2]
+    assert spent[0] > 0
+
+
+def test_workers_compare_runs_the_batch_in_a_fresh_process() -> None:
+    stats = compare_workers(2, 1, workers=(1,))
+    assert len(stats) == 1
+    only = stats[0]
+    assert (only.workers, only.records, only.pages, only.files) == (1, 2, 2, 2)
+    roles = [p.role for p in only.processes]
+    assert roles[0] == "coordinator" and "worker" in roles
+    assert all(p.peak_rss_mb > 0 for p in only.processes)
+
+
+def test_cli_prints_both_rates_their_ratio_and_the_stages(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["bench", "pipeline", "--records", "2", "--profile"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for needle in ("floor (plain ReportLab)", "ratio to floor", "≥ 0.8", "compose", "draw + save", "plan",
+                   "shaping costs", "cProfile"):
+        assert needle in out
