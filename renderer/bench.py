@@ -356,7 +356,7 @@ def run_pipeline_bench(records: int, *, profile: bool = False, workers_compare: 
         plain_env, shaped_env = sample_envelope(), shaping_envelope()
         for env in (plain_env, shaped_env):   # warm up: fonts, layout, templates, ReportLab registration
             warm: list[Page] = []
-            run_pipeline(renderer, env, 2, keep=warm)
+            run_pipeline(renderer, env, 10, keep=warm)
             run_floor(renderer.fonts, warm)
         plain_pages: list[Page] = []
         plain = run_pipeline(renderer, plain_env, records, keep=plain_pages)

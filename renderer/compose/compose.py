@@ -339,10 +339,17 @@ class Composer:
         ys = [at[1]]
         for h in heights:
             ys.append(ys[-1] + h)
+        # cells share a few conditions (item.foreign, not item.foreign): the context is the same for every
+        # cell of this grid and expressions cannot change it, so each distinct condition is evaluated once
+        decided: dict[str, bool] = {}
         for i, cell in enumerate(el.cells):
             cpath = f"{path}.cells[{i}]"
-            if cell.when is not None and not self.templates.truth(cell.when, ctx, path=f"{cpath}.when"):
-                continue
+            if cell.when is not None:
+                shown = decided.get(cell.when)
+                if shown is None:
+                    shown = decided[cell.when] = self.templates.truth(cell.when, ctx, path=f"{cpath}.when")
+                if not shown:
+                    continue
             x0, x1 = xs[cell.col - 1], xs[cell.col - 1 + cell.cols]
             y0, y1 = ys[cell.row - 1], ys[cell.row - 1 + cell.rows]
             if cell.fill_gray is not None or (cell.border and el.rule_pt):

@@ -18,7 +18,7 @@ from typing import Literal
 
 from renderer.display import TextRun
 from renderer.errors import TextOverflowError
-from renderer.fonts import CharSink, Cluster, FontSet, group_runs
+from renderer.fonts import CharEvent, CharSink, Cluster, FontSet, group_runs
 from renderer.spec.model import Align, Condense, OverflowStep, Shrink, Style, VAlign
 
 NO_LINE_START = frozenset(
@@ -30,6 +30,10 @@ SIZE_STEP_PT = 0.25
 SCALE_STEP = 0.025
 Direction = Literal["horizontal", "vertical"]
 Line = list[Cluster]
+#: fitted runs by everything `TextFitter.fit` depends on, shared by every composer of the process (text,
+#: box and style values, policy, field path); emptied when full, so memory stays bounded in a long run
+FIT_CACHE_LIMIT = 20_000
+_FIT_CACHE: dict[tuple[object, ...], tuple[tuple[TextRun, ...], OverflowEntry | None, tuple[CharEvent, ...]]] = {}
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,37 @@ class TextFitter:
             overflow: list[OverflowStep], field: str, direction: Direction = "horizontal",
             substitute: str | None = None, sink: CharSink | None = None,
             ) -> tuple[list[TextRun], OverflowEntry | None]:
+        """Fit `text` (see the module doc). A result depends only on these arguments and the fonts, so it
+        is kept (`_FIT_CACHE`): the labels and most values of a form repeat on every page of a print run.
+        A cached result replays the character events it reported; failures are never cached."""
         if not text:
             return [], None
+        key = (self.fonts, self.collect, text, box, tuple(style.fonts), style.size_pt, style.letter_spacing_em,
+               style.line_height, style.gray, align, valign, tuple(overflow), field, direction, substitute)
+        hit = _FIT_CACHE.get(key)
+        if hit is not None:
+            runs, entry, events = hit
+            if sink is not None:
+                for event in events:
+                    sink(event)
+            return list(runs), entry
+        seen: list[CharEvent] = []
+
+        def record(event: CharEvent) -> None:
+            seen.append(event)
+            if sink is not None:
+                sink(event)
+
+        fitted, entry = self._fit(text, box, style, align=align, valign=valign, overflow=overflow, field=field,
+                                  direction=direction, substitute=substitute, sink=record)
+        if len(_FIT_CACHE) >= FIT_CACHE_LIMIT:
+            _FIT_CACHE.clear()
+        _FIT_CACHE[key] = (tuple(fitted), entry, tuple(seen))
+        return fitted, entry
+
+    def _fit(self, text: str, box: Box, style: Style, *, align: Align, valign: VAlign,
+             overflow: list[OverflowStep], field: str, direction: Direction, substitute: str | None,
+             sink: CharSink) -> tuple[list[TextRun], OverflowEntry | None]:
         vertical = direction == "vertical"
         clusters = self.fonts.clusters(text, style.fonts, field=field, vertical=vertical,
                                        substitute=substitute, sink=sink, collect=self.collect)
