@@ -66,13 +66,17 @@ class Period(_Model):
             raise ValueError("`end` is before `start`")
         return self
 
+#: versions are stored as a signed 64-bit integer (SQLite INTEGER, PostgreSQL BIGINT): a larger one is invalid
+#: input, not a database overflow
+MAX_VERSION = 2**63 - 1
+
 
 class UpsertRecord(_Model):
     """Set the protection of one person (replaces the stored record when `version` is newer)."""
 
     op: Literal["upsert"]
     person_id: PersonId
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     case_id: Annotated[str, Field(pattern=r"^[0-9A-Za-z._-]{1,64}$")] = Field(description="支援措置の案件")
     role: Role = Field(description="applicant = 申出者, joint = 併せて支援を求める者")
     adversaries: list[PersonId] = Field(default_factory=list, max_length=50, description="相手方 (加害者)")
@@ -89,7 +93,7 @@ class ReleaseRecord(_Model):
 
     op: Literal["release"]
     person_id: PersonId
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
 
 
 Record = Annotated[UpsertRecord | ReleaseRecord, Field(discriminator="op")]
