@@ -483,8 +483,11 @@ def run_batch_once(jsonl: Path, workers: int, pages_per_file: int) -> BatchRunSt
     if summary.exit_code:
         raise ChohyoError(f"the batch run failed: {summary.refused} refused, {summary.invalid} invalid, "
                           f"{summary.failed} failed")
-    coordinator = ProcessPeak("coordinator", os.getpid(),
-                              round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+    # VmHWM, not ru_maxrss: ru_maxrss survives execve, so it would report the RSS of the process that
+    # started this one (the bench itself, after its in-process runs) at the moment it forked
+    own = _peak_rss_mb(os.getpid())
+    coordinator = ProcessPeak("coordinator", os.getpid(), round(
+        own if own is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
     return BatchRunStats(workers, summary.rendered, summary.pages, summary.files, seconds,
                          [coordinator, *sampler.processes()])
 
