@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -39,7 +40,7 @@ from renderer.spec.model import LayoutSpec
 from renderer.spec.validate import load_layout
 from renderer.state.db import Database, open_database
 from renderer.state.issue_log import IssuedNumber, IssueLog, LogRecord
-from renderer.state.registry import Registry
+from renderer.state.registry import Registry, Snapshot
 from renderer.state.serials import SerialCounter
 from renderer.tenants import Tenant, load_tenant
 
@@ -128,19 +129,23 @@ class Renderer:
             self._log_refusal(envelope, spec, exc, now)
             raise
 
-    def plan(self, envelope: Envelope, spec: LayoutSpec, tenant: Tenant, now: dt.datetime) -> Plan:
+    def plan(self, envelope: Envelope, spec: LayoutSpec, tenant: Tenant, now: dt.datetime, *,
+             registry: SnapshotSource | None = None) -> Plan:
         """Everything up to composition: 相手方 check, bind, 交付年月日, rules, DV, sheet count. Raises
-        `InputError` (bad data) or `RefusedError` (a rule); no serial is spent and nothing is logged here."""
+        `InputError` (bad data) or `RefusedError` (a rule); no serial is spent and nothing is logged here.
+        `registry` answers the DV reads (default: the database, one read transaction each; a batch passes
+        an in-memory view whose generation it checks when it commits)."""
+        source: SnapshotSource = registry or self.registry
         request = envelope.request
         asking = requester_ids(request)
         if asking:   # a registered 相手方 is refused on every layout, before anything else is looked at
-            check_requester(self.registry.snapshot(tenant.code, [], asking, spec.id, now), request)
+            check_requester(source.snapshot(tenant.code, [], asking, spec.id, now), request)
         bound = bind(envelope, spec, tenant)
         if spec.kind == "certificate":
             check_issued_on(request, now)
         everyone = persons_in(bound.data)
         doc = apply_rules(bound)
-        snapshot = self.registry.snapshot(tenant.code, [pid for _, pid in everyone], asking, spec.id, now)
+        snapshot = source.snapshot(tenant.code, [pid for _, pid in everyone], asking, spec.id, now)
         doc, dv = apply_dv(doc, everyone, snapshot, extra=_head_printed(bound, doc))
         dv = DvOutcome(policy=dv.policy, lifts=dv.lifts, protected=dv.protected, redacted=dv.redacted,
                        warnings=warnings_for(snapshot, dv.protected, now.astimezone(TOKYO).date()))
@@ -194,6 +199,11 @@ class Renderer:
 
     def _log_refusal(self, envelope: Envelope, spec: LayoutSpec, exc: RefusedError, now: dt.datetime) -> None:
         self.issue_log.append(refusal_record(envelope, spec, exc, now))   # IssueLogError (exit 1) if it cannot
+
+
+class SnapshotSource(Protocol):
+    def snapshot(self, tenant: str, person_ids: Iterable[str], requester_ids: Iterable[str], layout_id: str,
+                 now: dt.datetime) -> Snapshot: ...
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from renderer.api import TOKYO, Renderer, parse_envelope
+from renderer.batch.run import RegistryViews
 from renderer.compose.compose import Composer
 from renderer.display import Page, PagedDocument
 from renderer.draw import draw
@@ -258,15 +259,18 @@ def _timed(items: Iterator[T], spent: list[float]) -> Iterator[T]:
 
 def run_pipeline(renderer: Renderer, envelope: dict[str, Any], records: int, *, label: str = "pipeline",
                  keep: list[Page] | None = None) -> PipelineRun:
-    """Plan `records` copies of `envelope`, then compose and draw them all into one canvas, as
-    `renderer.batch.work.render_file` does (serials are given, not allocated: no database work)."""
+    """Plan `records` copies of `envelope` (as the batch coordinator does: the DV registry read once into
+    a view), then compose and draw them all into one canvas, as `renderer.batch.work.render_file` does
+    (serials are given, not allocated: no database work)."""
     now = renderer.settings.now()
     today = now.astimezone(TOKYO).date()
     t0 = time.perf_counter()
     plans = []
+    views = RegistryViews(renderer.registry)   # the DV registry as the batch coordinator reads it
     for _ in range(records):
         env = parse_envelope(envelope, today=today)
-        plans.append(renderer.plan(env, renderer.layout(env.layout), renderer.tenant(env.tenant), now))
+        plans.append(renderer.plan(env, renderer.layout(env.layout), renderer.tenant(env.tenant), now,
+                                   registry=views))
     t1 = time.perf_counter()
     fonts = renderer.fonts
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from renderer.state.db import Database, batch_files, batch_records, batch_runs
@@ -120,10 +120,13 @@ class Journal:
 
     def replan(self, conn: Connection, failed: Sequence[RecordRow]) -> None:
         """On resume, records of an unfinished file that the rules now refuse (or that no longer bind)."""
-        for r in failed:
+        if failed:
             conn.execute(update(batch_records).where(and_(
-                batch_records.c.run_id == self.run_id, batch_records.c.position == r.position)).values(
-                status=r.status, file=None, problem=r.problem, rule=r.rule, field=r.field, message=r.message))
+                batch_records.c.run_id == self.run_id, batch_records.c.position == bindparam("pos"))).values(
+                status=bindparam("st"), file=None, problem=bindparam("pr"), rule=bindparam("ru"),
+                field=bindparam("fi"), message=bindparam("me")),
+                [{"pos": r.position, "st": r.status, "pr": r.problem, "ru": r.rule, "fi": r.field,
+                  "me": r.message} for r in failed])
 
     # ------------------------------------------------------------------ completion
 
@@ -133,10 +136,11 @@ class Journal:
         conn.execute(update(batch_files).where(and_(batch_files.c.run_id == self.run_id,
                                                     batch_files.c.name == name))
                      .values(status="complete", pages=pages, sha256=sha256))
-        for position, first, count in records:
+        if records:
             conn.execute(update(batch_records).where(and_(
-                batch_records.c.run_id == self.run_id, batch_records.c.position == position))
-                .values(status="rendered", first_page=first, pages=count))
+                batch_records.c.run_id == self.run_id, batch_records.c.position == bindparam("pos")))
+                .values(status="rendered", first_page=bindparam("first"), pages=bindparam("count")),
+                [{"pos": p, "first": f, "count": c} for p, f, c in records])
 
     # ------------------------------------------------------------------ reading
 

@@ -28,7 +28,7 @@ import fcntl
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +44,7 @@ from renderer.batch.work import FileResult, FileTask, PlannedRecord, RecordFailu
 from renderer.compose.compose import issue_number
 from renderer.errors import ChohyoError, InputError, LayoutError, RefusedError, UsageError
 from renderer.state.issue_log import IssuedNumber, IssueLogError, LogRecord
-from renderer.state.registry import instant
+from renderer.state.registry import Registry, RegistryView, Snapshot, generation, instant
 from renderer.state.serials import allocate_in
 
 STATE_DIR = ".chohyo-batch"
@@ -128,6 +128,7 @@ class BatchRun:
         self.run_id = ""
         self.summary: BatchSummary
         self.inflight: dict[Any, _InFlight] = {}
+        self.views = RegistryViews(renderer.registry)
 
     # ------------------------------------------------------------------ entry
 
@@ -267,7 +268,7 @@ class BatchRun:
                     if row.status != "planned":
                         continue
                     day = dt.date.fromisoformat(row.day or "1970-01-01")
-                    out = self._plan_one(fh, row.position, today=day)
+                    out = self._plan_one(fh, row.position, today=day, cached=False)
                     if out.plan is not None and not _same_key(out.plan, row):
                         out = _failed(row.position, row.line, "batch-resume-mismatch", "request",
                                       "the record's request no longer matches the serials it was given")
@@ -297,7 +298,8 @@ class BatchRun:
         with self.opts.input.open("rb") as fh:
             yield fh
 
-    def _plan_one(self, fh: IO[bytes], position: int, *, today: dt.date | None = None) -> _Outcome:
+    def _plan_one(self, fh: IO[bytes], position: int, *, today: dt.date | None = None,
+                  cached: bool = True) -> _Outcome:
         line = self.index.lines[position]
         now = self.renderer.settings.now()
         envelope = None
@@ -309,7 +311,8 @@ class BatchRun:
                                  field="layout")
             spec = self.renderer.layout(envelope.layout)
             tenant = self.renderer.tenant(envelope.tenant)
-            return _Outcome(position, line, plan=self.renderer.plan(envelope, spec, tenant, now))
+            registry = self.views if cached else None
+            return _Outcome(position, line, plan=self.renderer.plan(envelope, spec, tenant, now, registry=registry))
         except RefusedError as exc:
             out = _failed(position, line, exc.rule or "refused", exc.field, exc.message, status="refused")
             if envelope is not None:
@@ -337,25 +340,36 @@ class BatchRun:
                 out = self._plan_one(fh, position)
                 position += 1
                 if out.plan is not None and pages and pages + out.pages > limit:
-                    self._commit(executor, chunk, progress)
+                    self._commit(executor, chunk, progress, fh)
                     chunk, pages = [], 0
                     while len(self.inflight) >= in_flight_max:
                         self._collect(executor, progress)
                 chunk.append(out)
                 pages += out.pages
                 if len(chunk) >= MAX_CHUNK_RECORDS:   # many small or failed records: bound the chunk
-                    self._commit(executor, chunk, progress)
+                    self._commit(executor, chunk, progress, fh)
                     chunk, pages = [], 0
             if chunk:
-                self._commit(executor, chunk, progress)
+                self._commit(executor, chunk, progress, fh)
 
     def _capacity(self) -> int:
         if self.opts.scheduler is not None:
             return 2 * max(1, self.opts.workers)
         return self.opts.workers
 
-    def _commit(self, executor: Executor, chunk: list[_Outcome], progress: BatchProgress) -> None:
-        """One transaction: serials for every planned record, the journal rows, the refusal records."""
+    def _commit(self, executor: Executor, chunk: list[_Outcome], progress: BatchProgress, fh: IO[bytes]) -> None:
+        """One transaction: serials for every planned record, the journal rows, the refusal records — and
+        only while the DV registry is as the chunk was planned from; if it changed meanwhile (an import, a
+        lift, a revoke), the chunk is planned again from the fresh registry first."""
+        while True:
+            try:
+                self._commit_once(executor, chunk, progress)
+                return
+            except RegistryChanged:
+                self.views.clear()
+                chunk = [self._plan_one(fh, o.position) for o in chunk]
+
+    def _commit_once(self, executor: Executor, chunk: list[_Outcome], progress: BatchProgress) -> None:
         ok = [o for o in chunk if o.plan is not None]
         name = f"{self.opts.layout}-{self.journal.next_file_number():05d}.pdf" if ok else None
         rows: list[RecordRow] = []
@@ -363,16 +377,25 @@ class BatchRun:
         flight = _InFlight(name or "")
 
         def also(conn: Any) -> None:
+            if not self.views.current(conn):
+                raise RegistryChanged("the DV registry changed while the chunk was planned")
             rows.clear()
             planned.clear()
+            # one reservation per counter for the whole chunk, handed out in printing order
+            wanted: dict[tuple[str, dt.date, str, str], int] = {}
+            for o in ok:
+                assert o.plan is not None
+                key = _serial_key(o.plan)
+                wanted[key] = wanted.get(key, 0) + o.plan.copies
+            pools = {key: iter(allocate_in(conn, *key, n)) for key, n in wanted.items()}
             for o in chunk:
                 if o.plan is None:
                     assert o.row is not None
                     rows.append(o.row)
                     continue
                 req, doc = o.plan.doc.request, o.plan.doc
-                serials = tuple(allocate_in(conn, doc.tenant.code, req.issued_on, req.terminal, req.printer,
-                                            req.copies))
+                pool = pools[_serial_key(o.plan)]
+                serials = tuple(next(pool) for _ in range(req.copies))
                 rows.append(RecordRow(o.position, o.line, "planned", file=name, tenant=doc.tenant.code,
                                       day=req.issued_on.isoformat(), terminal=req.terminal, printer=req.printer,
                                       serials=serials, issue_numbers=tuple(issue_number(doc, s) for s in serials),
@@ -508,6 +531,34 @@ class BatchRun:
         s.manifest = self.opts.out_dir / MANIFEST
 
 
+class RegistryChanged(ChohyoError):
+    """Raised inside a chunk's commit when the registry it was planned from is no longer current."""
+
+
+class RegistryViews:
+    """The DV registry as the coordinator plans from it: one in-memory view per (tenant, layout), read in
+    one transaction and read again only after the registry changed. Each record's snapshot is exactly what
+    `Registry.snapshot` would return (lifts judged against the record's own clock), without a database
+    round trip per record; `current` is checked inside the commit transaction."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.views: dict[tuple[str, str], RegistryView] = {}
+
+    def snapshot(self, tenant: str, person_ids: Iterable[str], requester_ids: Iterable[str], layout_id: str,
+                 now: dt.datetime) -> Snapshot:
+        view = self.views.get((tenant, layout_id))
+        if view is None:
+            view = self.views[(tenant, layout_id)] = self.registry.view(tenant, layout_id, now)
+        return view.snapshot(tenant, person_ids, requester_ids, layout_id, now)
+
+    def current(self, conn: Any) -> bool:
+        return all(generation(conn, v.tenant) == v.generation for v in self.views.values())
+
+    def clear(self) -> None:
+        self.views.clear()
+
+
 def _manifest_entry(r: RecordRow) -> dict[str, Any]:
     if r.status == "rendered":
         return {"record": r.line, "position": r.position, "status": r.status, "file": r.file,
@@ -529,6 +580,11 @@ def _from_failure(f: RecordFailure, line: int) -> RecordRow:
     status = "invalid" if f.problem.startswith("invalid") or f.problem in {"glyph-not-covered", "text-overflow"} \
         else "refused" if f.problem == "refused" else "failed"
     return RecordRow(f.position, line, status, problem=f.problem, rule=f.rule, field=f.field, message=f.message)
+
+
+def _serial_key(plan: Plan) -> tuple[str, dt.date, str, str]:
+    req = plan.doc.request
+    return (plan.doc.tenant.code, req.issued_on, req.terminal, req.printer)
 
 
 def _same_key(plan: Plan, row: RecordRow) -> bool:

@@ -107,15 +107,21 @@ def persons_in(data: BaseModel, prefix: str = "data") -> list[tuple[str, str]]:
 
 
 def _collect(node: Any, path: str, out: list[tuple[str, str]]) -> None:
+    # Only models and sequences are descended into (leaf values are skipped without a call): this runs
+    # twice per render and once per record of a batch plan.
     if isinstance(node, BaseModel):
-        pid = getattr(node, "person_id", None) if "person_id" in type(node).model_fields else None
+        fields = type(node).model_fields
+        pid = getattr(node, "person_id", None) if "person_id" in fields else None
         if isinstance(pid, str):
             out.append((path, pid))
-        for name in type(node).model_fields:
-            _collect(getattr(node, name), f"{path}.{name}", out)
+        for name in fields:
+            value = getattr(node, name)
+            if isinstance(value, BaseModel | list | tuple):
+                _collect(value, f"{path}.{name}", out)
     elif isinstance(node, list | tuple):
         for i, v in enumerate(node):
-            _collect(v, f"{path}[{i}]", out)
+            if isinstance(v, BaseModel | list | tuple):
+                _collect(v, f"{path}[{i}]", out)
 
 
 def apply_dv(doc: BoundDocument, everyone: Sequence[tuple[str, str]], snapshot: Snapshot, *,

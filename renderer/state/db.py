@@ -83,6 +83,14 @@ suppression_adversaries = Table(
     Index("ix_adversary", "tenant", "adversary_id"),
 )
 
+# Advanced in every transaction that changes a tenant's registry (import, lift, revoke): a batch plans
+# from an in-memory view of the registry and commits only while the generation it read is still current.
+registry_state = Table(
+    "registry_state", metadata,
+    Column("tenant", String(6), primary_key=True),
+    Column("generation", Integer, nullable=False),
+)
+
 lifts = Table(
     "lifts", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -34,7 +34,14 @@ from sqlalchemy.engine import Connection
 from renderer.diagnostics import from_pydantic
 from renderer.errors import InputError, UsageError
 from renderer.settings import Settings
-from renderer.state.db import Database, lifts, open_database, suppression_adversaries, suppressions
+from renderer.state.db import (
+    Database,
+    lifts,
+    open_database,
+    registry_state,
+    suppression_adversaries,
+    suppressions,
+)
 
 PersonId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$")]
 LayoutId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,63}$")]
@@ -219,6 +226,7 @@ class Registry:
         """Apply the deltas in one transaction (all or nothing)."""
         applied = released = ignored = 0
         with self.db.write(f"registry:{tenant}") as conn:
+            bump_generation(conn, tenant)
             for rec in records:
                 key = and_(suppressions.c.tenant == tenant, suppressions.c.person_id == rec.person_id)
                 stored = conn.execute(select(suppressions.c.version).where(key)).scalar()
@@ -301,6 +309,23 @@ class Registry:
                 moved_out_on=_date(row.moved_out_on), continuation_end=_date(row.continuation_end))
         return out
 
+    def view(self, tenant: str, layout_id: str, now: dt.datetime) -> RegistryView:
+        """The tenant's whole registry for one layout, read in one transaction (a batch plans from it)."""
+        t = instant(now)
+        with self.db.read() as conn:
+            gen = generation(conn, tenant)
+            found = self._active_all(conn, tenant)
+            rows = conn.execute(select(lifts).where(
+                lifts.c.tenant == tenant, lifts.c.layout == layout_id, lifts.c.revoked_at.is_(None),
+                lifts.c.expires_at > t).order_by(lifts.c.id)).all()
+        return RegistryView(tenant, layout_id, gen, found, tuple(_lift(r) for r in rows))
+
+    def _active_all(self, conn: Connection, tenant: str) -> dict[str, Suppression]:
+        names = conn.execute(select(suppressions.c.person_id).where(
+            suppressions.c.tenant == tenant, suppressions.c.status == "active")
+            .order_by(suppressions.c.person_id)).scalars().all()
+        return self._active(conn, tenant, list(names)) if names else {}
+
     # ------------------------------------------------------------------ 一時解除
 
     def lift(self, tenant: str, person_id: str, layout_id: str, *, minutes: int, max_minutes: int, reason: str,
@@ -314,6 +339,7 @@ class Registry:
         created = instant(now)
         expires = instant(now + dt.timedelta(minutes=minutes))
         with self.db.write(f"registry:{tenant}") as conn:
+            bump_generation(conn, tenant)
             if person_id not in self._active(conn, tenant, [person_id]):
                 raise UsageError(f"person {person_id} has no active suppression in tenant {tenant}: "
                                  f"there is nothing to lift", field="PERSON_ID")
@@ -327,6 +353,7 @@ class Registry:
 
     def revoke(self, tenant: str, lift_id: int, *, reviewer: str, now: dt.datetime) -> Lift:
         with self.db.write(f"registry:{tenant}") as conn:
+            bump_generation(conn, tenant)
             row = conn.execute(select(lifts).where(lifts.c.tenant == tenant, lifts.c.id == lift_id)).first()
             if row is None:
                 raise UsageError(f"tenant {tenant} has no lift {lift_id}", field="LIFT_ID")
@@ -387,3 +414,52 @@ def seed_registry(settings: Settings, tenant: str, records: Sequence[Mapping[str
 
 __all__ = ["ImportReport", "Lift", "Registry", "ReleaseRecord", "Snapshot", "Suppression",
            "UpsertRecord", "instant", "parse_lines", "seed_registry"]
+
+
+def generation(conn: Connection, tenant: str) -> int:
+    """How many times the tenant's registry has changed (0: never)."""
+    value = conn.execute(select(registry_state.c.generation).where(registry_state.c.tenant == tenant)).scalar()
+    return int(value or 0)
+
+
+def bump_generation(conn: Connection, tenant: str) -> None:
+    current = conn.execute(select(registry_state.c.generation).where(registry_state.c.tenant == tenant)).scalar()
+    if current is None:
+        conn.execute(registry_state.insert().values(tenant=tenant, generation=1))
+    else:
+        conn.execute(registry_state.update().where(registry_state.c.tenant == tenant)
+                     .values(generation=int(current) + 1))
+
+
+@dataclass(frozen=True)
+class RegistryView:
+    """One tenant's registry for one layout as of `generation`: answers `snapshot` in memory exactly as
+    `Registry.snapshot` does, for as long as the generation is current (the holder checks that inside
+    the transaction that commits what it planned). Lifts are judged against each call's `now`."""
+
+    tenant: str
+    layout: str
+    generation: int
+    suppressions: dict[str, Suppression]
+    lifts: tuple[Lift, ...]   # unrevoked, for this layout, by id
+
+    def snapshot(self, tenant: str, person_ids: Iterable[str], requester_ids: Iterable[str], layout_id: str,
+                 now: dt.datetime) -> Snapshot:
+        if (tenant, layout_id) != (self.tenant, self.layout):
+            raise ValueError("a registry view answers for its own tenant and layout only")
+        persons = sorted(set(person_ids) | set(requester_ids))
+        found = {p: self.suppressions[p] for p in persons if p in self.suppressions}
+        adversary_of: dict[str, list[str]] = {}
+        for asking in sorted(set(requester_ids)):
+            for sup in self.suppressions.values():
+                if asking in sup.adversaries:
+                    cases = adversary_of.setdefault(asking, [])
+                    if sup.case_id not in cases:
+                        cases.append(str(sup.case_id))
+        active: dict[str, Lift] = {}
+        if found:
+            t = instant(now)
+            for lift in self.lifts:
+                if lift.person_id in found and lift.created_at <= t < lift.expires_at:
+                    active.setdefault(lift.person_id, lift)
+        return Snapshot(suppressions=found, lifts=active, adversary_of=adversary_of)

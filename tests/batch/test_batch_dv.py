@@ -71,3 +71,29 @@ def test_a_resume_after_the_lift_expired_refuses_instead_of_printing_the_old_pla
     log = [json.loads(x["body"]) for x in IssueLog(r.settings).records()]
     assert [b["event"] for b in log if b.get("batch") == first.run_id] == ["refusal"]
     assert not any(b["event"] == "render" for b in log)
+
+
+def test_a_registry_change_between_planning_and_commit_replans_the_chunk(tmp_path: Path,
+                                                                          monkeypatch: Any) -> None:
+    clock = Clock()
+    state = tmp_path / "state"
+    r = make_renderer(state, clock)
+    env = sample()
+    del env["request"]["issued_on"]
+    inp = write_jsonl(tmp_path / "in.jsonl", [env, env])
+    original = BatchRun._commit_once
+    calls: list[int] = []
+
+    def import_first(self: BatchRun, *args: Any, **kw: Any) -> None:
+        if not calls:   # the 住民記録 system registers a 支援措置 while the chunk was being planned
+            load(r, upsert(WIFE))
+        calls.append(1)
+        original(self, *args, **kw)
+
+    monkeypatch.setattr(BatchRun, "_commit_once", import_first)
+    summary = run_batch(r, BatchOptions(layout="juminhyo-setai", input=inp, out_dir=tmp_path / "out", workers=1,
+                                        progress=False))
+    assert len(calls) == 2   # the first commit was refused by the generation check, the chunk re-planned
+    assert (summary.rendered, summary.refused) == (0, 2)
+    assert {rec["rule"] for rec in manifest(tmp_path / "out")["records"]} == {"dv-block"}
+    assert not list((tmp_path / "out").glob("*.pdf"))
