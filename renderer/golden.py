@@ -33,6 +33,7 @@ from typing import Any
 
 from renderer.api import TOKYO, Renderer, parse_envelope
 from renderer.errors import ChohyoError
+from renderer.files import write_atomic
 from renderer.settings import PROJECT_ROOT, Settings
 from renderer.state.registry import seed_registry
 from renderer.state.serials import SerialCounter
@@ -359,7 +360,7 @@ def write_report(case: GoldenCase, outcome: CaseOutcome, problems: list[str], st
     dest = store_dir(case, store)
     dest.mkdir(parents=True, exist_ok=True)
     for name, data in outcome.files().items():
-        _write_atomic(dest / RENDERED_NAMES[name], data)
+        write_atomic(dest / RENDERED_NAMES[name], data, mode=0o644)
     written = case_report(case, outcome, problems, dest / REPORT_NAME)
     return Report(written.path, written.lines, written.size)
 
@@ -374,18 +375,6 @@ def clear_report(case: GoldenCase, store: Path = STORE_DIR) -> None:
 
 
 # --------------------------------------------------------------------------- updating
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        Path(tmp).chmod(0o644)   # mkstemp makes 0600; expected files are ordinary repository files
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def update(case_dir: Path, outcome: CaseOutcome) -> list[str]:
@@ -406,7 +395,7 @@ def update(case_dir: Path, outcome: CaseOutcome) -> list[str]:
     for name, data in outcome.files().items():
         path = case_dir / name
         if not path.exists():
-            _write_atomic(path, data)
+            write_atomic(path, data, mode=0o644)   # expected files are ordinary repository files
             changes.append(f"created {name}")
             continue
         if name == EXPECTED_ERROR and outcome.error is not None:
@@ -414,6 +403,6 @@ def update(case_dir: Path, outcome: CaseOutcome) -> list[str]:
         else:
             same = path.read_bytes() == data
         if not same:
-            _write_atomic(path, data)
+            write_atomic(path, data, mode=0o644)   # expected files are ordinary repository files
             changes.append(f"rewrote {name}")
     return changes

@@ -36,13 +36,13 @@ from typing import IO, Any
 
 from renderer.api import TOKYO, Plan, Renderer, parse_envelope, refusal_record, render_record
 from renderer.batch.executors import DaskExecutor, Executor, LocalExecutor
-from renderer.batch.files import TEMP_SUFFIX, private_dir, remove_strays, sync_dir, write_private
 from renderer.batch.journal import FileRow, Journal, RecordRow
 from renderer.batch.progress import BatchProgress
 from renderer.batch.source import CsvSource, InputIndex, Source, file_sha256, load_csv_mapping
 from renderer.batch.work import FileResult, FileTask, PlannedRecord, RecordFailure, save_plan
 from renderer.compose.compose import issue_number
 from renderer.errors import ChohyoError, InputError, LayoutError, RefusedError, UsageError
+from renderer.files import TEMP_SUFFIX, private_dir, remove_strays, sync_dir, write_atomic
 from renderer.state.issue_log import IssuedNumber, IssueLogError, LogRecord
 from renderer.state.registry import Registry, RegistryView, Snapshot, generation, instant
 from renderer.state.serials import allocate_in
@@ -219,7 +219,7 @@ class BatchRun:
             self.journal = Journal(db, self.run_id)
             self.journal.create(created_at=instant(self.renderer.settings.now()), layout=opts.layout,
                                 input_sha256=self.index.sha256, options=opts.fingerprint(), records=len(self.index))
-            write_private(run_file, json.dumps({
+            write_atomic(run_file, json.dumps({
                 "run_id": self.run_id, "input_sha256": self.index.sha256, "options": opts.fingerprint()},
                 ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
             self.summary = BatchSummary(self.run_id, len(self.index))

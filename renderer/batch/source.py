@@ -47,10 +47,10 @@ class InputIndex:
         return len(self.lines)
 
     def save(self, path: Path) -> None:
-        from renderer.batch.files import write_private
+        from renderer.files import write_atomic
 
         header = ORDER_MAGIC + f"{len(self.lines)} {self.sha256}\n".encode("ascii")
-        write_private(path, header + self.lines.tobytes() + self.offsets.tobytes())
+        write_atomic(path, header + self.lines.tobytes() + self.offsets.tobytes())
 
     @classmethod
     def load(cls, path: Path) -> InputIndex:

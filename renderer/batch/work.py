@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderer.api import font_set
-from renderer.batch.files import write_private
 from renderer.bind import BoundDocument
 from renderer.compose.compose import Composer
 from renderer.display import Page, PagedDocument
 from renderer.draw import draw
 from renderer.errors import ChohyoError
+from renderer.files import write_atomic
 from renderer.finish import finish
 from renderer.settings import Settings
 
@@ -82,7 +82,7 @@ class FileResult:
 
 def save_plan(path: Path, records: list[PlannedRecord]) -> None:
     """One pickle per file: the layout and tenant objects the records share are stored once."""
-    write_private(path, pickle.dumps({"version": PLAN_VERSION, "records": records}, protocol=5))
+    write_atomic(path, pickle.dumps({"version": PLAN_VERSION, "records": records}, protocol=5))
 
 
 def load_plan(path: Path) -> list[PlannedRecord]:
@@ -126,7 +126,7 @@ def render_file(task: FileTask) -> FileResult:
         return FileResult(task.name, "", "", 0, [], failures)
     info = Composer(records[0].doc, fonts).info()
     pdf = finish(draw(PagedDocument(info=info, pages=itertools.chain([first], gen)), fonts))
-    write_private(Path(task.out_path), pdf)
+    write_atomic(Path(task.out_path), pdf)
     return FileResult(task.name, hashlib.sha256(pdf).hexdigest(), task.out_path, sum(r.pages for r in results),
                       results, failures)
 

@@ -7,9 +7,7 @@ and problem+json on stderr with ``--json``. Messages carry paths and rule names,
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -56,21 +54,6 @@ def guard(as_json: bool, body: Callable[[], int | None]) -> None:
 
 def settings_from(layouts_dir: Path | None, fonts_dir: Path | None, state_dir: Path | None) -> Settings:
     return Settings.from_env(layouts_dir=layouts_dir, fonts_dir=fonts_dir, state_dir=state_dir)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write the whole file or nothing: temp file in the same directory, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_json(path: Path) -> Any:

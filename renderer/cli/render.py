@@ -18,8 +18,8 @@ from renderer.cli.common import (
     guard,
     read_json,
     settings_from,
-    write_atomic,
 )
+from renderer.files import write_atomic
 
 
 def render(

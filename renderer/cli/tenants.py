@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from renderer.cli.common import FontsDir, guard, settings_from, write_atomic
+from renderer.cli.common import FontsDir, guard, settings_from
+from renderer.files import write_atomic
 
 tenants_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="Tenant helpers.")
 

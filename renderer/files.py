@@ -1,8 +1,9 @@
-"""Files of a batch run: written whole or not at all, readable by the owner only.
+"""Files we deliver: written whole or not at all, readable by the owner only.
 
-In: bytes and paths inside the run's output directory. Out: files written to a temp name in the same
-directory, fsynced, renamed into place, and the directory fsynced (so a rename survives a power cut);
-directories created 0700 and files 0600. `remove_strays` deletes what a killed run left half-written.
+In: bytes and paths (a rendered PDF and its reports, a batch run's files and state). Out: files written to
+a temp name in the same directory, fsynced, renamed into place, and the directory fsynced (so a rename
+survives a power cut); directories created 0700 and files 0600. `remove_strays` deletes what a killed
+batch run left half-written.
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Atomically write `data` to `path` (mode 0600): temp file, fsync, rename, fsync of the directory."""
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Atomically write `data` to `path`: temp file, fsync, rename, fsync of the directory. Mode 0600
+    unless told (golden files are ordinary repository files, 0644)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)   # 0600
     try:
+        if mode != 0o600:
+            Path(tmp).chmod(mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
