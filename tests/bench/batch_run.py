@@ -74,6 +74,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--kills", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20261127)
+    ap.add_argument("--rate", type=float, default=500.0,
+                    help="expected records/s, to place the kills inside the run (default 500)")
     ap.add_argument("--no-text", action="store_true", help="skip the text extraction check")
     ap.add_argument("--keep", type=Path, help="keep the run here instead of a temp directory")
     args = ap.parse_args()
@@ -85,8 +87,8 @@ def main() -> None:
         with inp.open("w", encoding="utf-8") as fh:
             for env in sample_notices(n):
                 fh.write(json.dumps(env, ensure_ascii=False) + "\n")
-        # rough duration from a first estimate of 20 ms a record per worker: kill inside the run
-        expected = n * 0.02 / args.workers
+        # kill inside the run: each leg at a random moment within its share of the expected duration
+        expected = n / args.rate
         legs, snapshots = [], []
         for _ in range(args.kills):
             legs.append(run_leg(inp, out, state, args.workers, rng.uniform(0.1, 0.8) * expected / args.kills))
@@ -96,8 +98,10 @@ def main() -> None:
         m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
         size = sum((out / f["name"]).stat().st_size for f in m["files"])
         peak_workers = [mb for leg in legs for mb in leg.peak_worker_mb.values()]
-        print(f"records {n:,}: {len(legs) - 1} kill(s) at "
-              f"{', '.join(f'{leg.seconds:.1f} s' for leg in legs if leg.killed)}; wall {wall:.1f} s over all legs "
+        killed = [leg for leg in legs if leg.killed]
+        print(f"records {n:,}: {len(killed)} kill(s) at "
+              f"{', '.join(f'{leg.seconds:.1f} s' for leg in killed) or '-'} into their legs; "
+              f"wall {wall:.1f} s over all legs "
               f"({n / wall:.1f} records/s incl. restarts); files {len(m['files'])}, pages {m['totals']['pages']:,}, "
               f"{size / 2**20:.1f} MB")
         print(f"  peak RSS: coordinator {max(leg.peak_coordinator_mb for leg in legs):.0f} MB; worker processes "
