@@ -133,6 +133,7 @@ class BatchRun:
     # ------------------------------------------------------------------ entry
 
     def run(self) -> BatchSummary:
+        self._check_options()   # before anything is created on disk
         with _private_umask(), self._exclusive():
             self._open()
             executor = self._executor()
@@ -166,7 +167,7 @@ class BatchRun:
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def _open(self) -> None:
+    def _check_options(self) -> None:
         opts = self.opts
         spec = self.renderer.layout(opts.layout)   # unknown layout: UsageError naming the known ones
         if opts.sort is not None and opts.sort not in spec.sort_keys:
@@ -177,6 +178,12 @@ class BatchRun:
             raise UsageError("--pages-per-file must be at least 1", field="--pages-per-file")
         if not opts.input.is_file():
             raise UsageError(f"cannot read {opts.input}: no such file", field="INPUT")
+        if opts.resume and not (self.state / RUN_FILE).exists():
+            raise UsageError(f"there is no batch run to resume in {opts.out_dir}", field="--resume")
+
+    def _open(self) -> None:
+        opts = self.opts
+        spec = self.renderer.layout(opts.layout)
         request = self._run_request()
         if opts.csv_map is not None:
             if request is None:

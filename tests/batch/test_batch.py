@@ -343,3 +343,14 @@ def test_a_csv_mapping_must_match_the_header(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as exc:
         run_batch(renderer(tmp_path / "state"), _options(inp, tmp_path / "out2", csv_map=mapping))
     assert exc.value.field == "--request"
+
+
+def test_bad_options_leave_nothing_on_disk(tmp_path: Path) -> None:
+    inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(1))
+    for kw, field in (({"layout": "nope"}, "layout"), ({"sort": "nope"}, "--sort"),
+                      ({"input": tmp_path / "missing.jsonl"}, "INPUT"), ({"resume": True}, "--resume")):
+        out = tmp_path / f"out-{field.strip('-')}"
+        with pytest.raises(UsageError) as exc:
+            run_batch(renderer(tmp_path / "state"), _options(inp, out, **kw))
+        assert exc.value.field == field
+        assert not out.exists()
