@@ -180,10 +180,6 @@ class BatchRun:
             raise UsageError(f"cannot read {opts.input}: no such file", field="INPUT")
         if opts.resume and not (self.state / RUN_FILE).exists():
             raise UsageError(f"there is no batch run to resume in {opts.out_dir}", field="--resume")
-
-    def _open(self) -> None:
-        opts = self.opts
-        spec = self.renderer.layout(opts.layout)
         request = self._run_request()
         if opts.csv_map is not None:
             if request is None:
@@ -191,6 +187,10 @@ class BatchRun:
             self.source = CsvSource(opts.input, load_csv_mapping(opts.csv_map), request=request, layout_id=opts.layout)
         else:
             self.source = Source(opts.input, request=request, layout_id=opts.layout)
+
+    def _open(self) -> None:
+        opts = self.opts
+        spec = self.renderer.layout(opts.layout)
         run_file = self.state / RUN_FILE
         db = self.renderer.db
         if run_file.exists():

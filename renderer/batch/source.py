@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from renderer.diagnostics import from_pydantic
 from renderer.errors import InputError, UsageError
+from renderer.files import write_atomic
 from renderer.spec.model import DataPath
 
 ORDER_MAGIC = b"CHOHYO-ORDER-1\n"
@@ -47,8 +48,6 @@ class InputIndex:
         return len(self.lines)
 
     def save(self, path: Path) -> None:
-        from renderer.files import write_atomic
-
         header = ORDER_MAGIC + f"{len(self.lines)} {self.sha256}\n".encode("ascii")
         write_atomic(path, header + self.lines.tobytes() + self.offsets.tobytes())
 

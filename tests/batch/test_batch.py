@@ -187,6 +187,7 @@ def test_data_lines_with_a_run_level_request(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as exc:
         run_batch(renderer(tmp_path / "state"), _options(inp, tmp_path / "o2", request=bad))
     assert exc.value.field == "--request"
+    assert not (tmp_path / "o2").exists() and not (tmp_path / "out2").exists()
 
 
 def test_resume_guards_and_a_resume_of_a_finished_run_changes_nothing(tmp_path: Path) -> None:
@@ -343,6 +344,7 @@ def test_a_csv_mapping_must_match_the_header(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as exc:
         run_batch(renderer(tmp_path / "state"), _options(inp, tmp_path / "out2", csv_map=mapping))
     assert exc.value.field == "--request"
+    assert not (tmp_path / "o2").exists() and not (tmp_path / "out2").exists()
 
 
 def test_bad_options_leave_nothing_on_disk(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ def test_a_resume_after_the_lift_expired_refuses_instead_of_printing_the_old_pla
     opts = BatchOptions(layout="juminhyo-setai", input=inp, out_dir=out, workers=1, progress=False)
 
     first = BatchRun(r, opts)
+    first._check_options()
     first._open()
     first._plan_all(_NeverRuns(), BatchProgress(1, enabled=False))   # planned with the lift, never drawn
     planned = first.journal.records_of("juminhyo-setai-00001.pdf")   # planned: the lift let the rules pass
