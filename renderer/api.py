@@ -13,9 +13,10 @@ warnings). Each stage lives in its own module; this one calls them in order and 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -25,23 +26,32 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from renderer.bind import BoundDocument, bind
+from renderer.caller import Caller
 from renderer.compose.compose import Composer, issue_number
 from renderer.diagnostics import from_pydantic
 from renderer.display import Page, PagedDocument, dump_header, dump_page
 from renderer.draw import draw
 from renderer.envelope import Envelope, Request
-from renderer.errors import InputError, RefusedError, UsageError
+from renderer.errors import InputError, LayoutError, RefusedError, UsageError
 from renderer.finish import finish
 from renderer.fonts import FontSet
-from renderer.rules.dv import DvOutcome, apply_dv, check_requester, persons_in, requester_ids, warnings_for
+from renderer.rules.dates import check_issued_on_window
+from renderer.rules.dv import (
+    DvOutcome,
+    apply_dv,
+    check_claim,
+    check_requester,
+    persons_in,
+    requester_ids,
+    warnings_for,
+)
 from renderer.rules.policy import apply_rules
 from renderer.settings import Settings
 from renderer.spec.model import LayoutSpec
 from renderer.spec.validate import load_layout
 from renderer.state.db import Database, open_database
-from renderer.state.issue_log import IssuedNumber, IssueLog, LogRecord
+from renderer.state.issue_log import IssuedNumber, IssueLog, IssueLogError, LogRecord
 from renderer.state.registry import Registry, Snapshot
-from renderer.state.serials import SerialCounter
 from renderer.tenants import Tenant, load_tenant
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -64,6 +74,7 @@ class RenderResult:
     warnings: list[str] = field(default_factory=list)
     pdf_sha256: str = ""
     log_seq: int = 0
+    numbers: list[IssuedNumber] = field(default_factory=list)
 
 
 @lru_cache(maxsize=4)
@@ -114,72 +125,97 @@ class Renderer:
             tenant = self._tenants[code] = load_tenant(self.settings.tenants_dir, code)
         return tenant
 
-    def render(self, raw: Any, *, layout_id: str | None = None, with_display: bool = True) -> RenderResult:
-        """Render one envelope. Pages are composed and drawn one at a time (a long list never sits in
-        memory); `with_display=False` skips the display-list text (bulk runs)."""
+    def render(self, raw: Any, *, layout_id: str | None = None, with_display: bool = True,
+               caller: Caller | None = None, job: str | None = None) -> RenderResult:
+        """Render one envelope for `caller` (default: this process's OS user, with no grants). Pages are
+        composed and drawn one at a time (a long list never sits in memory); `with_display=False` skips the
+        display-list text (bulk runs). `job` names the reservation so that a supervisor can void its
+        numbers if this process dies mid-render (the service passes its request id)."""
+        who = caller or Caller.local()
         now = self.settings.now()
         envelope = parse_envelope(raw, today=now.astimezone(TOKYO).date())
-        if layout_id is not None and envelope.layout != layout_id:
-            raise UsageError(f"the envelope's layout {envelope.layout!r} is not {layout_id!r}", field="layout")
-        spec = self.layout(envelope.layout)
+        spec = self.layout_for(envelope, layout_id)
         tenant = self.tenant(envelope.tenant)
         try:
-            return self._render(envelope, spec, tenant, now, with_display)
+            plan = self.plan(envelope, spec, tenant, now, caller=who)
         except RefusedError as exc:
-            self._log_refusal(envelope, spec, exc, now)
+            self.issue_log.append(refusal_record(envelope, spec, exc, now, who))   # IssueLogError if it cannot
             raise
+        return self._render(plan, now, who, job, with_display)
+
+    def layout_for(self, envelope: Envelope, layout_id: str | None) -> LayoutSpec:
+        """The envelope's layout, which must be `layout_id` when the entry point names one (a URL, a CLI
+        argument, a batch run)."""
+        if layout_id is not None and envelope.layout != layout_id:
+            raise UsageError(f"layout: the envelope names layout {envelope.layout!r}, but this call renders "
+                             f"{layout_id!r}", field="layout")
+        return self.layout(envelope.layout)
 
     def plan(self, envelope: Envelope, spec: LayoutSpec, tenant: Tenant, now: dt.datetime, *,
-             registry: SnapshotSource | None = None) -> Plan:
-        """Everything up to composition: 相手方 check, bind, 交付年月日, rules, DV, sheet count. Raises
-        `InputError` (bad data) or `RefusedError` (a rule); no serial is spent and nothing is logged here.
-        `registry` answers the DV reads (default: the database, one read transaction each; a batch passes
-        an in-memory view whose generation it checks when it commits)."""
+             caller: Caller | None = None, registry: SnapshotSource | None = None) -> Plan:
+        """Everything up to composition: declared terminal and printer, 相手方 check, the caller's right
+        to its claim, bind, 交付年月日, rules, DV, sheet count. Raises `InputError` (bad data) or
+        `RefusedError` (a rule); no serial is spent and nothing is logged here. `registry` answers the DV
+        reads (default: the database, one read transaction each; a batch passes an in-memory view whose
+        generation it checks when it commits)."""
+        who = caller or Caller.local()
         source: SnapshotSource = registry or self.registry
         request = envelope.request
+        tenant.device_name("terminal", request.terminal)   # undeclared: exit 2, before anything is spent
+        tenant.device_name("printer", request.printer)
         asking = requester_ids(request)
         if asking:   # a registered 相手方 is refused on every layout, before anything else is looked at
-            check_requester(source.snapshot(tenant.code, [], asking, spec.id, now), request)
+            first = source.snapshot(tenant.code, [], asking, spec.id, now)
+            check_requester(first, request)
+            check_claim(first, request, who)
         bound = bind(envelope, spec, tenant)
+        today = now.astimezone(TOKYO).date()
         if spec.kind == "certificate":
             check_issued_on(request, now)
+        else:
+            check_issued_on_window(spec, request.issued_on, today)
         everyone = persons_in(bound.data)
         doc = apply_rules(bound)
         snapshot = source.snapshot(tenant.code, [pid for _, pid in everyone], asking, spec.id, now)
-        doc, dv = apply_dv(doc, everyone, snapshot, extra=_head_printed(bound, doc))
+        doc, dv = apply_dv(doc, everyone, snapshot, who, extra=_head_printed(bound, doc))
         dv = DvOutcome(policy=dv.policy, lifts=dv.lifts, protected=dv.protected, redacted=dv.redacted,
-                       warnings=warnings_for(snapshot, dv.protected, now.astimezone(TOKYO).date()))
+                       warnings=warnings_for(snapshot, dv.protected, today))
         sheets = Composer(doc, self.fonts).count_sheets()   # fail on bad data before a serial is spent
-        return Plan(doc=doc, sheets=sheets, person_ids=[pid for _, pid in persons_in(doc.data)], dv=dv)
+        return Plan(doc=doc, sheets=sheets, person_ids=[pid for _, pid in persons_in(doc.data)], dv=dv,
+                    caller=who)
 
-    def _render(self, envelope: Envelope, spec: LayoutSpec, tenant: Tenant, now: dt.datetime,
+    def _render(self, plan: Plan, now: dt.datetime, caller: Caller, job: str | None,
                 with_display: bool) -> RenderResult:
-        request = envelope.request
-        plan = self.plan(envelope, spec, tenant, now)
         doc, dv = plan.doc, plan.dv
-        composer = Composer(doc, self.fonts)
-        serials = SerialCounter(self.settings).allocate(
-            tenant.code, request.issued_on, request.terminal, request.printer, request.copies)
-        issue_numbers = [issue_number(doc, s) for s in serials]
-        parts: list[str] = []
-        pages = 0
+        request, tenant = doc.request, doc.tenant
+        reserve = LogRecord("reserve", now, request_body(plan.doc, caller), job=job)
+        reserve_seq, numbers = self.issue_log.reserve(reserve, tenant.code, request.issued_on, request.terminal,
+                                                      request.printer, request.copies)
+        try:
+            composer = Composer(doc, self.fonts)
+            serials = [n.serial for n in numbers]
+            issue_numbers = [issue_number(doc, s) for s in serials]
+            parts: list[str] = []
+            pages = 0
 
-        def on_page(n: int, page: Page) -> None:
-            nonlocal pages
-            pages = n
-            if with_display:
-                parts.append(dump_page(n, page))
+            def on_page(n: int, page: Page) -> None:
+                nonlocal pages
+                pages = n
+                if with_display:
+                    parts.append(dump_page(n, page))
 
-        info = composer.info()
-        pdf = finish(draw(PagedDocument(info=info, pages=composer.stream(serials)), self.fonts, on_page=on_page))
-        display = dump_header(info, pages) + "".join(parts) if with_display else ""
-        sha = hashlib.sha256(pdf).hexdigest()
-        record = render_record(plan, now, pages=pages, issue_numbers=issue_numbers,
-                               seal_printed=composer.seal_printed, my_number_printed=composer.my_number_printed,
-                               pdf_sha256=sha)
-        numbers = [IssuedNumber(tenant.code, request.issued_on, request.terminal, request.printer, s)
-                   for s in serials]
-        seq = self.issue_log.append(record, numbers)   # no record, no PDF: raises IssueLogError (exit 1)
+            info = composer.info()
+            pdf = finish(draw(PagedDocument(info=info, pages=composer.stream(serials)), self.fonts,
+                              on_page=on_page))
+            display = dump_header(info, pages) + "".join(parts) if with_display else ""
+            sha = hashlib.sha256(pdf).hexdigest()
+            record = render_record(plan, now, pages=pages, issue_numbers=issue_numbers,
+                                   seal_printed=composer.seal_printed, my_number_printed=composer.my_number_printed,
+                                   pdf_sha256=sha, closes=numbers)
+            seq = self.issue_log.append(record)   # no record, no PDF: raises IssueLogError (exit 1)
+        except BaseException as exc:   # the numbers were reserved: account for them before going on
+            self.void(reserve_seq, doc, caller, now, void_reason(exc), getattr(exc, "rule", None))
+            raise
         return RenderResult(
             pdf=pdf,
             display=display,
@@ -195,10 +231,37 @@ class Renderer:
             warnings=dv.warnings,
             pdf_sha256=sha,
             log_seq=seq,
+            numbers=numbers,
         )
 
-    def _log_refusal(self, envelope: Envelope, spec: LayoutSpec, exc: RefusedError, now: dt.datetime) -> None:
-        self.issue_log.append(refusal_record(envelope, spec, exc, now))   # IssueLogError (exit 1) if it cannot
+    def void(self, reserve_seq: int, doc: BoundDocument, caller: Caller, now: dt.datetime, reason: str,
+             rule: str | None = None) -> None:
+        """Close the open numbers of one reservation with a ``void`` record. Best effort: when the log
+        itself is what failed, the reservation stays open and `chohyo audit verify` reports it."""
+        body = {**request_body(doc, caller), "reason": reason, "rule": rule}
+        with contextlib.suppress(IssueLogError):
+            self.issue_log.void_open(LogRecord("void", now, body), seqs=[reserve_seq])
+
+    def spoil(self, numbers: Sequence[IssuedNumber], issue_numbers: Sequence[str], *, layout: str, tenant: str,
+              caller: Caller, reason: str) -> None:
+        """A rendered PDF that never reached its reader (the client went away, the file could not be
+        written): a ``void`` record marks its numbers spoiled (処分). Raises `IssueLogError` if it cannot."""
+        body = {"tenant": tenant, "layout": layout, "caller": caller.record(), "reason": reason,
+                "issue_numbers": list(issue_numbers)}
+        self.issue_log.append(LogRecord("void", self.settings.now(), body, closes=tuple(numbers), spoils=True))
+
+
+def void_reason(exc: BaseException) -> str:
+    """Why a reserved render failed, as the void record says it (never the exception's text)."""
+    if isinstance(exc, RefusedError):
+        return "refused"
+    if isinstance(exc, InputError | LayoutError):
+        return "invalid"
+    if isinstance(exc, IssueLogError):
+        return "log-failed"
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return "interrupted"
+    return f"failed ({exc.__class__.__name__})"
 
 
 class SnapshotSource(Protocol):
@@ -214,33 +277,46 @@ class Plan:
     sheets: int
     person_ids: list[str]
     dv: DvOutcome
+    caller: Caller = field(default_factory=Caller.local)
 
     @property
     def copies(self) -> int:
         return self.doc.request.copies
 
 
+def request_body(doc: BoundDocument, caller: Caller) -> dict[str, Any]:
+    """Who asked for what, as every record of a render states it: the authenticated caller beside the
+    request's free-text operator and the requester's claim (never a name, address or number)."""
+    request = doc.request
+    r = request.requester
+    return {"operator": request.operator, "caller": caller.record(), "tenant": doc.tenant.code,
+            "layout": doc.layout.id, "kind": doc.layout.kind, "channel": request.channel, "output": request.output,
+            "relation": r.relation, "requester_person_id": r.person_id, "acting_for": r.acting_for,
+            "terminal": request.terminal, "printer": request.printer, "copies": request.copies}
+
+
 def render_record(plan: Plan, now: dt.datetime, *, pages: int, issue_numbers: list[str], seal_printed: bool,
-                  my_number_printed: bool, pdf_sha256: str, extra: dict[str, Any] | None = None) -> LogRecord:
+                  my_number_printed: bool, pdf_sha256: str, closes: Sequence[IssuedNumber] = (),
+                  extra: dict[str, Any] | None = None) -> LogRecord:
     """The issue log's record of one rendered envelope (no names, addresses or numbers of residents)."""
-    doc, request = plan.doc, plan.doc.request
     body: dict[str, Any] = {
-        "operator": request.operator, "tenant": doc.tenant.code, "layout": doc.layout.id, "kind": doc.layout.kind,
-        "channel": request.channel, "output": request.output, "relation": request.requester.relation,
-        "pages": pages, "sheets": plan.sheets, "copies": request.copies,
+        **request_body(plan.doc, plan.caller), "pages": pages, "sheets": plan.sheets,
         "issue_numbers": issue_numbers, "seal_printed": seal_printed,
         "my_number_printed": my_number_printed, "person_ids": plan.person_ids, "lifts": plan.dv.lifts,
         "pdf_sha256": pdf_sha256, **(extra or {})}
-    return LogRecord("render", now, body)
+    return LogRecord("render", now, body, closes=tuple(closes))
 
 
-def refusal_record(envelope: Envelope, spec: LayoutSpec, exc: RefusedError, now: dt.datetime,
+def refusal_record(envelope: Envelope, spec: LayoutSpec, exc: RefusedError, now: dt.datetime, caller: Caller,
                    extra: dict[str, Any] | None = None) -> LogRecord:
     request = envelope.request
+    r = request.requester
     body: dict[str, Any] = {
-        "operator": request.operator, "tenant": envelope.tenant, "layout": spec.id, "kind": spec.kind,
-        "channel": request.channel, "output": request.output, "relation": request.requester.relation,
-        "rule": exc.rule, "field": exc.field, "person_ids": list(getattr(exc, "person_ids", [])), **(extra or {})}
+        "operator": request.operator, "caller": caller.record(), "tenant": envelope.tenant, "layout": spec.id,
+        "kind": spec.kind, "channel": request.channel, "output": request.output, "relation": r.relation,
+        "requester_person_id": r.person_id, "acting_for": r.acting_for, "terminal": request.terminal,
+        "printer": request.printer, "rule": exc.rule, "field": exc.field,
+        "person_ids": list(getattr(exc, "person_ids", [])), **(extra or {})}
     return LogRecord("refusal", now, body)
 
 

@@ -46,7 +46,7 @@ from renderer.samples import sample_idosha_rows, sample_kyufu_rows
 from renderer.settings import PROJECT_ROOT, Settings
 
 REQUEST = {"requester": {"relation": "public_office"}, "channel": "counter", "operator": "bench",
-           "issued_on": "2026-11-27", "terminal": "bench", "printer": "bench"}
+           "terminal": "honcho-1", "printer": "prn-001"}   # issued today: a list's date must be near the clock
 
 
 @dataclass(frozen=True)

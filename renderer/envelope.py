@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from renderer.datamodels.types import IsoDate
 from renderer.spec.model import OmissionItem
 
 MAX_COPIES = 20
+
+#: a terminal or printer id declared in the tenant file (`renderer.tenants.Device`); "" = none
+DeviceId = Annotated[str, Field(pattern=r"^([a-z0-9][a-z0-9_-]{0,19})?$")]
 
 
 class Model(BaseModel):
@@ -50,11 +53,15 @@ class Request(Model):
         default=None,
         description="optional items asked for; absent = the tenant's defaults")
     issued_on: IsoDate = Field(description="交付年月日 (absent: today in Asia/Tokyo by the server's clock)")
-    copies: int = Field(default=1, ge=1, le=MAX_COPIES)
+    copies: StrictInt = Field(default=1, ge=1, le=MAX_COPIES, description="a JSON integer, never a string")
     signer: Literal["head", "deputy"] = Field(default="head", description="市区町村長 or 職務代理者")
-    seal: bool = Field(default=True, description="print the 公印")
-    terminal: Annotated[str, Field(max_length=20)] = Field(default="", description="端末名 for the 発行番号")
-    printer: Annotated[str, Field(max_length=20)] = Field(default="", description="プリンタ名 for the 発行番号")
+    seal: StrictBool = Field(default=True, description="print the 公印")
+    terminal: DeviceId = Field(
+        default="", description="id of a terminal the tenant file declares (its printed name goes into the 発行番号); "
+                                "absent = no terminal part")
+    printer: DeviceId = Field(
+        default="", description="id of a printer the tenant file declares (its printed name goes into the 発行番号); "
+                                "absent = no printer part")
     members: list[Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$")]] | None = Field(
         default=None, description="person_ids to print (一部の世帯員); absent = the whole household")
 

@@ -2,7 +2,8 @@
 
 In: a golden directory laid out as ``golden/<layout-id>/<case>/`` where each case holds
 ``input.json`` (an envelope, renderable as-is by ``chohyo render <layout-id> input.json``), an optional
-``fixtures.json`` (``{"serial_start": 11}``: the next 発行番号 serial; unknown keys are an error) and the
+``fixtures.json`` (``{"serial_start": 11}``: the next 発行番号 serial; ``clock``, ``suppressions``, ``lifts``,
+``identity_verified`` (the caller checked identity documents); unknown keys are an error) and the
 expected result: either ``expected.pdf`` + ``display.txt`` (the display list dump) or
 ``expected-error.json`` (``{"exit_code": 3, "type": "urn:chohyo:problem:refused", "rule": "..."}``,
 ``rule`` optional) for a case that must be refused.
@@ -32,11 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from renderer.api import TOKYO, Renderer, parse_envelope
+from renderer.caller import Caller
 from renderer.errors import ChohyoError
 from renderer.files import write_atomic
 from renderer.settings import PROJECT_ROOT, Settings
+from renderer.state.issue_log import LogRecord
 from renderer.state.registry import seed_registry
-from renderer.state.serials import SerialCounter
 
 GOLDEN_DIR = PROJECT_ROOT / "golden"
 
@@ -57,7 +59,7 @@ UPDATE_FLAG = "--update-golden"      # the pytest option (tests/conftest.py)
 UPDATE_DEST = "update_golden"        # its attribute on config.option
 TEST_FILE = "tests/test_golden.py"
 
-FIXTURE_KEYS = frozenset({"serial_start", "clock", "suppressions", "lifts"})
+FIXTURE_KEYS = frozenset({"serial_start", "clock", "suppressions", "lifts", "identity_verified"})
 ERROR_KEYS = frozenset({"exit_code", "type", "rule"})
 MAX_DIFF_LINES = 20
 
@@ -124,6 +126,8 @@ def select(cases: list[GoldenCase], names: list[str]) -> list[GoldenCase]:
 @dataclass(frozen=True)
 class Fixtures:
     serial_start: int = 1
+    #: the caller checked the requester's identity documents (CLI ``--identity-verified``)
+    identity_verified: bool = False
     #: the server's clock during the render (ISO datetime with offset); default: 09:00 Asia/Tokyo on the
     #: envelope's issued_on, since a certificate must be issued today by the server's clock
     clock: dt.datetime | None = None
@@ -161,8 +165,11 @@ def load_fixtures(case_dir: Path) -> Fixtures:
     for name, value in lists.items():
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise GoldenError(f"{path}: {name} must be a list of objects")
+    verified = raw.get("identity_verified", False)
+    if not isinstance(verified, bool):
+        raise GoldenError(f"{path}: identity_verified must be true or false")
     return Fixtures(serial_start=start, clock=when, suppressions=tuple(lists["suppressions"]),
-                    lifts=tuple(lists["lifts"]))
+                    lifts=tuple(lists["lifts"]), identity_verified=verified)
 
 
 def _read_json(path: Path) -> Any:
@@ -228,10 +235,14 @@ def render_case(case_dir: Path, settings_template: Settings | None = None) -> Ca
             request = envelope.request
             when = fixtures.clock or dt.datetime.combine(request.issued_on, dt.time(9, 0), tzinfo=TOKYO)
             settings = dataclasses.replace(settings, clock=lambda: when)
-            SerialCounter(settings.state_dir).seed(envelope.tenant, request.issued_on, request.terminal,
-                                                   request.printer, fixtures.serial_start)
+            renderer = Renderer(settings)
+            if fixtures.serial_start > 1:
+                renderer.issue_log.set_counter(LogRecord("counter", when, {"operator": "golden-fixture"}),
+                                               envelope.tenant, request.issued_on, request.terminal,
+                                               request.printer, fixtures.serial_start)
             seed_registry(settings, envelope.tenant, fixtures.suppressions, fixtures.lifts)
-            result = Renderer(settings).render(raw, layout_id=case.layout_id)
+            caller = Caller.local("cli", identity_verified=fixtures.identity_verified)
+            result = renderer.render(raw, layout_id=case.layout_id, caller=caller)
         except ChohyoError as exc:
             problem = exc.problem_object()
             error: dict[str, Any] = {"exit_code": problem["exit_code"], "type": problem["type"]}

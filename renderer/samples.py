@@ -129,7 +129,7 @@ def sample_notices(count: int, *, seed: int = 1, start: int = 1) -> Iterator[dic
         yield {
             "layout": "tsuchisho-kyufu-kettei", "tenant": "122122",
             "request": {"requester": {"relation": "public_office"}, "channel": "mail", "operator": "batch01",
-                        "output": "print", "issued_on": "2026-11-27", "terminal": "本庁1", "printer": "プリンタ002"},
+                        "output": "print", "terminal": "honcho-1", "printer": "prn-002"},
             "data": {
                 "addressee": {"person_id": f"{500000000 + i}", "name": f"{_FAMILY[f]}　{_GIVEN[g]}",
                               "address": address, "postal_town": town},

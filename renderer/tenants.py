@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -27,6 +28,8 @@ MAX_SEAL_BYTES = 2_000_000
 MAX_SEAL_PIXELS = 4_000_000
 MIN_SEAL_SIDE_PX = 100
 MAX_SEAL_MM = 25.0
+#: Unicode categories a printed name may not contain: control, format, line/paragraph and space separators
+BANNED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})
 
 
 class Model(BaseModel):
@@ -68,6 +71,31 @@ class TenantDefaults(Model):
         default_factory=dict, description="per layout id: values of the parameters the layout declares")
 
 
+def check_printed_name(v: str) -> str:
+    """A name printed in the 発行番号: NFKC-normalised, no control, format, separator or space characters
+    (so two different series can never print the same visible 発行番号, and no name can hide a CR/LF)."""
+    normal = unicodedata.normalize("NFKC", v)
+    if normal != v:
+        raise ValueError(f"must be written NFKC-normalised ({normal!r})")
+    for ch in v:
+        if unicodedata.category(ch) in BANNED_CATEGORIES:
+            raise ValueError(f"contains U+{ord(ch):04X} ({unicodedata.category(ch)}): control, format, "
+                             f"separator and space characters are not allowed")
+    return v
+
+
+class Device(Model):
+    """A terminal (端末) or printer (プリンタ) of the tenant: the id a request names, the name printed."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,19}$")]
+    name: Annotated[str, Field(min_length=1, max_length=20)]
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_printed_name(v)
+
+
 class DvSettings(Model):
     """DV 支援措置 parameters a tenant sets (seed: 抑止状態に戻るまでの時間を設定できること)."""
 
@@ -87,6 +115,24 @@ class TenantFile(Model):
     seal: Seal
     defaults: TenantDefaults = TenantDefaults()
     dv: DvSettings = DvSettings()
+    terminals: list[Device] = Field(default_factory=list, description="端末: the ids requests may name")
+    printers: list[Device] = Field(default_factory=list, description="プリンタ: the ids requests may name")
+
+    @model_validator(mode="after")
+    def _devices(self) -> TenantFile:
+        ids: set[tuple[str, str]] = set()
+        names: dict[str, str] = {}
+        for kind, devices in (("terminals", self.terminals), ("printers", self.printers)):
+            for d in devices:
+                if (kind, d.id) in ids:
+                    raise ValueError(f"{kind}: id {d.id!r} is declared twice")
+                ids.add((kind, d.id))
+                # one name space for both lists: the 発行番号 joins them with spaces, so a terminal and a
+                # printer sharing a name would print the same visible number for two series
+                if d.name in names:
+                    raise ValueError(f"{kind}: the printed name {d.name!r} is already used by {names[d.name]}")
+                names[d.name] = f"{kind} {d.id}"
+        return self
 
     @field_validator("code")
     @classmethod
@@ -140,6 +186,19 @@ class Tenant:
     def office_title(self) -> str:
         """職名 of the head: 都道府県名 + 市区町村名 (+ 区名) + 長."""
         return f"{self.full_name}長"
+
+    def device_name(self, kind: Literal["terminal", "printer"], device_id: str) -> str:
+        """The printed name of a declared terminal or printer ("" for none); an undeclared id is refused
+        (exit 2) before anything is spent."""
+        if not device_id:
+            return ""
+        devices = self.file.terminals if kind == "terminal" else self.file.printers
+        for d in devices:
+            if d.id == device_id:
+                return d.name
+        known = ", ".join(d.id for d in devices) or "none"
+        raise InputError(f"request.{kind}: {device_id!r} is not a {kind} of tenant {self.code} (declared: {known})",
+                         field=f"request.{kind}")
 
     def signer_for(self, day: dt.date, role: Literal["head", "deputy"]) -> SignerInOffice:
         """The signer of `role` in office on `day`; refused (exit 3) if there is none."""

@@ -23,6 +23,7 @@ from pypdf import PdfReader
 from pypdf.generic import DictionaryObject, IndirectObject, NameObject, StreamObject
 
 from renderer.api import Renderer
+from renderer.caller import Caller
 from renderer.settings import Settings
 from renderer.state.registry import parse_lines
 
@@ -34,6 +35,10 @@ JST = dt.timezone(dt.timedelta(hours=9))
 #: 2026-11-27 10:00 in Tokyo: the sample's 交付年月日
 NOW = dt.datetime(2026, 11, 27, 10, 0, tzinfo=JST)
 NOTICE_ID = "dv-notice-test"
+#: a caller that checked identity documents (CLI --identity-verified / an identity-verified API key)
+VERIFIED = Caller.local("cli", identity_verified=True)
+#: a caller that did not
+PLAIN = Caller.local("cli")
 
 
 class Clock:

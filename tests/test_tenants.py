@@ -17,7 +17,7 @@ import pytest
 import yaml
 from PIL import Image, ImageDraw
 
-from renderer.errors import LayoutError, RefusedError
+from renderer.errors import InputError, LayoutError, RefusedError
 from renderer.tenants import Tenant, check_seal_image, load_tenant
 
 REPO = Path(__file__).resolve().parents[1]
@@ -239,3 +239,43 @@ def test_check_seal_image_returns_a_black_only_png(tmp_path: Path) -> None:
     pixels = out.width * out.height
     assert out.getchannel("L").histogram()[0] == pixels      # the ink can only ever be black
     assert sum(out.getchannel("A").histogram()[201:]) > 0     # and there is ink
+
+
+# --------------------------------------------------------------------------- declared terminals and printers
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    ("本庁T\u200b", "U+200B (Cf)"),            # a zero-width space: invisible in the 発行番号
+    ("本庁\u200bT", "U+200B (Cf)"),
+    ("本庁\r\nT", "U+000D (Cc)"),
+    ("本庁\x00T", "U+0000 (Cc)"),
+    ("本庁 T", "U+0020 (Zs)"),                 # spaces would blur where the terminal ends and the printer starts
+    ("本庁\u2028T", "U+2028 (Zl)"),
+    ("本庁Ｔ", "NFKC-normalised"),             # full-width Ｔ prints like T
+])
+def test_a_device_name_that_could_print_like_another_is_refused(tmp_path: Path, name: str, why: str) -> None:
+    def edit(data: dict[str, Any]) -> None:
+        data["terminals"] = [{"id": "honcho-t", "name": name}]
+
+    with pytest.raises(LayoutError) as info:
+        load_tenant(_tenant_copy(tmp_path, edit=edit), "122122")
+    assert why in " ".join(d.message for d in info.value.diagnostics)
+
+
+@pytest.mark.parametrize("devices", [
+    {"terminals": [{"id": "a", "name": "本庁T"}, {"id": "b", "name": "本庁T"}]},
+    {"terminals": [{"id": "a", "name": "本庁T"}], "printers": [{"id": "p", "name": "本庁T"}]},
+    {"printers": [{"id": "p", "name": "P1"}, {"id": "p", "name": "P2"}]},
+])
+def test_device_names_and_ids_are_unique(tmp_path: Path, devices: dict[str, Any]) -> None:
+    with pytest.raises(LayoutError):
+        load_tenant(_tenant_copy(tmp_path, edit=lambda data: data.update(devices)), "122122")
+
+
+def test_a_request_names_a_declared_device_by_id() -> None:
+    tenant = load_tenant(TENANTS, "122122")
+    assert tenant.device_name("terminal", "honcho-1") == "本庁1"
+    assert tenant.device_name("printer", "") == ""
+    with pytest.raises(InputError) as info:
+        tenant.device_name("terminal", "honcho-9")
+    assert info.value.field == "request.terminal" and "honcho-1" in info.value.message

@@ -23,6 +23,7 @@ Planning runs here, drawing runs in the workers: the coordinator's per-record co
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fcntl
 import json
@@ -40,6 +41,7 @@ from renderer.batch.journal import FileRow, Journal, RecordRow
 from renderer.batch.progress import BatchProgress
 from renderer.batch.source import CsvSource, InputIndex, Source, file_sha256, load_csv_mapping
 from renderer.batch.work import FileResult, FileTask, PlannedRecord, RecordFailure, save_plan
+from renderer.caller import Caller
 from renderer.compose.compose import issue_number
 from renderer.errors import ChohyoError, InputError, LayoutError, RefusedError, UsageError
 from renderer.files import TEMP_SUFFIX, private_dir, remove_strays, sync_dir, write_atomic
@@ -70,6 +72,11 @@ class BatchOptions:
     scheduler: str | Any | None = None   # "tcp://host:port", or a distributed Client/cluster (tests)
     resume: bool = False
     progress: bool = True
+    #: the operator checked identity documents (``--identity-verified``): see `renderer.caller`
+    identity_verified: bool = False
+
+    def caller(self) -> Caller:
+        return Caller.local("batch", identity_verified=self.identity_verified)
 
     def fingerprint(self) -> dict[str, Any]:
         """What a resumed run must share with the run it finishes (workers may differ)."""
@@ -104,6 +111,7 @@ class _Outcome:
     plan: Plan | None = None
     row: RecordRow | None = None          # failed: the journal row (refused / invalid / failed)
     refusal: LogRecord | None = None
+    voids: LogRecord | None = None        # on resume: the void record of the serials it was given
 
     @property
     def pages(self) -> int:
@@ -128,6 +136,7 @@ class BatchRun:
         self.run_id = ""
         self.summary: BatchSummary
         self.inflight: dict[Any, _InFlight] = {}
+        self.caller = options.caller()
         self.views = RegistryViews(renderer.registry)
 
     # ------------------------------------------------------------------ entry
@@ -280,6 +289,7 @@ class BatchRun:
                         out = _failed(row.position, row.line, "batch-resume-mismatch", "request",
                                       "the record's request no longer matches the serials it was given")
                     if out.plan is None:
+                        out.voids = self._void_numbers(row)
                         failed.append(out)
                         continue
                     planned.append(PlannedRecord(row.position, row.line, out.plan.doc, row.serials))
@@ -290,8 +300,7 @@ class BatchRun:
                 def mark(conn: Any, rows_failed: list[RecordRow] = rows_failed) -> None:
                     self.journal.replan(conn, rows_failed)
 
-                self.renderer.issue_log.append_many([(o.refusal, ()) for o in failed if o.refusal is not None],
-                                                    also=mark)
+                self.renderer.issue_log.append_many(_records_of(failed), also=mark)
                 progress.advance(len(failed))
             if planned:
                 self._submit(executor, flight, planned)
@@ -319,11 +328,12 @@ class BatchRun:
             spec = self.renderer.layout(envelope.layout)
             tenant = self.renderer.tenant(envelope.tenant)
             registry = self.views if cached else None
-            return _Outcome(position, line, plan=self.renderer.plan(envelope, spec, tenant, now, registry=registry))
+            return _Outcome(position, line, plan=self.renderer.plan(envelope, spec, tenant, now, caller=self.caller,
+                                                                    registry=registry))
         except RefusedError as exc:
             out = _failed(position, line, exc.rule or "refused", exc.field, exc.message, status="refused")
             if envelope is not None:
-                out.refusal = refusal_record(envelope, self.renderer.layout(envelope.layout), exc, now,
+                out.refusal = refusal_record(envelope, self.renderer.layout(envelope.layout), exc, now, self.caller,
                                              extra={"batch": self.run_id, "record": line})
             return out
         except (InputError, LayoutError, UsageError) as exc:
@@ -383,7 +393,7 @@ class BatchRun:
         planned: list[PlannedRecord] = []
         flight = _InFlight(name or "")
 
-        def also(conn: Any) -> None:
+        def entries(conn: Any) -> list[LogRecord]:
             if not self.views.current(conn):
                 raise RegistryChanged("the DV registry changed while the chunk was planned")
             rows.clear()
@@ -411,9 +421,16 @@ class BatchRun:
                 flight.plans[o.position] = (o.plan, serials, o.line)
             file = FileRow(name, ok[0].position, ok[-1].position, "planned", None, None) if name else None
             self.journal.insert_chunk(conn, rows, file)
+            records = _records_of(chunk)
+            reserved = [IssuedNumber(*_serial_key(plan), s) for plan, serials, _ in flight.plans.values()
+                        for s in serials]
+            if reserved:   # the chunk's numbers, accounted for in the same commit as the counters and journal
+                records.append(LogRecord("reserve", self.renderer.settings.now(), {
+                    "tenant": reserved[0].tenant, "layout": self.opts.layout, "caller": self.caller.record(),
+                    "batch": self.run_id, "file": name}, reserves=tuple(reserved)))
+            return records
 
-        self.renderer.issue_log.append_many([(o.refusal, ()) for o in chunk if o.refusal is not None],
-                                            also=also, locks=("serials",))
+        self.renderer.issue_log.append_many(entries, locks=("serials",))
         progress.advance(len(chunk) - len(ok))
         if planned:
             self._submit(executor, flight, planned)
@@ -448,7 +465,7 @@ class BatchRun:
 
     def _complete(self, flight: _InFlight, result: FileResult) -> None:
         now = self.renderer.settings.now()
-        entries: list[tuple[LogRecord, list[IssuedNumber]]] = []
+        entries: list[LogRecord] = []
         first_plan: Plan | None = None
         for r in result.records:
             plan, serials, line = flight.plans[r.position]
@@ -458,14 +475,17 @@ class BatchRun:
                 plan, now, pages=r.pages, issue_numbers=[issue_number(plan.doc, s) for s in serials],
                 seal_printed=r.seal_printed, my_number_printed=r.my_number_printed, pdf_sha256=result.sha256,
                 extra={"batch": self.run_id, "file": flight.name, "record": line})
-            entries.append((record, [IssuedNumber(plan.doc.tenant.code, req.issued_on, req.terminal, req.printer, s)
-                                     for s in serials]))
+            entries.append(dataclasses.replace(record, closes=tuple(
+                IssuedNumber(plan.doc.tenant.code, req.issued_on, req.terminal, req.printer, s) for s in serials)))
         failed = [_from_failure(f, flight.plans[f.position][2]) for f in result.failures]
+        for f in result.failures:   # drawn records that failed: their numbers are void, with the reason
+            plan, serials, line = flight.plans[f.position]
+            entries.append(self._void_record(plan, serials, f.problem, f.rule, line))
         if first_plan is not None:
-            entries.append((LogRecord("batch-file", now, {
+            entries.append(LogRecord("batch-file", now, {
                 "tenant": first_plan.doc.tenant.code, "layout": self.opts.layout, "batch": self.run_id,
                 "file": flight.name, "file_sha256": result.sha256, "pages": result.pages,
-                "records": len(result.records)}), []))
+                "records": len(result.records)}))
 
         def also(conn: Any) -> None:
             self.journal.complete(conn, flight.name, result.sha256, result.pages,
@@ -474,6 +494,24 @@ class BatchRun:
 
         self.renderer.issue_log.append_many(entries, also=also)
         (self.plans_dir / (flight.name + ".plan")).unlink(missing_ok=True)
+
+    def _void_record(self, plan: Plan, serials: tuple[int, ...], reason: str, rule: str | None,
+                     line: int) -> LogRecord:
+        doc, req = plan.doc, plan.doc.request
+        return LogRecord("void", self.renderer.settings.now(), {
+            "tenant": doc.tenant.code, "layout": doc.layout.id, "caller": self.caller.record(), "reason": reason,
+            "rule": rule, "batch": self.run_id, "record": line},
+            closes=tuple(IssuedNumber(doc.tenant.code, req.issued_on, req.terminal, req.printer, s) for s in serials))
+
+    def _void_numbers(self, row: RecordRow) -> LogRecord | None:
+        """The void record for a journal row's serials (a record the rules refuse on resume)."""
+        if not row.serials or row.tenant is None or row.day is None:
+            return None
+        day = dt.date.fromisoformat(row.day)
+        return LogRecord("void", self.renderer.settings.now(), {
+            "tenant": row.tenant, "layout": self.opts.layout, "caller": self.caller.record(),
+            "reason": "refused-on-resume", "batch": self.run_id, "record": row.line},
+            closes=tuple(IssuedNumber(row.tenant, day, row.terminal or "", row.printer or "", s) for s in row.serials))
 
     def _complete_empty(self, name: str) -> None:
         with self.renderer.db.write("batch") as conn:
@@ -581,6 +619,11 @@ def _failed(position: int, line: int, rule: str | None, field_path: str | None, 
             status: str = "failed", problem: str = "refused") -> _Outcome:
     return _Outcome(position, line, row=RecordRow(position, line, status, problem=problem, rule=rule,
                                                   field=field_path, message=message))
+
+
+def _records_of(outcomes: list[_Outcome]) -> list[LogRecord]:
+    """The refusal and void records of failed outcomes, in order."""
+    return [r for o in outcomes for r in (o.refusal, o.voids) if r is not None]
 
 
 def _from_failure(f: RecordFailure, line: int) -> RecordRow:

@@ -1,8 +1,9 @@
 """`chohyo batch LAYOUT_ID INPUT.jsonl -o OUTDIR`: a print run (streaming, parallel, resumable).
 
 Exit codes: 0 every record printed; 4 the run finished and some records were refused or invalid (see
-``errors.json``); 2 bad usage (unknown layout or sort key, non-empty output directory, a resume with other
-options or another input); 1 an internal failure (the run stopped; ``--resume`` finishes it).
+``errors.json``); 2 bad usage (unknown layout or sort key, a LAYOUT_ID outside the layouts directory,
+non-empty output directory, a resume with other options or another input); 1 an internal failure (the run
+stopped; ``--resume`` finishes it).
 """
 
 from __future__ import annotations
@@ -14,11 +15,21 @@ import typer
 
 from renderer.api import Renderer
 from renderer.batch import BatchOptions, run_batch
-from renderer.cli.common import FontsDir, JsonFlag, LayoutsDir, StateDir, err, guard, settings_from
+from renderer.cli.common import (
+    FontsDir,
+    JsonFlag,
+    LayoutsDir,
+    StateDir,
+    err,
+    guard,
+    layout_argument,
+    settings_from,
+)
 
 
 def batch(
-    layout_id: Annotated[str, typer.Argument(help="layout id, e.g. tsuchisho-kyufu-kettei")],
+    layout_id: Annotated[str, typer.Argument(help="layout id, e.g. tsuchisho-kyufu-kettei (or its .yaml file in "
+                                                  "the layouts directory; nothing outside it)")],
     input_path: Annotated[Path, typer.Argument(metavar="INPUT.jsonl",
                                                help="one envelope per line (or one data object per line "
                                                     "with --request); a CSV file with --csv-map")],
@@ -35,6 +46,9 @@ def batch(
                                                                      "(workers draw; this process plans)")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="finish the run in OUTDIR after a crash")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress output")] = False,
+    identity_verified: Annotated[bool, typer.Option(
+        "--identity-verified", help="every record's requester had their identity documents checked: a `self` "
+                                    "claim for a DV-protected person is honoured (recorded in the issue log)")] = False,
     layouts_dir: LayoutsDir = None,
     fonts_dir: FontsDir = None,
     state_dir: StateDir = None,
@@ -43,10 +57,13 @@ def batch(
     """Print many records: PDF files of at most --pages-per-file pages, manifest.json and errors.json."""
 
     def body() -> int:
-        renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
+        settings = settings_from(layouts_dir, fonts_dir, state_dir)
+        layout = layout_argument(layout_id, settings.layouts_dir)   # before anything is created on disk
+        renderer = Renderer(settings)
         summary = run_batch(renderer, BatchOptions(
-            layout=layout_id, input=input_path, out_dir=output, request=request, csv_map=csv_map, workers=workers,
-            pages_per_file=pages_per_file, sort=sort, scheduler=scheduler, resume=resume, progress=not quiet))
+            layout=layout, input=input_path, out_dir=output, request=request, csv_map=csv_map, workers=workers,
+            pages_per_file=pages_per_file, sort=sort, scheduler=scheduler, resume=resume, progress=not quiet,
+            identity_verified=identity_verified))
         err.print(f"{'resumed and finished' if summary.resumed else 'finished'} run {summary.run_id}: "
                   f"{summary.records} record(s): {summary.rendered} rendered, {summary.refused} refused, "
                   f"{summary.invalid} invalid, {summary.failed} failed; {summary.files} file(s), "

@@ -7,6 +7,7 @@ and problem+json on stderr with ``--json``. Messages carry paths and rule names,
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,36 @@ def guard(as_json: bool, body: Callable[[], int | None]) -> None:
     except Exception as exc:   # an internal failure: say what kind, never the data
         fail(ChohyoError(f"internal failure ({exc.__class__.__name__}); nothing was delivered"), as_json)
     raise typer.Exit(code or 0)
+
+
+_LAYOUT_ID = re.compile(r"^[a-z][a-z0-9-]{2,63}$")   # the same pattern as LayoutSpec.id
+
+
+def layout_argument(value: str, layouts_dir: Path, *, name: str = "LAYOUT_ID") -> str:
+    """The layout id a LAYOUT_ID argument names, checked before anything is opened or created.
+
+    A plain id (``tsuchisho-kyufu-kettei``) is taken as it is. A path (one with a ``/`` or ending in
+    ``.yaml``) is accepted only when it resolves, symlinks followed, to a ``.yaml`` file directly in the
+    layouts directory, and then stands for that file's id. Anything else — ``../x``, ``/tmp/evil.yaml``,
+    ``layouts/../../etc`` — is a `UsageError` (exit 2) naming the argument: a layout outside the layouts
+    directory is never loaded.
+    """
+    if _LAYOUT_ID.fullmatch(value):
+        return value
+    shown = value if len(value) <= 200 else value[:200] + "…"
+    if "/" in value or value.endswith(".yaml"):
+        try:
+            resolved: Path | None = Path(value).resolve()
+            base = layouts_dir.resolve()
+        except (OSError, RuntimeError):
+            resolved = None
+        if (resolved is not None and resolved.parent == base and resolved.suffix == ".yaml"
+                and _LAYOUT_ID.fullmatch(resolved.stem)):
+            return resolved.stem
+        raise UsageError(f"{name} {shown!r} resolves outside the layouts directory {layouts_dir}: give a layout id "
+                         f"(e.g. tsuchisho-kyufu-kettei) or a .yaml file directly in that directory", field=name)
+    raise UsageError(f"{name} {shown!r} is not a layout id: lower-case letters, digits and '-', 3 to 64 characters "
+                     f"(e.g. tsuchisho-kyufu-kettei)", field=name)
 
 
 def settings_from(layouts_dir: Path | None, fonts_dir: Path | None, state_dir: Path | None) -> Settings:

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from renderer.api import Renderer
+from renderer.api import Renderer, RenderResult
+from renderer.caller import Caller
 from renderer.cli.common import (
     FontsDir,
     JsonFlag,
@@ -29,6 +30,9 @@ def render(
     output: Annotated[Path, typer.Option("-o", "--output", help="PDF to write")],
     report: Annotated[Path | None, typer.Option("--report", help="write the render report (JSON) here")] = None,
     display: Annotated[Path | None, typer.Option("--display", help="write the display list text here")] = None,
+    identity_verified: Annotated[bool, typer.Option(
+        "--identity-verified", help="the requester's identity documents were checked at the counter: a `self` "
+                                    "claim for a DV-protected person is honoured (recorded in the issue log)")] = False,
     layouts_dir: LayoutsDir = None,
     fonts_dir: FontsDir = None,
     state_dir: StateDir = None,
@@ -38,7 +42,17 @@ def render(
 
     def body() -> int:
         renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
-        result = renderer.render(read_json(input_path), layout_id=layout_id)
+        caller = Caller.local("cli", identity_verified=identity_verified)
+        result = renderer.render(read_json(input_path), layout_id=layout_id, caller=caller)
+        try:
+            return deliver(result)
+        except BaseException:   # the PDF was made but not delivered: its numbers are spoiled (処分)
+            renderer.spoil(result.numbers, result.issue_numbers, layout=layout_id,
+                           tenant=result.numbers[0].tenant if result.numbers else "", caller=caller,
+                           reason="not-written")
+            raise
+
+    def deliver(result: RenderResult) -> int:
         summary = {
             "layout": layout_id,
             "pages": result.pages,

@@ -123,9 +123,11 @@ def shared_templates() -> Templates:
 
 
 def issue_number(doc: BoundDocument, serial: int) -> str:
-    """発行番号 without the page part: 発行年月日 市区町村名 端末 プリンタ 連番 (blank device parts dropped)."""
-    r = doc.request
-    parts = [r.issued_on.strftime("%Y%m%d"), doc.tenant.local_name, r.terminal, r.printer, f"{serial:06d}"]
+    """発行番号 without the page part: 発行年月日 市区町村名 端末 プリンタ 連番 (blank device parts dropped).
+    The request names a terminal and a printer by id; the tenant file declares the names printed here."""
+    r, t = doc.request, doc.tenant
+    parts = [r.issued_on.strftime("%Y%m%d"), t.local_name, t.device_name("terminal", r.terminal),
+             t.device_name("printer", r.printer), f"{serial:06d}"]
     return " ".join(p for p in parts if p)
 
 

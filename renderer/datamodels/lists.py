@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from renderer.datamodels.address import Address, DomesticAddress
 from renderer.datamodels.types import IsoDate
@@ -56,7 +56,7 @@ class KyufuRow(Model):
     decided_on: IsoDate = Field(description="決定日")
     name: Name = Field(description="氏名")
     address: DomesticAddress = Field(description="住所")
-    amount: int = Field(ge=0, le=999_999_999, description="支給額 (円)")
+    amount: StrictInt = Field(ge=0, le=999_999_999, description="支給額 (円)")
     account: Annotated[str, Field(max_length=40)] | None = Field(default=None, description="振込先 (表示用)")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from renderer.datamodels.address import DomesticAddress
 from renderer.datamodels.types import IsoDate
@@ -30,7 +30,7 @@ class Addressee(Model):
     address: DomesticAddress = Field(description="送付先住所 (postal_code required)")
     postal_town: Annotated[str, Field(max_length=40)] | None = Field(
         default=None, description="the 町域 name the 郵便番号 stands for (for the カスタマバーコード's 住所表示番号)")
-    generic_postcode: bool = Field(default=False, description="「以下に掲載がない場合」の郵便番号: no barcode")
+    generic_postcode: StrictBool = Field(default=False, description="「以下に掲載がない場合」の郵便番号: no barcode")
 
     @model_validator(mode="after")
     def _postcode(self) -> Addressee:
@@ -45,7 +45,7 @@ class PayeeAccount(Model):
     kind: Literal["普通", "当座", "貯蓄"] = Field(description="預金種目")
     number_masked: Annotated[str, Field(pattern=r"^[0-9*＊]{4,8}$")] = Field(description="口座番号 (一部伏字)")
     holder_kana: Name = Field(description="口座名義 (カナ)")
-    public_account: bool = Field(default=False, description="公金受取口座 (登録済みの口座) を利用")
+    public_account: StrictBool = Field(default=False, description="公金受取口座 (登録済みの口座) を利用")
 
 
 class KyufuKetteiNotice(Model):
@@ -55,7 +55,7 @@ class KyufuKetteiNotice(Model):
     document_number: Annotated[str, Field(min_length=1, max_length=40)] = Field(description="文書番号")
     decided_on: IsoDate = Field(description="決定日")
     payment_on: IsoDate = Field(description="支給予定日")
-    household_size: int = Field(ge=1, le=99, description="対象世帯の人数")
+    household_size: StrictInt = Field(ge=1, le=99, description="対象世帯の人数")
     account: PayeeAccount
 
 
@@ -64,8 +64,8 @@ class Slip(Model):
 
     issuer_code: Digits = Field(description="請求書発行企業コード (6 digits)")
     free_field: Digits = Field(description="自由使用欄 (21 digits)")
-    reissue: int = Field(default=0, ge=0, le=9, description="再発行区分")
-    stamp_flag: int = Field(default=0, ge=0, le=1, description="印紙フラグ")
+    reissue: StrictInt = Field(default=0, ge=0, le=9, description="再発行区分")
+    stamp_flag: StrictInt = Field(default=0, ge=0, le=1, description="印紙フラグ")
     qr_payload: Annotated[str, Field(min_length=1, max_length=600)] | None = Field(
         default=None, description="地方税統一QRコードの内容 (format not public: given as data)")
     el_number: Annotated[str, Field(max_length=40)] | None = Field(default=None, description="eL番号")
@@ -74,7 +74,7 @@ class Slip(Model):
 class Installment(Model):
     period: Annotated[str, Field(min_length=1, max_length=10)] = Field(description="期別 (第1期 …)")
     due_on: IsoDate = Field(description="納期限")
-    amount: int = Field(ge=0, le=999_999, description="税額 (円); コンビニ収納は 999,999 円まで")
+    amount: StrictInt = Field(ge=0, le=999_999, description="税額 (円); コンビニ収納は 999,999 円まで")
     slip: Slip
 
 
@@ -91,7 +91,7 @@ class NozeiNotice(Model):
 
     addressee: Addressee
     document_number: Annotated[str, Field(min_length=1, max_length=40)]
-    tax_year: int = Field(ge=2000, le=2100, description="年度")
+    tax_year: StrictInt = Field(ge=2000, le=2100, description="年度")
     tax_name: Annotated[str, Field(min_length=1, max_length=30)] = Field(description="税目 (e.g. 固定資産税)")
     taxpayer_number: Annotated[str, Field(min_length=1, max_length=30)] = Field(description="通知書番号")
     basis: Annotated[str, Field(max_length=400)] | None = Field(default=None, description="課税標準等の説明")

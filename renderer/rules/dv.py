@@ -16,11 +16,16 @@ Rules:
 - ``dv-block`` (certificates): a document that includes a protected person is refused unless an active
   一時解除 covers (tenant, person_id, layout) — each protected person needs their own. Under lifts for all
   of them the certificate prints in full.
-- ``redact_address`` (notices, lists, other forms): each protected value prints 「記載省略」, unless the
-  requester is the 申出者 or a 併せて支援を求める者 of the same case as every protected owner of that value
-  (requester relation ``self`` or ``same_household`` with a registered person_id; an agent or anyone else
-  counts as another person). Precedence: a value already withheld keeps the layout's omitted text; else a
-  protected value prints 「記載省略」, even when it is empty.
+- ``dv-unverified-claim``: a ``self`` or ``same_household`` claim naming a protected person is refused
+  unless the caller holds ``identity-verified`` (`check_claim`; see `renderer.caller`).
+- ``redact_address`` (notices, lists, other forms): each protected value prints 「記載省略」 (and, being
+  withheld, no postcode and no barcode), unless every protected owner of that value is its reader:
+  the person themself (relation ``self`` with their own person_id, from an identity-verified caller), or
+  — the addressee rule — a notice's addressee when the notice goes to them by the municipality's own
+  mailing (relation ``public_office``, channel ``mail``). Anyone else (third party, agent, household
+  member, a handover at the counter or as a file to another person) reads 「記載省略」. Precedence: a value
+  already withheld keeps the layout's omitted text; else a protected value prints 「記載省略」, even when
+  it is empty.
 A record protects a person on a layout when it is active and covers the layout's process (its `kind`)
 and, if the record lists layouts, the layout's id; a protected address path counts when its address kind
 (current, previous) is one the record protects.
@@ -36,6 +41,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from renderer.bind import BoundDocument
+from renderer.caller import IDENTITY_VERIFIED, Caller
 from renderer.datamodels import DATA_MODELS
 from renderer.datamodels.address import address_paths
 from renderer.envelope import Request
@@ -46,6 +52,7 @@ from renderer.state.registry import Snapshot, Suppression
 
 ADVERSARY_RULE = "dv-adversary"
 BLOCK_RULE = "dv-block"
+CLAIM_RULE = "dv-unverified-claim"
 PROTECTED_TEXT = "記載省略"
 PROTECTED = Withheld(item="dv_protected", text=PROTECTED_TEXT)
 BOTH: tuple[AddressKind, ...] = ("current", "previous")
@@ -99,6 +106,20 @@ def check_requester(snapshot: Snapshot, request: Request) -> None:
                             f"refused on every layout", rule=ADVERSARY_RULE, field=name, person_ids=[pid])
 
 
+def check_claim(snapshot: Snapshot, request: Request, caller: Caller) -> None:
+    """Refuse a claim to be a DV-protected person (``self`` or ``same_household`` naming an active record's
+    person_id) from a caller not granted `IDENTITY_VERIFIED`: such a claim would open that person's
+    own protected data, so only a caller that checked identity documents may make it."""
+    r = request.requester
+    if r.relation in SELF_RELATIONS and r.person_id and r.person_id in snapshot.suppressions \
+            and not caller.identity_verified:
+        raise DvRefusal(
+            f"request.requester: a {r.relation} claim for a person under a DV 支援措置 is honoured only from a "
+            f"caller granted {IDENTITY_VERIFIED} (an API key with that role, or the CLI's --identity-verified "
+            f"after the identity documents were checked)",
+            rule=CLAIM_RULE, field="request.requester.person_id", person_ids=[r.person_id])
+
+
 def persons_in(data: BaseModel, prefix: str = "data") -> list[tuple[str, str]]:
     """(input path, person_id) of every object in `data` that carries a person_id, in input order."""
     out: list[tuple[str, str]] = []
@@ -124,7 +145,7 @@ def _collect(node: Any, path: str, out: list[tuple[str, str]]) -> None:
                 _collect(v, f"{path}[{i}]", out)
 
 
-def apply_dv(doc: BoundDocument, everyone: Sequence[tuple[str, str]], snapshot: Snapshot, *,
+def apply_dv(doc: BoundDocument, everyone: Sequence[tuple[str, str]], snapshot: Snapshot, caller: Caller, *,
              extra: Iterable[str] = ()) -> tuple[BoundDocument, DvOutcome]:
     layout = doc.layout
     policy = policy_of(layout)
@@ -135,7 +156,7 @@ def apply_dv(doc: BoundDocument, everyone: Sequence[tuple[str, str]], snapshot: 
     paths = protected_paths(layout)
     if policy == "block":
         return doc, _block(doc, everyone, covering, snapshot, paths, extra)
-    return _redact(doc, all_ids, covering, snapshot, paths)
+    return _redact(doc, all_ids, covering, paths, caller)
 
 
 def _block(doc: BoundDocument, everyone: Sequence[tuple[str, str]], covering: Mapping[str, Suppression],
@@ -188,15 +209,23 @@ def _owners_of_present(node: Any, parts: list[str], owner: str | None, everyone:
 
 
 def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, Suppression],
-            snapshot: Snapshot, paths: Sequence[tuple[str, frozenset[str]]]) -> tuple[BoundDocument, DvOutcome]:
-    r = doc.request.requester
-    own = snapshot.suppressions.get(r.person_id) if r.person_id and r.relation in SELF_RELATIONS else None
-    # On a notice the addressee counts as the requester of their own address block, so a victim still
-    # receives their own mail (rules issue: policy redact_address).
-    addressee = getattr(getattr(doc.data, "addressee", None), "person_id", None) \
-        if doc.layout.kind == "notice" else None
+            paths: Sequence[tuple[str, frozenset[str]]], caller: Caller) -> tuple[BoundDocument, DvOutcome]:
+    request = doc.request
+    r = request.requester
+    # The only reader of a protected value is the protected person themself: a `self` request whose
+    # person_id is theirs, from a caller that verified the identity (an unverified claim was refused
+    # in `check_claim`). Everyone else — a third party, an agent, a household member, a clerk handing the
+    # document over at the counter or as a file — reads 「記載省略」.
+    viewer = r.person_id if r.relation == "self" and caller.identity_verified else None
+    # The addressee rule: a notice carries its addressee's own address only on its way to that
+    # addressee — the municipality's own mailing (public_office by mail), or the addressee asking for it.
+    mailing = r.relation == "public_office" and request.channel == "mail"
+    addressee = _addressee(doc) if mailing else None
     protected: set[str] = set()
     count = 0
+
+    def sees(pid: str, owners: Sequence[str]) -> bool:
+        return pid == viewer or (pid == addressee and list(owners) == [addressee])
 
     def hides(owners: Sequence[str], kinds: frozenset[str]) -> bool:
         hidden = False
@@ -205,9 +234,7 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
             if s is None or not s.addresses & kinds:
                 continue
             protected.add(pid)
-            if addressee is not None and list(owners) == [addressee]:
-                continue
-            if own is None or own.case_id != s.case_id:
+            if not sees(pid, owners):
                 hidden = True
         return hidden
 
@@ -217,6 +244,15 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
         count += n
     outcome = DvOutcome(policy="redact_address", protected=sorted(protected), redacted=count)
     return dataclasses.replace(doc, data=data), outcome
+
+
+def _addressee(doc: BoundDocument) -> str | None:
+    """The person_id of a notice's addressee (宛名), if the layout is a notice and its data has one."""
+    if doc.layout.kind != "notice":
+        return None
+    addressee = getattr(doc.data, "addressee", None)
+    pid = getattr(addressee, "person_id", None)
+    return pid if isinstance(pid, str) else None
 
 
 def _protect(node: Any, parts: list[str], owner: str | None, everyone: Sequence[str], kinds: frozenset[str],

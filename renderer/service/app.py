@@ -9,7 +9,7 @@ In: `ServiceSettings`; then HTTP requests with an API key (``X-API-Key``). Out: 
     POST /v1/suppressions                      role sync    deltas from 住民記録 (all or nothing)
     GET  /v1/suppressions                      role lift    the key's tenant's registry
     POST /v1/suppressions/{person_id}/lifts    role lift    a 一時解除 (reviewer = the key)
-    GET  /healthz, /readyz                     no key       liveness; readiness (workers, fonts, layouts)
+    GET  /healthz, /readyz                     no key       liveness; readiness (workers, fonts, layouts, state)
     GET  /metrics                              role admin   Prometheus (untagged + own tenant's series)
     GET  /openapi.json, /docs                  no key
 
@@ -20,11 +20,13 @@ written to the issue log here, as the CLI does, with the operator ``key:<id>``.
 """
 
 
+import contextlib
 import hashlib
 import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
@@ -41,6 +43,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from renderer.api import Renderer
+from renderer.caller import Caller
 from renderer.diagnostics import from_pydantic
 from renderer.errors import ChohyoError, UsageError
 from renderer.schemas import envelope_schema
@@ -62,7 +65,7 @@ from renderer.service.models import (
     ValidateResult,
 )
 from renderer.service.openapi import ServiceApp, json_body, problem_responses
-from renderer.service.pool import JobTimeout, NotReady, PoolError, QueueFull, RenderPool
+from renderer.service.pool import JobTimeout, NotReady, PoolError, QueueFull, RenderPool, WorkerDied
 from renderer.service.problems import (
     Problem,
     ProblemError,
@@ -74,10 +77,11 @@ from renderer.service.problems import (
     validation_items,
 )
 from renderer.service.ratelimit import RateLimiter
+from renderer.service.readiness import StateProbe
 from renderer.service.settings import ServiceSettings
 from renderer.service.work import Job, JobError, OverflowSummary, RenderOutput, ValidateOutput
 from renderer.spec.model import LayoutSpec
-from renderer.state.issue_log import LogRecord
+from renderer.state.issue_log import IssueLogError, LogRecord
 
 T = TypeVar("T")
 API_KEY_HEADER = "X-API-Key"
@@ -188,6 +192,9 @@ class Service:
         except PoolError as exc:
             outcome, problem = pool_problem(exc)
             self.metrics.renders.labels(*labels, outcome).inc()
+            if job.op == "render" and job.job_id is not None and isinstance(exc, WorkerDied | JobTimeout):
+                # the worker was killed or died: numbers it reserved are voided here, in its place
+                await run_in_threadpool(self.void_job, job, principal.tenant, outcome)
             raise problem from None
         finally:
             if job.op == "render":
@@ -198,6 +205,14 @@ class Service:
             raise from_job_error(result, scrub)
         self.metrics.renders.labels(*labels, "ok").inc()
         return result
+
+    def void_job(self, job: Job, tenant: str, reason: str) -> None:
+        """Void the numbers a killed or dead worker reserved for `job` (best effort: verify reports what
+        stays open)."""
+        body = {"tenant": tenant, "layout": job.layout_id, "caller": job.caller.record(),
+                "reason": f"worker-{reason}"}
+        with contextlib.suppress(IssueLogError):
+            self.renderer.issue_log.void_open(LogRecord("void", self.renderer.settings.now(), body), job=job.job_id)
 
     def log_event(self, event: str, body: dict[str, Any]) -> None:
         self.renderer.issue_log.append(LogRecord(event, self.renderer.settings.now(), body))
@@ -391,8 +406,15 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         raw, _ = await read_json(request, settings.max_body_bytes)
         same_tenant(principal, raw.get("tenant") if isinstance(raw, dict) else None, "tenant")
         service.check_limits(raw)
-        out = await service.run_job(Job("render", raw, spec.id), principal, Scrubber.of(raw))
+        caller = Caller.api_key(principal.key_id, principal.roles)
+        job = Job("render", raw, spec.id, caller, uuid.uuid4().hex)   # our own id: a client cannot pick it
+        out = await service.run_job(job, principal, Scrubber.of(raw))
         assert isinstance(out, RenderOutput)
+        if await request.is_disconnected():   # made, never delivered: its numbers are spoiled (処分)
+            await run_in_threadpool(service.renderer.spoil, out.numbers, out.issue_numbers, layout=spec.id,
+                                    tenant=principal.tenant, caller=caller, reason="client-gone")
+            raise ProblemError(499, "client-closed-request", "Client Closed Request",
+                               "the client went away before the PDF was sent; its 発行番号 were voided")
         service.metrics.pages.labels(principal.tenant, spec.id).inc(out.pages)
         ctx.add(pages=out.pages, copies=out.copies, sheets=out.sheets_per_copy, issue_log_seq=out.log_seq)
         headers = {
@@ -419,7 +441,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         raw, _ = await read_json(request, settings.max_body_bytes)
         same_tenant(principal, raw.get("tenant") if isinstance(raw, dict) else None, "tenant")
         service.check_limits(raw)
-        out = await service.run_job(Job("validate", raw, spec.id), principal, Scrubber.of(raw))
+        caller = Caller.api_key(principal.key_id, principal.roles)
+        out = await service.run_job(Job("validate", raw, spec.id, caller), principal, Scrubber.of(raw))
         assert isinstance(out, ValidateOutput)
         return ValidateResult(valid=True, layout=spec.id, tenant=principal.tenant, copies=out.copies,
                               sheets_per_copy=out.sheets_per_copy, overflow=overflow_counts(out.overflow),
@@ -554,11 +577,18 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def healthz() -> Health:
         return Health(status="ok")
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: workers up, fonts registered, layouts loaded",
+    state_probe = StateProbe(service.renderer)
+
+    @app.get("/readyz", tags=["operations"],
+             summary="Readiness: workers up, fonts registered, layouts loaded, state directory and database writable",
              responses=problem_responses(503))
-    async def readyz() -> Ready:
+    async def readyz(request: Request) -> Ready:
         if not service.ready:
             raise not_ready()
+        blocked = await state_probe.check()
+        if blocked is not None:
+            context_of(request.scope).add(not_ready=blocked.code)
+            raise ProblemError(503, "not-ready", "Service Unavailable", blocked.detail, headers={"Retry-After": "5"})
         return Ready(status="ready", workers=service.pool.size, workers_ready=service.pool.ready_workers(),
                      layouts=len(service.layouts))
 

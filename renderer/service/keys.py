@@ -31,7 +31,9 @@ from typing import Any, Literal, get_args
 
 from renderer.errors import UsageError
 
-Role = Literal["render", "lift", "sync", "admin"]
+#: render: render and validate; identity-verified: may claim `self`/`same_household` for a DV-protected person
+#: (the counter system that checks identity documents); lift, sync, admin: registry and key management
+Role = Literal["render", "identity-verified", "lift", "sync", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 PREFIX = "chohyo_"
 _KEY_RE = re.compile(r"^chohyo_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")

@@ -9,7 +9,10 @@ milliseconds and those fields — the ``X-Request-ID`` response header, and the 
 Never logged: bodies, query strings, raw paths, API keys, names, addresses, numbers or person_ids of
 residents. An incoming ``X-Request-ID`` is kept only if it is a short token (letters, digits, ``._-``).
 An exception that escapes a handler is logged by class name only (its message may hold data) and
-answered 500 problem+json, so neither a traceback nor a value reaches a client or a log.
+answered 500 problem+json, so neither a traceback nor a value reaches a client or a log. A client that
+disconnects before the whole answer was sent (the server reports ``http.disconnect``, Starlette raises
+`ClientDisconnect` while the body is read, or sending fails with an `OSError`) is logged as 499, nginx's
+"client closed request", at info level: nobody is answered, and it is not a server error.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from renderer.service.metrics import Metrics
 from renderer.service.problems import internal, problem_response
 
 LOGGER = "chohyo.service"
+CLIENT_CLOSED_REQUEST = 499   # nginx's status for a client that went away before the answer was sent
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -99,25 +104,44 @@ class RequestMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        response_complete = False
+        client_gone = False
+
+        async def receive_wrapper() -> Message:
+            nonlocal client_gone
+            message = await receive()
+            if message["type"] == "http.disconnect" and not response_complete:
+                client_gone = True   # the client closed the connection before the whole answer was sent
+            return message
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, response_complete, client_gone
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 response_started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("ascii")))
                 message = {**message, "headers": headers}
-            await send(message)
+            try:
+                await send(message)
+            except OSError:   # the server cannot write to the client (uvicorn's ClientDisconnected is one)
+                client_gone = True
+                raise
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                response_complete = True
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive_wrapper, send_wrapper)
         except Exception as exc:
             ctx.add(exception=exc.__class__.__name__)
-            if not response_started:
+            if isinstance(exc, ClientDisconnect):
+                client_gone = True
+            if not response_started and not client_gone:   # nobody to answer once the client is gone
                 problem = internal().problem(request_id)
                 await problem_response(problem)(scope, receive, send_wrapper)
         finally:
+            if client_gone and not response_complete:
+                status = CLIENT_CLOSED_REQUEST
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             tenant = ctx.fields.get("tenant", "")

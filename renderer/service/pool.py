@@ -13,8 +13,9 @@ died is replaced the same way. So a slow or crashing render costs one worker for
 server. Admission is bounded: at most ``workers + queue_size`` jobs are admitted; the next is refused at
 once (`QueueFull`, HTTP 503) rather than queued without end.
 
-A worker killed mid-render leaves no PDF: its issue-log write is either committed (the record then says a
-PDF was made that was never delivered) or rolled back by the database; a 発行番号 it allocated is spent.
+A worker killed mid-render leaves no PDF. The 発行番号 it reserved are named by the job's id in their
+``reserve`` record; the service (`renderer.service.app`) then writes their ``void`` record in the worker's
+place, so every number stays accounted for.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """What a render worker process does: warm up once, then run render and validate jobs.
 
-In: `Settings` (at start) and jobs (`Job`: an op, the envelope as parsed JSON, the layout id of the URL).
+In: `Settings` (at start) and jobs (`Job`: an op, the envelope as parsed JSON, the layout id of the URL,
+the authenticated caller and the job id that owns the render's reservation).
 Out: `RenderOutput` / `ValidateOutput` (PDF bytes and counts: never text of the document), or a
 `JobError` — a plain, picklable summary of a `ChohyoError` (problem, rule, field, diagnostics) that the
 service turns into problem+json. Nothing here writes logs; the issue-log record of a render is written by
@@ -22,12 +23,15 @@ from typing import Any, Literal
 
 from renderer.api import TOKYO, Renderer, check_issued_on, parse_envelope
 from renderer.bind import bind
+from renderer.caller import Caller
 from renderer.compose.compose import Composer
 from renderer.draw.fonts import register_fonts
-from renderer.errors import ChohyoError, RefusedError, UsageError
+from renderer.errors import ChohyoError, RefusedError
+from renderer.rules.dates import check_issued_on_window
 from renderer.rules.dv import BLOCK_RULE
 from renderer.rules.policy import apply_rules
 from renderer.settings import Settings
+from renderer.state.issue_log import IssuedNumber
 
 Op = Literal["render", "validate"]
 
@@ -37,6 +41,9 @@ class Job:
     op: Op
     raw: Any
     layout_id: str
+    #: the authenticated caller (from the API key) and the request id that owns the job's reservation
+    caller: Caller
+    job_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class RenderOutput:
     overflow: OverflowSummary
     log_seq: int
     pdf_sha256: str
+    numbers: list[IssuedNumber]
 
 
 @dataclass(frozen=True)
@@ -121,13 +129,15 @@ def summarize(overflow: list[dict[str, object]]) -> OverflowSummary:
 def validate(renderer: Renderer, raw: Any, layout_id: str) -> ValidateOutput:
     now = renderer.settings.now()
     envelope = parse_envelope(raw, today=now.astimezone(TOKYO).date())   # as Renderer.render does
-    if envelope.layout != layout_id:
-        raise UsageError(f"the envelope's layout {envelope.layout!r} is not {layout_id!r}", field="layout")
-    spec = renderer.layout(envelope.layout)
+    spec = renderer.layout_for(envelope, layout_id)
     tenant = renderer.tenant(envelope.tenant)
+    tenant.device_name("terminal", envelope.request.terminal)
+    tenant.device_name("printer", envelope.request.printer)
     bound = bind(envelope, spec, tenant)
     if spec.kind == "certificate":
         check_issued_on(envelope.request, now)
+    else:
+        check_issued_on_window(spec, envelope.request.issued_on, now.astimezone(TOKYO).date())
     doc = apply_rules(bound)
     composer = Composer(doc, renderer.fonts)
     sheets = composer.count_sheets()
@@ -139,12 +149,13 @@ def run(renderer: Renderer, job: Job) -> Result:
     try:
         if job.op == "validate":
             return validate(renderer, job.raw, job.layout_id)
-        result = renderer.render(job.raw, layout_id=job.layout_id, with_display=False)
+        result = renderer.render(job.raw, layout_id=job.layout_id, with_display=False, caller=job.caller,
+                                 job=job.job_id)
         copies = len(result.issue_numbers)
         return RenderOutput(pdf=result.pdf, issue_numbers=result.issue_numbers,
                             sheets_per_copy=result.sheets_per_copy, pages=result.pages, copies=copies,
                             overflow=summarize(result.overflow), log_seq=result.log_seq,
-                            pdf_sha256=result.pdf_sha256)
+                            pdf_sha256=result.pdf_sha256, numbers=result.numbers)
     except ChohyoError as exc:
         return JobError.of(exc)
     except Exception as exc:   # an internal failure: its kind only, never its message (it may hold data)

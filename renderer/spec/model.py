@@ -464,6 +464,18 @@ class OmissionSpec(Model):
     omitted_text: str = Field(default="", max_length=20)
 
 
+class IssuedOnWindow(Model):
+    """The dates a notice or list may carry as `request.issued_on`, relative to the server's today.
+
+    A notice may be dated ahead for a scheduled mailing or back for a reprint; anything outside
+    [today − days_back, today + days_ahead] is refused (rule ``issued-on-window``). Certificates are
+    always dated today and cannot declare a window.
+    """
+
+    days_back: int = Field(default=60, ge=0, le=3660, description="days before today still accepted")
+    days_ahead: int = Field(default=180, ge=0, le=3660, description="days after today still accepted")
+
+
 DvPolicy = Literal["block", "redact_address"]
 AddressKind = Literal["current", "previous"]
 
@@ -504,3 +516,8 @@ class LayoutSpec(Model):
     sort_keys: dict[Identifier, DataPath] = Field(default_factory=dict)
     # Printed in place of each item of a 転出届 on a certificate issued before the 転出予定日.
     moving_out_omitted_text: str = Field(default="", max_length=20)
+    # The window `request.issued_on` must fall in (notices and lists only; a certificate is dated today).
+    # Absent on a notice or list: the defaults (60 days back, 180 days ahead).
+    issued_on_window: IssuedOnWindow | None = Field(
+        default=None, description="notices and lists: the dates request.issued_on may be (default 60 days back, "
+                                  "180 ahead); a certificate is always dated today")

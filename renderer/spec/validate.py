@@ -224,6 +224,9 @@ def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterato
     if spec.kind == "certificate":
         if not spec.certification:
             yield diag("certification", "a certificate must declare its 認証文")
+        if spec.issued_on_window is not None:
+            yield diag("issued_on_window", "a certificate is always dated today; issued_on_window is for notices "
+                       "and lists", "remove issued_on_window from a certificate layout")
         if not has_issue_number:
             yield diag("elements", "a certificate must print {{ issue_number }} on every sheet",
                        "add a text element with show_on: every whose text uses issue_number (発行番号 n/N)")

@@ -16,10 +16,14 @@ they compare as text on every backend. Nothing here holds names, addresses or nu
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -42,6 +46,7 @@ from sqlalchemy.pool import NullPool
 from renderer.settings import Settings
 
 DB_FILE = "chohyo.sqlite3"
+LOGGER = logging.getLogger("chohyo.state")
 _WRITE = "chohyo_write"
 
 metadata = MetaData()
@@ -120,8 +125,9 @@ issue_log = Table(
     Index("ix_log_tenant_at", "tenant", "at"),
 )
 
-# Every 発行番号 ever issued, once: the unique constraint is what makes two copies sharing a number
-# impossible, whatever a counter says, across processes and servers.
+# Every 発行番号 ever reserved, once, with the reserve record that took it (`seq`): the unique constraint
+# is what makes two copies sharing a number impossible, whatever a counter says, across processes and
+# servers. `chohyo audit verify` checks this table, the counters and the log against each other.
 issued_numbers = Table(
     "issued_numbers", metadata,
     Column("tenant", String(6), nullable=False),
@@ -131,6 +137,32 @@ issued_numbers = Table(
     Column("serial", Integer, nullable=False),
     Column("seq", Integer, nullable=False),
     UniqueConstraint("tenant", "day", "terminal", "printer", "serial", name="uq_issued_number"),
+)
+
+# The fate of every reserved 発行番号, once: printed (a render record) or void (a void record naming the
+# reason). The unique constraint makes a number impossible to account for twice; a number in
+# `issued_numbers` without a row here is an open reservation (a render in flight, or one to be voided).
+number_outcomes = Table(
+    "number_outcomes", metadata,
+    Column("tenant", String(6), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("terminal", String(20), nullable=False),
+    Column("printer", String(20), nullable=False),
+    Column("serial", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),                 # the render or void record
+    Column("outcome", String(8), nullable=False),           # rendered | void
+    UniqueConstraint("tenant", "day", "terminal", "printer", "serial", name="uq_number_outcome"),
+)
+
+# One row per reserve record: who may close it if its render never reports back (a service job id, so
+# the service voids the numbers of a worker that died; a batch run id, whose --resume finishes them).
+reservations = Table(
+    "reservations", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(32), nullable=False),
+    Column("job", String(64)),
+    Column("batch", String(36)),
+    Index("ix_reservations_job", "job"),
 )
 
 # Batch print runs (renderer.batch): the journal that makes a run resumable with exactly-once output.
@@ -237,6 +269,27 @@ _cache: dict[str, Database] = {}
 _cache_lock = threading.Lock()
 
 
+def private_dir(path: Path) -> None:
+    """Create the state directory owner-only (0700, whatever the umask). An existing directory that others
+    can enter is warned about, never changed: its owner may have chosen it (files inside stay 0600)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077 and str(path) not in _warned:
+        _warned.add(str(path))
+        LOGGER.warning("the state directory %s has mode %s; 0700 is expected (its files are created 0600)",
+                       path, oct(mode))
+
+
+def private_file(path: Path) -> None:
+    """Create `path` empty and 0600 unless it exists, so SQLite opens a private file (SQLite gives its
+    -wal and -shm files the database file's permissions)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+_warned: set[str] = set()
+
+
 def database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
@@ -251,6 +304,7 @@ def open_database(settings: Settings) -> Database:
         local = settings.database_url is None
         if db is None or (local and not (settings.state_dir / DB_FILE).exists()):
             if local:
-                settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                private_dir(settings.state_dir)
+                private_file(settings.state_dir / DB_FILE)
             db = _cache[url] = Database(url)
         return db

@@ -15,9 +15,21 @@ Tamper evidence:
 - the key is kept outside the database: ``CHOHYO_LOG_KEY`` (hex, ≥ 32 bytes; every server sharing a
   database needs the same key) or the file ``<state_dir>/issue-log.key``, created on first append with
   mode 0600; a key file readable by group or others is refused;
-- the latest chain head (seq and MAC) is also written outside the database, to
-  ``<state_dir>/issue-log.head`` (atomically, never moving backwards), so a truncated tail — or a database
-  restored from an older copy — is detected.
+- the latest chain head (record count, seq, MAC, time) is also written outside the database, to
+  ``<state_dir>/issue-log.head`` (atomically, never moving backwards), itself MACed with the log key, so a
+  truncated tail — or a database restored from an older copy — is detected, and the head cannot be
+  rewritten to match without the key;
+- `anchor` appends the head to a place outside the state directory (an append-only file, or a URL that
+  keeps what is POSTed to it), so a rollback of *both* the database and the head file (by someone holding
+  the key) is detected against the last anchor (`verify(anchor=...)`).
+
+Every 発行番号 accounted for: a render first *reserves* its serials (event ``reserve``: the counter advance,
+the ``issued_numbers`` rows and the record in one transaction), then closes them with its ``render``
+record or, if it fails after the reservation (invalid, refused, worker killed, client gone), a ``void``
+record naming the reason (``number_outcomes`` holds each number's fate once). A counter moved on purpose
+(a new system continuing an old one's numbering) is a ``counter`` record. `verify` checks, per series,
+that the counters, the issued numbers, their outcomes and the log agree.
+
 Appends are serialized: a file lock in the state directory around a serialized database write
 (SQLite ``BEGIN IMMEDIATE``, PostgreSQL an advisory lock).
 """
@@ -25,6 +37,7 @@ Appends are serialized: a file lock in the state directory around a serialized d
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
@@ -39,27 +52,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from renderer.errors import ChohyoError
 from renderer.settings import Settings, parse_log_key
-from renderer.state.db import Database, issue_log, issued_numbers, open_database
+from renderer.state import anchors
+from renderer.state.db import (
+    Database,
+    batch_runs,
+    issue_log,
+    issued_numbers,
+    number_outcomes,
+    open_database,
+    private_dir,
+    reservations,
+    serials,
+)
 from renderer.state.registry import instant
+from renderer.state.serials import allocate_in, set_counter_in
 
 KEY_FILE = "issue-log.key"
 HEAD_FILE = "issue-log.head"
 LOCK_FILE = "issue-log.lock"
 GENESIS = "0" * 64
 
-EVENTS = frozenset({"render", "refusal", "import", "lift", "revoke", "list", "batch-file"})
+EVENTS = frozenset({"render", "refusal", "import", "lift", "revoke", "list", "batch-file", "reserve", "void",
+                    "counter"})
 #: the only keys a record may carry (so no name, address or number can slip in)
 BODY_KEYS = frozenset({
     "at", "event", "operator", "tenant", "layout", "kind", "channel", "output", "relation", "pages", "sheets",
     "copies", "issue_numbers", "seal_printed", "my_number_printed", "person_ids", "lifts", "pdf_sha256", "rule",
     "field", "lift", "import", "file_sha256", "records", "batch", "file", "record",
+    "caller", "requester_person_id", "acting_for", "terminal", "printer", "serials", "reserved", "reason", "job",
+    "last", "spoils",
 })
+#: what may close a reservation
+OUTCOMES = {"render": "rendered", "void": "void"}
 
 
 class IssueLogError(ChohyoError):
@@ -78,11 +108,42 @@ class IssuedNumber:
     serial: int
 
 
+Series = tuple[str, str, str, str]   # tenant, day (ISO), terminal id, printer id
+
+
+def serial_groups(numbers: Sequence[IssuedNumber]) -> list[list[Any]]:
+    """Numbers as the log writes them: ``[[tenant, day, terminal, printer, [serial, ...]], ...]``."""
+    groups: dict[Series, list[int]] = {}
+    for n in numbers:
+        groups.setdefault((n.tenant, n.day.isoformat(), n.terminal, n.printer), []).append(n.serial)
+    return [[*key, sorted(v)] for key, v in groups.items()]
+
+
+def numbers_of(groups: Any) -> list[tuple[Series, int]]:
+    """The (series, serial) pairs of a record's ``serials`` (empty for anything malformed: verify says so)."""
+    out: list[tuple[Series, int]] = []
+    for g in groups if isinstance(groups, list) else []:
+        if isinstance(g, list) and len(g) == 5 and all(isinstance(x, str) for x in g[:4]) \
+                and isinstance(g[4], list):
+            out.extend(((g[0], g[1], g[2], g[3]), int(n)) for n in g[4] if isinstance(n, int))
+    return out
+
+
 @dataclass(frozen=True)
 class LogRecord:
+    """One record. `reserves` (event ``reserve``) are numbers taken now; `closes` (events ``render`` and
+    ``void``) are reserved numbers whose fate this record states. Both are written into the MACed body
+    (``serials``) and into their tables in the same transaction."""
+
     event: str
     at: dt.datetime
     body: Mapping[str, Any] = field(default_factory=dict)
+    reserves: Sequence[IssuedNumber] = ()
+    closes: Sequence[IssuedNumber] = ()
+    #: a reservation's owner: the service's job id (so a dead worker's numbers can be voided)
+    job: str | None = None
+    #: a void record that spoils numbers already rendered (処分: a PDF made but never delivered)
+    spoils: bool = False
 
     def document(self) -> dict[str, Any]:
         if self.event not in EVENTS:
@@ -90,7 +151,20 @@ class LogRecord:
         unknown = sorted(set(self.body) - BODY_KEYS)
         if unknown:
             raise ValueError(f"log record keys not allowed: {', '.join(unknown)}")
+        if self.reserves and self.event != "reserve":
+            raise ValueError("only a reserve record reserves numbers")
+        if self.closes and self.event not in OUTCOMES:
+            raise ValueError("only a render or void record closes numbers")
         doc = dict(self.body)
+        numbers = self.reserves or self.closes
+        if numbers:
+            doc["serials"] = serial_groups(numbers)
+        if self.job is not None:
+            doc["job"] = self.job
+        if self.spoils:
+            if self.event != "void":
+                raise ValueError("only a void record spoils numbers")
+            doc["spoils"] = True
         doc["event"] = self.event
         doc["at"] = instant(self.at)
         return doc
@@ -104,6 +178,38 @@ def chain_mac(key: bytes, seq: int, prev: str, body: Mapping[str, Any]) -> str:
     return hmac.new(key, canonical({"seq": seq, "prev": prev, "body": body}), hashlib.sha256).hexdigest()
 
 
+def head_mac(key: bytes, head: Mapping[str, Any]) -> str:
+    """The MAC of a chain head (count, seq, mac, at): a head file cannot be rewritten without the key."""
+    fields = {k: head.get(k) for k in ("count", "seq", "mac", "at")}
+    return hmac.new(key, b"chohyo-issue-log-head\0" + canonical(fields), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Head:
+    count: int
+    seq: int
+    mac: str
+    at: str
+    head_mac: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "seq": self.seq, "mac": self.mac, "at": self.at, "head_mac": self.head_mac}
+
+    @classmethod
+    def parse(cls, raw: Any) -> Head:
+        """A head read from a file or an anchor line; `ValueError` if it is not one."""
+        if not isinstance(raw, dict):
+            raise ValueError("not an object")
+        try:
+            return cls(count=int(raw["count"]), seq=int(raw["seq"]), mac=str(raw["mac"]), at=str(raw["at"]),
+                       head_mac=str(raw["head_mac"]))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("missing or malformed fields") from None
+
+    def authentic(self, key: bytes) -> bool:
+        return hmac.compare_digest(self.head_mac, head_mac(key, self.as_dict()))
+
+
 @dataclass(frozen=True)
 class VerifyReport:
     ok: bool
@@ -112,10 +218,20 @@ class VerifyReport:
     problem: str | None = None
     head: int | None = None
     notes: tuple[str, ...] = ()
+    #: per-series accounting problems (numbers twice, missing, counters behind, tables differing from the log)
+    accounting: tuple[str, ...] = ()
+    #: reservations not yet closed by a render or void record: (reserve seq, serial count, age in minutes)
+    open: tuple[tuple[int, int, float], ...] = ()
+    anchor: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "records": self.records, "first_bad": self.first_bad, "problem": self.problem,
-                "head": self.head, "notes": list(self.notes)}
+                "head": self.head, "notes": list(self.notes), "accounting": list(self.accounting),
+                "open_reservations": [{"seq": s, "serials": n, "age_minutes": round(a, 1)} for s, n, a in self.open],
+                "anchor": self.anchor}
+
+
+Entries = Sequence[LogRecord]
 
 
 class IssueLog:
@@ -134,7 +250,7 @@ class IssueLog:
             if not create:
                 raise IssueLogError(f"the issue log key {path} is missing (set CHOHYO_LOG_KEY or restore the file)",
                                     field="CHOHYO_LOG_KEY")
-            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.state_dir)
             # Written whole to a private temp file, then linked into place: a concurrent reader sees no
             # key or the whole key, and the first writer wins (os.link fails if the name exists).
             fd, tmp = tempfile.mkstemp(prefix=f".{KEY_FILE}.", dir=self.state_dir)   # mode 0600
@@ -159,24 +275,31 @@ class IssueLog:
             raise IssueLogError(f"the issue log key {path} cannot be read ({exc.__class__.__name__})",
                                 field=KEY_FILE) from None
 
-    def read_head(self) -> tuple[int, str] | None:
+    def read_head(self) -> Head | None:
+        """The head file: None if there is none; `ValueError` if it is not a head (verify says so)."""
         path = self.state_dir / HEAD_FILE
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            return int(raw["seq"]), str(raw["mac"])
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError):
-            return (-1, "")
+        except OSError as exc:
+            raise ValueError(f"unreadable ({exc.__class__.__name__})") from None
+        try:
+            return Head.parse(json.loads(text))
+        except ValueError as exc:
+            raise ValueError(f"not a chain head ({exc})") from None
 
-    def _write_head(self, seq: int, mac: str) -> None:
-        current = self.read_head()
-        if current is not None and current[0] >= seq:
-            return   # another append got further: the head never moves backwards
-        fd, tmp = tempfile.mkstemp(prefix=f".{HEAD_FILE}.", dir=self.state_dir)
+    def _write_head(self, key: bytes, seq: int, mac: str, at: str) -> None:
+        with contextlib.suppress(ValueError):
+            current = self.read_head()
+            if current is not None and current.seq >= seq and current.authentic(key):
+                return   # another append got further: the head never moves backwards
+        head = {"count": seq, "seq": seq, "mac": mac, "at": at}
+        head["head_mac"] = head_mac(key, head)
+        fd, tmp = tempfile.mkstemp(prefix=f".{HEAD_FILE}.", dir=self.state_dir)   # mode 0600
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps({"seq": seq, "mac": mac}) + "\n")
+                fh.write(json.dumps(head) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
             Path(tmp).replace(self.state_dir / HEAD_FILE)
@@ -186,67 +309,166 @@ class IssueLog:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with (self.state_dir / LOCK_FILE).open("a") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        private_dir(self.state_dir)
+        fd = os.open(self.state_dir / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     # ------------------------------------------------------------------ append
 
-    def append(self, record: LogRecord, numbers: Sequence[IssuedNumber] = ()) -> int:
-        """Append one record (and its 発行番号s); returns its seq. Raises `IssueLogError` if it cannot."""
-        return self.append_many([(record, numbers)])[0]
+    def append(self, record: LogRecord) -> int:
+        """Append one record; returns its seq. Raises `IssueLogError` if it cannot."""
+        return self.append_many([record])[0]
 
-    def append_many(self, entries: Sequence[tuple[LogRecord, Sequence[IssuedNumber]]], *,
+    def append_many(self, entries: Entries | Callable[[Connection], Entries], *,
                     also: Callable[[Connection], None] | None = None, locks: Sequence[str] = ()) -> list[int]:
-        """Append records in one transaction (all or none); returns their seqs. `also` runs inside the same
-        transaction after the records (a batch marks its journal there), holding `locks` besides the
-        issue log's own (taken first, e.g. "serials")."""
+        """Append records in one transaction (all or none); returns their seqs. `entries` may be a function
+        of the open transaction (called after the locks are taken: a reservation advances its counter
+        there and names the serials it got). `also` runs inside the same transaction after the records
+        (a batch marks its journal there), holding `locks` besides the issue log's own (taken first, e.g.
+        "serials")."""
         try:
-            bodies = [(record.event, record.document(), numbers) for record, numbers in entries]
             key = self.key(create=True)
             seqs: list[int] = []
             with self._locked():
-                mac = ""
+                mac, at = "", ""
                 with self.db.write(*locks, "issue_log") as conn:
+                    records = entries(conn) if callable(entries) else entries
+                    docs = [(r, r.document()) for r in records]
                     last = conn.execute(select(issue_log.c.seq, issue_log.c.mac)
                                         .order_by(issue_log.c.seq.desc()).limit(1)).first()
                     seq = 0 if last is None else int(last.seq)
                     prev = GENESIS if last is None else str(last.mac)
                     rows: list[dict[str, Any]] = []
-                    issued: list[dict[str, Any]] = []
-                    for event, body, numbers in bodies:
+                    reserved: list[dict[str, Any]] = []
+                    closed: list[dict[str, Any]] = []
+                    spoiled: list[dict[str, Any]] = []
+                    owners: list[dict[str, Any]] = []
+                    for record, body in docs:
                         seq += 1
                         mac = chain_mac(key, seq, prev, body)
-                        rows.append({"seq": seq, "at": body["at"], "event": event, "tenant": body.get("tenant"),
+                        at = body["at"]
+                        rows.append({"seq": seq, "at": at, "event": record.event, "tenant": body.get("tenant"),
                                      "layout": body.get("layout"), "body": canonical(body).decode("utf-8"),
                                      "prev": prev, "mac": mac})
-                        issued.extend({"tenant": n.tenant, "day": n.day.isoformat(), "terminal": n.terminal,
-                                       "printer": n.printer, "serial": n.serial, "seq": seq} for n in numbers)
+                        reserved.extend(_number_row(n, seq=seq) for n in record.reserves)
+                        (spoiled if record.spoils else closed).extend(
+                            _number_row(n, seq=seq, outcome=OUTCOMES.get(record.event, "")) for n in record.closes)
+                        if record.reserves:
+                            owners.append({"seq": seq, "at": at, "job": record.job, "batch": body.get("batch")})
                         seqs.append(seq)
                         prev = mac
-                    if rows:
-                        conn.execute(issue_log.insert(), rows)
-                    if issued:
-                        conn.execute(issued_numbers.insert(), issued)
+                    for table, values in ((issue_log, rows), (issued_numbers, reserved),
+                                          (number_outcomes, closed), (reservations, owners)):
+                        if values:
+                            conn.execute(table.insert(), values)
+                    if closed:
+                        _check_reserved(conn, closed)
+                    if spoiled:
+                        _spoil(conn, spoiled)
                     if also is not None:
                         also(conn)
                 if seqs:
-                    self._write_head(seqs[-1], mac)
+                    self._write_head(key, seqs[-1], mac, at)
             return seqs
         except IssueLogError:
             raise
         except IntegrityError:
-            raise IssueLogError("a 発行番号 of this render was already issued (the issue log's unique index "
-                                "refused it); nothing was delivered", rule="issue-number-unique") from None
+            raise IssueLogError("a 発行番号 of this render was already issued or accounted for (the issue log's "
+                                "unique index refused it); nothing was delivered", rule="issue-number-unique") from None
         except ChohyoError:
             raise
         except Exception as exc:
             raise IssueLogError(f"the issue log cannot be written ({exc.__class__.__name__}); "
                                 f"nothing was delivered") from None
+
+    def reserve(self, record: LogRecord, tenant: str, day: dt.date, terminal: str, printer: str,
+                count: int) -> tuple[int, list[IssuedNumber]]:
+        """Advance the series' counter by `count` and write the ``reserve`` record naming the serials, in
+        one transaction; returns the record's seq and the numbers."""
+        got: list[IssuedNumber] = []
+
+        def entries(conn: Connection) -> list[LogRecord]:
+            got[:] = [IssuedNumber(tenant, day, terminal, printer, s)
+                      for s in allocate_in(conn, tenant, day, terminal, printer, count)]
+            return [dataclasses.replace(record, reserves=tuple(got))]
+
+        seq = self.append_many(entries, locks=("serials",))[0]
+        return seq, got
+
+    def set_counter(self, record: LogRecord, tenant: str, day: dt.date, terminal: str, printer: str,
+                    next_serial: int) -> int:
+        """Continue a series at `next_serial` (a new system taking over an old one's numbering), logged as a
+        ``counter`` record; a counter never moves backwards over numbers already reserved."""
+
+        def entries(conn: Connection) -> list[LogRecord]:
+            last = set_counter_in(conn, tenant, day, terminal, printer, next_serial - 1)
+            body = {**record.body, "tenant": tenant, "serials": [[tenant, day.isoformat(), terminal, printer, []]],
+                    "last": last}
+            return [dataclasses.replace(record, event="counter", body=body)]
+
+        return self.append_many(entries, locks=("serials",))[0]
+
+    def void_open(self, record: LogRecord, *, job: str | None = None, seqs: Sequence[int] = ()) -> int | None:
+        """Close every still-open number of the reservations of `job` (or of the reserve records `seqs`)
+        with one ``void`` record (`record` gives its reason); None if nothing was open."""
+
+        def entries(conn: Connection) -> list[LogRecord]:
+            query = select(reservations.c.seq)
+            query = query.where(reservations.c.job == job) if job is not None else \
+                query.where(reservations.c.seq.in_(list(seqs)))
+            owned = [int(s) for s in conn.execute(query).scalars()]
+            numbers = _open_numbers(conn, owned) if owned else []
+            if not numbers:
+                return []
+            body = {"tenant": numbers[0].tenant, **record.body, "reserved": sorted(owned)}
+            return [dataclasses.replace(record, event="void", closes=tuple(numbers), body=body)]
+
+        seqs_written = self.append_many(entries)
+        return seqs_written[0] if seqs_written else None
+
+    def unfinished_batches(self) -> set[str]:
+        """Run ids of batch runs not yet finished (their open reservations are theirs to finish)."""
+        with self.db.read() as conn:
+            return {str(r.run_id) for r in conn.execute(
+                select(batch_runs.c.run_id).where(batch_runs.c.finished_at.is_(None))).all()}
+
+    def open_reservations(self) -> list[tuple[int, str, str | None, str | None, int]]:
+        """(reserve seq, at, job, batch, open numbers) of every reservation not yet wholly closed."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(reservations)).all()
+            out = []
+            for r in rows:
+                n = len(_open_numbers(conn, [int(r.seq)]))
+                if n:
+                    out.append((int(r.seq), str(r.at), r.job, r.batch, n))
+        return sorted(out)
+
+    # ------------------------------------------------------------------ anchor
+
+    def anchor(self, target: str) -> Head:
+        """Append the authenticated chain head to `target` (an append-only file path, or an http(s) URL
+        that keeps what is POSTed to it); returns the head written."""
+        self.key(create=False)   # no key, no anchor (before anything is written)
+        report = self.verify()
+        if not report.ok:
+            raise IssueLogError(f"the log does not verify ({report.problem or 'accounting'}); "
+                                f"an anchor would certify a broken log", field="issue_log")
+        try:
+            head = self.read_head()
+        except ValueError as exc:
+            raise IssueLogError(f"the chain head file is {exc}", field=HEAD_FILE) from None
+        if head is None:
+            raise IssueLogError("the log is empty: nothing to anchor", field="issue_log")
+        line = dict(head.as_dict(), anchored_at=instant(self.settings.now()))
+        anchors.append_anchor(target, line)
+        return head
 
     # ------------------------------------------------------------------ verify
 
@@ -255,54 +477,257 @@ class IssueLog:
             rows = conn.execute(select(issue_log).order_by(issue_log.c.seq)).all()
         return [dict(r._mapping) for r in rows]
 
-    def verify(self) -> VerifyReport:
-        """Walk the chain; report the first bad record (edited, missing, truncated tail, rewritten)."""
+    def verify(self, *, anchor: str | None = None, grace_minutes: float = 60.0) -> VerifyReport:
+        """Walk the chain; report the first bad record (edited, missing, truncated tail, rewritten), a head
+        that is not authentic, a rollback behind the last anchor, and per-series accounting problems.
+        Open reservations older than `grace_minutes` that no unfinished batch run owns are problems."""
         rows = self.records()
-        head = self.read_head()
-        if not rows and head is None:
+        head_error: str | None = None
+        try:
+            head = self.read_head()
+        except ValueError as exc:
+            head, head_error = None, f"the chain head file {HEAD_FILE} is {exc}"
+        if not rows and head is None and head_error is None and anchor is None:
             return VerifyReport(ok=True, records=0)
         key = self.key(create=False)
+        head_seq = head.seq if head else None
+        bodies: list[tuple[int, dict[str, Any]]] = []
         prev = GENESIS
-        expected = 1
-        for row in rows:
+        for expected, row in enumerate(rows, start=1):
             seq = int(row["seq"])
             if seq != expected:
                 return VerifyReport(False, len(rows), expected, f"record {expected} is missing "
-                                    f"(the next stored record is {seq})", head[0] if head else None)
+                                    f"(the next stored record is {seq})", head_seq)
             try:
                 body = json.loads(row["body"])
             except ValueError:
-                return VerifyReport(False, len(rows), seq, f"record {seq} is not readable JSON",
-                                    head[0] if head else None)
+                return VerifyReport(False, len(rows), seq, f"record {seq} is not readable JSON", head_seq)
             if row["prev"] != prev:
-                return VerifyReport(False, len(rows), seq, f"record {seq} does not follow record {seq - 1}",
-                                    head[0] if head else None)
+                return VerifyReport(False, len(rows), seq, f"record {seq} does not follow record {seq - 1}", head_seq)
             if not hmac.compare_digest(str(row["mac"]), chain_mac(key, seq, prev, body)):
                 return VerifyReport(False, len(rows), seq, f"record {seq} fails its MAC (edited or rewritten)",
-                                    head[0] if head else None)
+                                    head_seq)
             columns = {"at": body.get("at"), "event": body.get("event"), "tenant": body.get("tenant"),
                        "layout": body.get("layout")}
             if any(row[k] != v for k, v in columns.items()):
                 return VerifyReport(False, len(rows), seq, f"record {seq}: a column differs from its MACed body",
-                                    head[0] if head else None)
+                                    head_seq)
+            bodies.append((seq, body))
             prev = str(row["mac"])
-            expected += 1
-        last = expected - 1
+        last = len(rows)
+        if head_error is not None:
+            return VerifyReport(False, last, None, head_error, None)
+        problem = _head_problem(key, head, rows)
+        if problem is not None:
+            return VerifyReport(False, last, problem[0], problem[1], head_seq)
+        assert head is not None or not rows
         notes: list[str] = []
-        if head is None:
-            return VerifyReport(False, len(rows), 1, f"the chain head file {HEAD_FILE} is missing", None)
-        head_seq, head_mac = head
-        if head_seq < 0:
-            return VerifyReport(False, len(rows), None, f"the chain head file {HEAD_FILE} is unreadable", None)
-        if head_seq > last:
-            return VerifyReport(False, len(rows), last + 1, f"the log ends at record {last} but the chain head "
-                                f"names record {head_seq}: the tail was truncated", head_seq)
-        if head_seq >= 1:
-            stored = rows[head_seq - 1]["mac"]
-            if not hmac.compare_digest(str(stored), head_mac):
-                return VerifyReport(False, len(rows), head_seq, f"record {head_seq} differs from the chain head "
-                                    f"(the log was rewritten)", head_seq)
-        if head_seq < last:
-            notes.append(f"{last - head_seq} record(s) after the chain head (appended by another server, or "
+        if head is not None and head.seq < last:
+            notes.append(f"{last - head.seq} record(s) after the chain head (appended by another server, or "
                          f"the head write was interrupted); they verify by MAC")
-        return VerifyReport(True, len(rows), None, None, head_seq, tuple(notes))
+        anchor_report: dict[str, Any] | None = None
+        if anchor is not None:
+            anchor_report, anchor_problem = _check_anchor(key, anchor, rows)
+            if anchor_problem is not None:
+                return VerifyReport(False, last, anchor_problem[0], anchor_problem[1], head_seq, tuple(notes),
+                                    anchor=anchor_report)
+        accounting, open_list = self._accounting(bodies, grace_minutes)
+        return VerifyReport(not accounting, last, None, None if not accounting else "accounting", head_seq,
+                            tuple(notes), tuple(accounting), tuple(open_list), anchor_report)
+
+    def _accounting(self, bodies: Sequence[tuple[int, Mapping[str, Any]]], grace_minutes: float
+                    ) -> tuple[list[str], list[tuple[int, int, float]]]:
+        """Per series: the log's reservations, closings and counter moves against the tables."""
+        with self.db.read() as conn:
+            counters = {(r.tenant, r.day, r.terminal, r.printer): int(r.last)
+                        for r in conn.execute(select(serials)).all()}
+            table_issued = {((r.tenant, r.day, r.terminal, r.printer), int(r.serial)): int(r.seq)
+                            for r in conn.execute(select(issued_numbers)).all()}
+            table_closed = {((r.tenant, r.day, r.terminal, r.printer), int(r.serial)): (int(r.seq), str(r.outcome))
+                            for r in conn.execute(select(number_outcomes)).all()}
+        unfinished = self.unfinished_batches()
+        return account(bodies, counters, table_issued, table_closed, unfinished, self.settings.now(), grace_minutes)
+
+
+def account(bodies: Sequence[tuple[int, Mapping[str, Any]]], counters: Mapping[Series, int],
+            table_issued: Mapping[tuple[Series, int], int], table_closed: Mapping[tuple[Series, int], tuple[int, str]],
+            unfinished_batches: set[str], now: dt.datetime, grace_minutes: float
+            ) -> tuple[list[str], list[tuple[int, int, float]]]:
+    """The accounting rules, on plain values: every number reserved once and closed at most once, every
+    closing reserved before, the tables equal to what the log says, no counter behind its numbers, and no
+    gap below a counter that no ``counter`` record explains. Returns (problems, open reservations)."""
+    problems: list[str] = []
+    reserved: dict[tuple[Series, int], int] = {}
+    closed: dict[tuple[Series, int], tuple[int, str]] = {}
+    floors: dict[Series, int] = {}
+    owners: dict[int, tuple[str, str | None]] = {}
+    for s, body in bodies:
+        event = str(body.get("event"))
+        numbers = numbers_of(body.get("serials"))
+        if event == "reserve":
+            owners[s] = (str(body.get("at")), body.get("batch"))
+            for number in numbers:
+                if number in reserved:
+                    problems.append(f"{_label(number)} reserved twice (records {reserved[number]} and {s})")
+                reserved.setdefault(number, s)
+        elif event in OUTCOMES:
+            spoils = event == "void" and body.get("spoils") is True
+            for number in numbers:
+                if number not in reserved:
+                    problems.append(f"{_label(number)} {OUTCOMES[event]} by record {s} without a reservation")
+                if spoils:   # a rendered number, spoiled afterwards (処分): its fate is now void
+                    if closed.get(number, (0, ""))[1] != "rendered":
+                        problems.append(f"{_label(number)} spoiled by record {s} but never rendered")
+                    closed[number] = (s, "void")
+                    continue
+                if number in closed:
+                    problems.append(f"{_label(number)} accounted for twice (records {closed[number][0]} and {s})")
+                closed.setdefault(number, (s, OUTCOMES[event]))
+        elif event == "counter":
+            for g in body.get("serials") or []:
+                if isinstance(g, list) and len(g) == 5:
+                    series = (str(g[0]), str(g[1]), str(g[2]), str(g[3]))
+                    floors[series] = max(floors.get(series, 0), int(body.get("last", 0)))
+    for number, s in reserved.items():
+        if number not in table_issued:
+            problems.append(f"{_label(number)} (record {s}) is missing from issued_numbers (deleted rows)")
+        elif table_issued[number] != s:
+            problems.append(f"{_label(number)}: issued_numbers names record {table_issued[number]}, the log {s}")
+    for number in table_issued.keys() - reserved.keys():
+        problems.append(f"{_label(number)} is in issued_numbers without a reserve record in the log")
+    for number, (s, outcome) in closed.items():
+        if table_closed.get(number) != (s, outcome):
+            problems.append(f"{_label(number)}: number_outcomes does not show record {s} ({outcome})")
+    for number in table_closed.keys() - closed.keys():
+        problems.append(f"{_label(number)} has an outcome without a render or void record in the log")
+    by_series: dict[Series, set[int]] = {}
+    for series, serial in reserved:
+        by_series.setdefault(series, set()).add(serial)
+    for series in sorted(by_series.keys() | counters.keys() | floors.keys()):
+        taken = by_series.get(series, set())
+        top = max(taken, default=0)
+        counter = counters.get(series)
+        name = " ".join(x for x in series if x) or "?"
+        if counter is None:
+            if taken:
+                problems.append(f"series {name}: no counter, but numbers up to {top:06d} were reserved")
+            continue
+        if counter < top:
+            problems.append(f"series {name}: the counter is at {counter:06d}, behind its numbers (up to {top:06d})")
+        floor = floors.get(series, 0)
+        missing = [n for n in range(floor + 1, counter + 1) if n not in taken]
+        if missing:
+            shown = ", ".join(f"{n:06d}" for n in missing[:5]) + (" …" if len(missing) > 5 else "")
+            problems.append(f"series {name}: {len(missing)} number(s) below the counter were never reserved "
+                            f"or voided ({shown})")
+    open_list: list[tuple[int, int, float]] = []
+    counts: dict[int, int] = {}
+    for number, s in reserved.items():
+        if number not in closed:
+            counts[s] = counts.get(s, 0) + 1
+    for s, n in sorted(counts.items()):
+        at, batch = owners.get(s, ("", None))
+        age = _age_minutes(at, now)
+        open_list.append((s, n, age))
+        if age > grace_minutes and not (batch and batch in unfinished_batches):
+            problems.append(f"reservation {s}: {n} number(s) open for {age:.0f} minutes without a render or "
+                            f"void record (void them with `chohyo audit void-stale`)")
+    return problems, open_list
+
+
+def _label(number: tuple[Series, int]) -> str:
+    (tenant, day, terminal, printer), serial = number
+    return " ".join(x for x in (tenant, day, terminal, printer) if x) + f" {serial:06d}"
+
+
+def _age_minutes(at: str, now: dt.datetime) -> float:
+    try:
+        then = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        return float("inf")
+    return max(0.0, (now - then).total_seconds() / 60)
+
+
+def _head_problem(key: bytes, head: Head | None, rows: Sequence[Mapping[str, Any]]) -> tuple[int | None, str] | None:
+    last = len(rows)
+    if head is None:
+        return (1, f"the chain head file {HEAD_FILE} is missing") if rows else None
+    if not head.authentic(key):
+        return (None, f"the chain head file {HEAD_FILE} fails its MAC (rewritten without the key)")
+    if head.count != head.seq:
+        return (None, f"the chain head file {HEAD_FILE} is inconsistent (count {head.count}, seq {head.seq})")
+    if head.seq > last:
+        return (last + 1, f"the log ends at record {last} but the chain head names record {head.seq}: "
+                          f"the tail was truncated")
+    if head.seq >= 1 and not hmac.compare_digest(str(rows[head.seq - 1]["mac"]), head.mac):
+        return (head.seq, f"record {head.seq} differs from the chain head (the log was rewritten)")
+    return None
+
+
+def _check_anchor(key: bytes, target: str, rows: Sequence[Mapping[str, Any]]
+                  ) -> tuple[dict[str, Any], tuple[int | None, str] | None]:
+    try:
+        lines = anchors.read_anchors(target)
+    except anchors.AnchorError as exc:
+        return {"target": target}, (None, f"the anchor cannot be read ({exc})")
+    if not lines:
+        return {"target": target, "anchors": 0}, (None, "the anchor holds no head yet (run `chohyo audit anchor`)")
+    try:
+        head = Head.parse(lines[-1])
+    except ValueError as exc:
+        return {"target": target}, (None, f"the last anchor is not a chain head ({exc})")
+    report = {"target": target, "anchors": len(lines), "seq": head.seq, "anchored_at": lines[-1].get("anchored_at")}
+    if not head.authentic(key):
+        return report, (None, "the last anchor fails its MAC (written without the log key)")
+    if head.seq > len(rows):
+        return report, (len(rows) + 1, f"the log ends at record {len(rows)} but the last anchor names record "
+                                        f"{head.seq}: the log was rolled back")
+    if not hmac.compare_digest(str(rows[head.seq - 1]["mac"]), head.mac):
+        return report, (head.seq, f"record {head.seq} differs from the last anchor (the log was rewritten)")
+    return report, None
+
+
+def _number_row(n: IssuedNumber, *, seq: int, outcome: str | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {"tenant": n.tenant, "day": n.day.isoformat(), "terminal": n.terminal,
+                           "printer": n.printer, "serial": n.serial, "seq": seq}
+    if outcome is not None:
+        row["outcome"] = outcome
+    return row
+
+
+def _check_reserved(conn: Connection, closed: Sequence[Mapping[str, Any]]) -> None:
+    """A render or void record may close only numbers that were reserved."""
+    for row in closed:
+        found = conn.execute(select(issued_numbers.c.seq).where(
+            issued_numbers.c.tenant == row["tenant"], issued_numbers.c.day == row["day"],
+            issued_numbers.c.terminal == row["terminal"], issued_numbers.c.printer == row["printer"],
+            issued_numbers.c.serial == row["serial"])).first()
+        if found is None:
+            raise IssueLogError(f"発行番号 serial {row['serial']} was never reserved; nothing was delivered",
+                                rule="issue-number-unreserved")
+
+
+def _spoil(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Turn rendered numbers void (a render record stays; the void record says the PDF was not delivered)."""
+    for row in rows:
+        done = conn.execute(number_outcomes.update().where(
+            number_outcomes.c.tenant == row["tenant"], number_outcomes.c.day == row["day"],
+            number_outcomes.c.terminal == row["terminal"], number_outcomes.c.printer == row["printer"],
+            number_outcomes.c.serial == row["serial"], number_outcomes.c.outcome == "rendered",
+        ).values(seq=row["seq"], outcome="void"))
+        if done.rowcount != 1:
+            raise IssueLogError(f"発行番号 serial {row['serial']} is not a rendered number; it cannot be spoiled",
+                                rule="issue-number-unreserved")
+
+
+def _open_numbers(conn: Connection, seqs: Sequence[int]) -> list[IssuedNumber]:
+    rows = conn.execute(
+        select(issued_numbers).select_from(issued_numbers.outerjoin(number_outcomes, and_(
+            number_outcomes.c.tenant == issued_numbers.c.tenant, number_outcomes.c.day == issued_numbers.c.day,
+            number_outcomes.c.terminal == issued_numbers.c.terminal,
+            number_outcomes.c.printer == issued_numbers.c.printer,
+            number_outcomes.c.serial == issued_numbers.c.serial)))
+        .where(issued_numbers.c.seq.in_(list(seqs)), number_outcomes.c.seq.is_(None))
+        .order_by(issued_numbers.c.tenant, issued_numbers.c.day, issued_numbers.c.terminal,
+                  issued_numbers.c.printer, issued_numbers.c.serial)).all()
+    return [IssuedNumber(r.tenant, dt.date.fromisoformat(r.day), r.terminal, r.printer, int(r.serial)) for r in rows]

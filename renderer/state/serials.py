@@ -1,54 +1,34 @@
-"""発行番号 serials: allocated atomically per (tenant, date, terminal, printer), one per copy.
+"""発行番号 serial counters: one per series (tenant, date, terminal id, printer id), advanced in a transaction.
 
-In: the state directory (or `Settings`, for a shared database). Out: consecutive serial numbers. The
-counter lives in the runtime database (`renderer.state.db`) and is advanced inside a serialized write
-transaction, so concurrent processes — and servers sharing one PostgreSQL database — never get the same
-serial; the issue log's unique index on every issued 発行番号 is the backstop that rejects a duplicate
-even if a counter were reset.
+In: an open write transaction holding the "serials" lock (`renderer.state.db.Database.write`). Out:
+consecutive serial numbers (the first of a day is 1). Only the issue log calls these: a counter moves
+inside the same transaction that writes the record accounting for it — a ``reserve`` record for the
+numbers taken (`IssueLog.reserve`, a batch chunk), or a ``counter`` record when a series is continued on
+purpose (`IssueLog.set_counter`). Concurrent processes, and servers sharing one PostgreSQL database, never
+get the same serial; the unique index on every issued 発行番号 is the backstop that rejects a duplicate
+even if a counter were reset behind the log's back (and `chohyo audit verify` reports that reset).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
-from renderer.settings import PROJECT_ROOT, Settings
-from renderer.state.db import Database, open_database, serials
-
-
-def _settings_for(state_dir: Path) -> Settings:
-    return Settings(layouts_dir=PROJECT_ROOT / "layouts", fonts_dir=PROJECT_ROOT / "fonts", state_dir=state_dir)
+from renderer.errors import UsageError
+from renderer.state.db import serials
 
 
-class SerialCounter:
-    def __init__(self, state_dir: Path | Settings) -> None:
-        settings = state_dir if isinstance(state_dir, Settings) else _settings_for(state_dir)
-        self.db: Database = open_database(settings)
-
-    def allocate(self, tenant: str, day: dt.date, terminal: str, printer: str, count: int) -> list[int]:
-        """Reserve `count` consecutive serials and return them (the first serial of a day is 1)."""
-        with self.db.write("serials") as conn:
-            return allocate_in(conn, tenant, day, terminal, printer, count)
-
-    def seed(self, tenant: str, day: dt.date, terminal: str, printer: str, next_serial: int) -> None:
-        """Set the counter so that the next allocation returns `next_serial` (golden fixtures, tests)."""
-        key = and_(serials.c.tenant == tenant, serials.c.day == day.isoformat(),
-                   serials.c.terminal == terminal, serials.c.printer == printer)
-        with self.db.write("serials") as conn:
-            conn.execute(serials.delete().where(key))
-            conn.execute(serials.insert().values(tenant=tenant, day=day.isoformat(), terminal=terminal,
-                                                 printer=printer, last=next_serial - 1))
+def _key(tenant: str, day: dt.date, terminal: str, printer: str) -> ColumnElement[bool]:
+    return and_(serials.c.tenant == tenant, serials.c.day == day.isoformat(),
+                serials.c.terminal == terminal, serials.c.printer == printer)
 
 
 def allocate_in(conn: Connection, tenant: str, day: dt.date, terminal: str, printer: str, count: int) -> list[int]:
-    """Reserve `count` serials inside the caller's write transaction (which must hold the "serials" lock):
-    a batch reserves them in the same commit as its journal, so a crash never leaves a record without
-    the numbers it was given."""
-    key = and_(serials.c.tenant == tenant, serials.c.day == day.isoformat(),
-               serials.c.terminal == terminal, serials.c.printer == printer)
+    """Reserve `count` consecutive serials inside the caller's write transaction."""
+    key = _key(tenant, day, terminal, printer)
     last = conn.execute(select(serials.c.last).where(key)).scalar()
     if last is None:
         last = 0
@@ -57,3 +37,20 @@ def allocate_in(conn: Connection, tenant: str, day: dt.date, terminal: str, prin
     else:
         conn.execute(serials.update().where(key).values(last=last + count))
     return list(range(last + 1, last + count + 1))
+
+
+def set_counter_in(conn: Connection, tenant: str, day: dt.date, terminal: str, printer: str, last: int) -> int:
+    """Set a series' counter so that its next serial is ``last + 1``; never backwards. Returns ``last``."""
+    if last < 0:
+        raise UsageError("a series starts at 000001 or later", field="next_serial")
+    key = _key(tenant, day, terminal, printer)
+    current = conn.execute(select(serials.c.last).where(key)).scalar()
+    if current is None:
+        conn.execute(serials.insert().values(tenant=tenant, day=day.isoformat(), terminal=terminal,
+                                             printer=printer, last=last))
+    elif current > last:
+        raise UsageError(f"the series is already at {current:06d}; a counter never moves backwards",
+                         field="next_serial")
+    else:
+        conn.execute(serials.update().where(key).values(last=last))
+    return last

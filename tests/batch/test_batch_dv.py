@@ -70,8 +70,12 @@ def test_a_resume_after_the_lift_expired_refuses_instead_of_printing_the_old_pla
     assert rec["status"] == "refused" and rec["rule"] == "dv-block"
     assert rec["unused_issue_numbers"] == list(planned[0].issue_numbers)   # reserved, never printed
     log = [json.loads(x["body"]) for x in IssueLog(r.settings).records()]
-    assert [b["event"] for b in log if b.get("batch") == first.run_id] == ["refusal"]
+    # reserved with the plan, refused on resume: the numbers are void, with the reason
+    assert [b["event"] for b in log if b.get("batch") == first.run_id] == ["reserve", "refusal", "void"]
+    void = next(b for b in log if b["event"] == "void")
+    assert void["reason"] == "refused-on-resume" and void["serials"][0][4] == [1]
     assert not any(b["event"] == "render" for b in log)
+    assert IssueLog(r.settings).verify().ok
 
 
 def test_a_registry_change_between_planning_and_commit_replans_the_chunk(tmp_path: Path,

@@ -84,10 +84,10 @@ def test_import_lift_render_revoke_and_verify(cli: Env) -> None:
     r = cli.run("audit", "verify", "--json")
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
-    assert report["ok"] and report["records"] == 7
+    assert report["ok"] and report["records"] == 8 and report["accounting"] == []
     events = [json.loads(b)["event"] for (b,) in sqlite3.connect(cli.state / "chohyo.sqlite3").execute(
         "SELECT body FROM issue_log ORDER BY seq")]
-    assert events == ["import", "refusal", "lift", "render", "list", "revoke", "refusal"]
+    assert events == ["import", "refusal", "lift", "reserve", "render", "list", "revoke", "refusal"]
 
 
 def test_lift_longer_than_the_tenant_maximum_is_invalid(cli: Env) -> None:

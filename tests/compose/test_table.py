@@ -22,7 +22,7 @@ from renderer.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST = {"requester": {"relation": "public_office"}, "channel": "counter", "operator": "clerk01",
-           "issued_on": "2026-11-27", "terminal": "本庁1", "printer": "プリンタ001"}
+           "issued_on": "2026-11-27", "terminal": "honcho-1", "printer": "prn-001"}
 
 
 def make_renderer(tmp: Path) -> Renderer:

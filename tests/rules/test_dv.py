@@ -8,6 +8,7 @@ lift) does contain the address. All data is the fictitious 見本 family of layo
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ import pytest
 from dvkit import (
     NOTICE_ID,
     NOW,
+    PLAIN,
     TENANT,
+    VERIFIED,
     Clock,
     inspect_pdf,
     load,
@@ -306,15 +309,31 @@ def test_redact_prints_kisai_shoryaku_for_anyone_else(notice: Renderer) -> None:
     assert pdf.where("東京都千代田区見本一丁目1番1号")   # the head's own 転入前住所 is not protected
 
 
-def test_redact_shows_the_case_members_their_own_addresses(notice: Renderer) -> None:
+def test_redact_shows_a_protected_address_to_the_person_themself_only(notice: Renderer) -> None:
     load(notice, upsert(WIFE), upsert(SON, role="joint"), upsert(HEAD, case_id="C-2"))
-    for requester, visible in [(WIFE, True), (SON, True), (HEAD, False)]:
-        env = notice_env(requester={"relation": "self", "person_id": requester})
-        pdf = inspect_pdf(notice.render(env, layout_id=NOTICE_ID).pdf)
-        # the wife's 転入前住所 belongs to case C-1: shown to the 申出者 and the 併せて支援を求める者 only
-        assert bool(pdf.where(WIFE_BEFORE)) is visible, requester
-        # the shared address also belongs to the head (case C-2): nobody of one case sees it alone
+    for relation, requester, visible in [("self", WIFE, True), ("self", SON, False), ("same_household", WIFE, False),
+                                         ("self", HEAD, False)]:
+        env = notice_env(requester={"relation": relation, "person_id": requester})
+        pdf = inspect_pdf(notice.render(env, layout_id=NOTICE_ID, caller=VERIFIED).pdf)
+        # the wife's 転入前住所: shown to the wife herself only — not to the 併せて支援を求める者 of her case
+        # (seed: 「支援対象者本人以外からの請求」 → 記載省略), nor to a household member
+        assert bool(pdf.where(WIFE_BEFORE)) is visible, (relation, requester)
+        # the shared address also belongs to the son and the head: nobody sees it alone
         assert pdf.where(HOME) == []
+
+
+def test_an_unverified_self_claim_for_a_protected_person_is_refused_and_logged(notice: Renderer) -> None:
+    load(notice, upsert(WIFE))
+    for relation in ("self", "same_household"):
+        env = notice_env(requester={"relation": relation, "person_id": WIFE})
+        with pytest.raises(RefusedError) as info:
+            notice.render(env, layout_id=NOTICE_ID, caller=PLAIN)
+        assert info.value.rule == "dv-unverified-claim" and info.value.exit_code == 3
+        body = json.loads(notice.issue_log.records()[-1]["body"])
+        assert body["event"] == "refusal" and body["rule"] == "dv-unverified-claim"
+        assert body["requester_person_id"] == WIFE and body["caller"]["identity_verified"] is False
+    # a claim about someone who is not protected needs no verification
+    notice.render(notice_env(requester={"relation": "self", "person_id": SON}), layout_id=NOTICE_ID, caller=PLAIN)
 
 
 def test_redact_agent_counts_as_another_person(notice: Renderer) -> None:
@@ -323,7 +342,7 @@ def test_redact_agent_counts_as_another_person(notice: Renderer) -> None:
     pdf = inspect_pdf(notice.render(env, layout_id=NOTICE_ID).pdf)
     assert pdf.where(WIFE_BEFORE) == [] and pdf.where(HOME) == []
     own = inspect_pdf(notice.render(notice_env(requester={"relation": "self", "person_id": WIFE}),
-                                    layout_id=NOTICE_ID).pdf)
+                                    layout_id=NOTICE_ID, caller=VERIFIED).pdf)
     assert own.where(WIFE_BEFORE) and own.where(HOME)    # positive control: the person themself
 
 

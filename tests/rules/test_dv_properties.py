@@ -25,7 +25,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from dvkit import JST, NOTICE_ID, SAMPLE, TENANT, Clock, inspect_pdf, make_renderer, notice_layouts
+from dvkit import (
+    JST,
+    NOTICE_ID,
+    PLAIN,
+    SAMPLE,
+    TENANT,
+    VERIFIED,
+    Clock,
+    inspect_pdf,
+    make_renderer,
+    notice_layouts,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
@@ -80,6 +91,7 @@ class Scenario:
     records: list[dict[str, Any]]
     lift_specs: list[dict[str, Any]]
     clock: dt.datetime
+    verified: bool = False     # the caller checked identity documents
     my_numbers: dict[str, str] = field(default_factory=dict)
     moving: dict[str, tuple[str, dt.date]] = field(default_factory=dict)   # person → (token, planned_on)
 
@@ -170,7 +182,8 @@ def scenarios(draw: st.DrawFn, layout: str, with_registry: bool = True) -> Scena
                                    "minutes": draw(st.integers(1, 30)), "ago": draw(st.integers(0, 40)),
                                    "revoked": draw(st.integers(0, 5)) == 0})
     clock = dt.datetime.combine(DAY, dt.time(9, 0), tzinfo=JST) + dt.timedelta(minutes=draw(st.integers(0, 600)))
-    return Scenario(env, addresses, records, lift_specs, clock, my_numbers, moving)
+    verified = draw(st.booleans())
+    return Scenario(env, addresses, records, lift_specs, clock, verified, my_numbers, moving)
 
 
 # --------------------------------------------------------------------------- running a scenario
@@ -218,6 +231,8 @@ def expected_refusal(sc: Scenario, state: dict[str, list[dict[str, Any]]], layou
     if any("900000001" in r["adversaries"] for r in active.values()) and "900000001" in (
             req.get("person_id"), req.get("acting_for")):
         return "dv-adversary"
+    if req["relation"] in ("self", "same_household") and req.get("person_id") in active and not sc.verified:
+        return "dv-unverified-claim"
     include = sc.env["request"]["include"]
     for item in include or []:   # the first forbidden item asked for names the rule
         if req["relation"] == "third_party" and item in ("my_number", "resident_code"):
@@ -247,9 +262,10 @@ def members(sc: Scenario) -> list[dict[str, Any]]:
     return result
 
 
-def render(renderer: Renderer, env: dict[str, Any], layout: str) -> tuple[Any, str | None]:
+def render(renderer: Renderer, env: dict[str, Any], layout: str, verified: bool) -> tuple[Any, str | None]:
     try:
-        return renderer.render(env, layout_id=layout, with_display=False), None
+        return renderer.render(env, layout_id=layout, with_display=False,
+                               caller=VERIFIED if verified else PLAIN), None
     except RefusedError as exc:
         return None, exc.rule
 
@@ -269,7 +285,7 @@ def test_b_no_block_layout_renders_without_a_valid_lift(world: tuple[Renderer, C
     layout = data.draw(st.sampled_from(["juminhyo-setai", "juminhyo-kojin"]))
     sc = data.draw(scenarios(layout))
     state = prepare(renderer, clock, sc)
-    result, rule = render(renderer, sc.env, layout)
+    result, rule = render(renderer, sc.env, layout, sc.verified)
     expected = expected_refusal(sc, state, layout, "certificate")
     assert rule == expected, f"refusal {rule!r}, oracle says {expected!r}"
     if result is None:
@@ -293,15 +309,15 @@ def test_a_no_pdf_shows_a_protected_address_when_it_must_not(world: tuple[Render
     renderer, clock = world
     sc = data.draw(scenarios(NOTICE_ID))
     state = prepare(renderer, clock, sc)
-    result, rule = render(renderer, sc.env, NOTICE_ID)
+    result, rule = render(renderer, sc.env, NOTICE_ID, sc.verified)
     assert rule == expected_refusal(sc, state, NOTICE_ID, "notice")
     if result is None:
         return
     pdf = inspect_pdf(result.pdf)
     active = {r["person_id"]: r for r in state["active"] if covers(r, "notice")}
     req = sc.env["request"]["requester"]
-    registered = {r["person_id"]: r for r in state["active"]}   # the requester's own case, whatever it covers
-    own = registered.get(req["person_id"]) if req["relation"] in ("self", "same_household") else None
+    # only the person themself, identity verified, reads their protected data
+    viewer = req["person_id"] if req["relation"] == "self" and sc.verified else None
     all_ids = [m["person_id"] for m in members(sc)]
     selected = set(sc.env["request"].get("members") or all_ids)
     for a in sc.addresses:
@@ -309,14 +325,14 @@ def test_a_no_pdf_shows_a_protected_address_when_it_must_not(world: tuple[Render
             continue   # that person is not on this document
         owners = [a.owner] if a.owner else all_ids
         protecting = [active[o] for o in owners if o in active and a.kind in active[o]["addresses"]]
-        hidden = any(own is None or own["case_id"] != r["case_id"] for r in protecting)
+        hidden = any(r["person_id"] != viewer for r in protecting)
         if hidden:
             assert_absent(pdf, a.token, f"protected {a.kind} address")
             if a.owner is not None and len(protecting) == 1:
                 # positive control: the same document for the person themself shows it
                 env = json.loads(json.dumps(sc.env))
                 env["request"]["requester"] = {"relation": "self", "person_id": a.owner}
-                mine, _ = render(renderer, env, NOTICE_ID)
+                mine, _ = render(renderer, env, NOTICE_ID, True)
                 if mine is not None:
                     assert inspect_pdf(mine.pdf).where(a.full), "positive control: the person sees their address"
         else:
@@ -334,7 +350,7 @@ def test_c_withheld_items_never_appear(world: tuple[Renderer, Clock], data: st.D
     layout = data.draw(st.sampled_from(["juminhyo-setai", "juminhyo-kojin"]))
     sc = data.draw(scenarios(layout, with_registry=False))
     state = prepare(renderer, clock, sc)
-    result, rule = render(renderer, sc.env, layout)
+    result, rule = render(renderer, sc.env, layout, sc.verified)
     assert rule == expected_refusal(sc, state, layout, "certificate")
     if result is None:
         return

@@ -61,6 +61,7 @@ def make_keys(settings: ServiceSettings) -> Keys:
         for role in ("render", "lift", "sync", "admin"):
             keys.by[(tenant, role)] = store.create(tenant, [role], label=f"test-{role}")[1]
         keys.by[(tenant, "all")] = store.create(tenant, ["render", "lift", "sync", "admin"], label="test-all")[1]
+        keys.by[(tenant, "verified")] = store.create(tenant, ["render", "identity-verified"], label="test-counter")[1]
     return keys
 
 

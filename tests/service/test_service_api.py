@@ -266,7 +266,7 @@ def test_fastapi_validation_errors_are_problems_without_values(service: Running)
 
 
 def test_validate_checks_without_spending_an_issue_number(service: Running) -> None:
-    env = sample("juminhyo-kojin", terminal="検証")
+    env = sample("juminhyo-kojin", terminal="shisho-1")
     first = post(service, "/v1/render/juminhyo-kojin", env)
     r = post(service, "/v1/validate/juminhyo-kojin", env)
     assert r.status_code == 200, r.text
@@ -420,3 +420,30 @@ def _state(pid: int) -> bytes:
         return Path(f"/proc/{pid}/status").read_bytes()
     except OSError:
         return b"zombie"
+
+
+def test_a_self_claim_for_a_protected_person_needs_an_identity_verified_key(service: Running) -> None:
+    """A plain render key claiming to be the protected addressee is refused 403 and logged with the key;
+    the counter system's identity-verified key gets the person's own notice, address included."""
+    addressee = "500000777"
+    sync(service, TENANT_DV, upsert(addressee, case_id="C-CLAIM"))
+    env = sample(NOTICE, tenant=TENANT_DV, operator="mayor",
+                 requester={"relation": "self", "person_id": addressee}, channel="counter")
+    env["data"]["addressee"]["person_id"] = addressee
+    body = problem(post(service, f"/v1/render/{NOTICE}", env, TENANT_DV), 403, "rule:dv-unverified-claim")
+    assert body["rule"] == "dv-unverified-claim" and addressee not in json.dumps(body)
+    records = [json.loads(x["body"]) for x in IssueLog(service.settings.renderer).records()]
+    refusal = [b for b in records if b.get("rule") == "dv-unverified-claim"][-1]
+    plain_key = service.keys.by[(TENANT_DV, "render")].split("_")[1]
+    assert refusal["caller"] == {"kind": "api-key", "id": f"key:{plain_key}", "identity_verified": False}
+    assert refusal["operator"] == "mayor" and refusal["requester_person_id"] == addressee
+
+    r = post(service, f"/v1/render/{NOTICE}", env, TENANT_DV, "verified")
+    assert r.status_code == 200, r.text
+    records = [json.loads(x["body"]) for x in IssueLog(service.settings.renderer).records()]
+    render = [b for b in records if b["event"] == "render" and b.get("requester_person_id") == addressee][-1]
+    verified_key = service.keys.by[(TENANT_DV, "verified")].split("_")[1]
+    assert render["caller"] == {"kind": "api-key", "id": f"key:{verified_key}", "identity_verified": True}
+    assert render["operator"] == "mayor"
+    town = env["data"]["addressee"]["address"]["town"]
+    assert inspect_pdf(r.content).where(town)   # the person's own address, in full

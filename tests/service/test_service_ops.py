@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import re
+import signal
 import stat
 import threading
 import time
@@ -151,3 +153,36 @@ def test_internal_failures_are_500_problems_without_tracebacks_or_values(tmp_pat
     lines = [JsonFormatter().format(rec) for rec in caplog.records if rec.name == "chohyo.service"]
     assert [json.loads(line)["exception"] for line in lines] == ["UsageError", "KeyError"]
     assert not any("秘密" in line for line in lines)
+
+
+def test_a_worker_killed_mid_render_leaves_its_numbers_voided(tmp_path: Path) -> None:
+    """kill -9 of the worker after it reserved its 発行番号: the service writes the void record in its place,
+    and the log verifies with every number accounted for."""
+    settings = service_settings(tmp_path, workers=1, queue_size=0, render_timeout_s=60.0,
+                                max_body_bytes=4_000_000, max_persons=5000)
+    keys = make_keys(settings)
+    slow = _big_list(4000)
+    app = create_app(settings)
+    service = app.state.service
+    log = service.renderer.issue_log
+    with TestClient(app, raise_server_exceptions=False) as client:
+        results: list[httpx2.Response] = []
+        worker = threading.Thread(target=lambda: results.append(
+            client.post("/v1/render/ichiran-kyufu", json=slow, headers=keys(TENANT_A, "render"))))
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not any(r["event"] == "reserve" for r in log.records()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        reserve = json.loads(next(r["body"] for r in log.records() if r["event"] == "reserve"))
+        assert reserve["caller"]["kind"] == "api-key" and reserve["job"]
+        (pid,) = service.pool.worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        worker.join(60)
+        (answer,) = results
+        assert answer.status_code in (500, 503) and answer.headers["content-type"] == PROBLEM
+    events = [r["event"] for r in log.records()]
+    assert events == ["reserve", "void"]
+    void = json.loads(log.records()[-1]["body"])
+    assert void["reason"].startswith("worker-") and void["serials"] == reserve["serials"]
+    report = log.verify()
+    assert report.ok and report.open == () and report.accounting == ()

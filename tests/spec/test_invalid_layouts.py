@@ -48,6 +48,8 @@ REQUIRED = {
     "address_shortening_field": "実装不可機能: no field-level address shortening",
     "omission_unknown_item": "only the standard's optional items can be omitted",
     "omission_bad_path": "omission paths exist in the data model",
+    "certificate_issued_on_window": "a certificate is dated today: no issued_on window",
+    "issued_on_window_bounds": "the issued_on window is bounded and closed",
 }
 
 # The header every case shares; valid on its own (see test_the_shared_header_is_valid).
