@@ -59,6 +59,7 @@ from sqlalchemy.exc import IntegrityError
 from renderer.errors import ChohyoError
 from renderer.settings import Settings, parse_log_key
 from renderer.state import anchors
+from renderer.state.accounting import OUTCOMES, Series, Tables, account
 from renderer.state.db import (
     Database,
     batch_runs,
@@ -88,8 +89,7 @@ BODY_KEYS = frozenset({
     "caller", "requester_person_id", "acting_for", "terminal", "printer", "serials", "reserved", "reason", "job",
     "last", "spoils",
 })
-#: what may close a reservation
-OUTCOMES = {"render": "rendered", "void": "void"}
+
 
 
 class IssueLogError(ChohyoError):
@@ -108,25 +108,12 @@ class IssuedNumber:
     serial: int
 
 
-Series = tuple[str, str, str, str]   # tenant, day (ISO), terminal id, printer id
-
-
 def serial_groups(numbers: Sequence[IssuedNumber]) -> list[list[Any]]:
     """Numbers as the log writes them: ``[[tenant, day, terminal, printer, [serial, ...]], ...]``."""
     groups: dict[Series, list[int]] = {}
     for n in numbers:
         groups.setdefault((n.tenant, n.day.isoformat(), n.terminal, n.printer), []).append(n.serial)
     return [[*key, sorted(v)] for key, v in groups.items()]
-
-
-def numbers_of(groups: Any) -> list[tuple[Series, int]]:
-    """The (series, serial) pairs of a record's ``serials`` (empty for anything malformed: verify says so)."""
-    out: list[tuple[Series, int]] = []
-    for g in groups if isinstance(groups, list) else []:
-        if isinstance(g, list) and len(g) == 5 and all(isinstance(x, str) for x in g[:4]) \
-                and isinstance(g[4], list):
-            out.extend(((g[0], g[1], g[2], g[3]), int(n)) for n in g[4] if isinstance(n, int))
-    return out
 
 
 @dataclass(frozen=True)
@@ -335,48 +322,15 @@ class IssueLog:
         "serials")."""
         try:
             key = self.key(create=True)
-            seqs: list[int] = []
             with self._locked():
-                mac, at = "", ""
                 with self.db.write(*locks, "issue_log") as conn:
-                    records = entries(conn) if callable(entries) else entries
-                    docs = [(r, r.document()) for r in records]
-                    last = conn.execute(select(issue_log.c.seq, issue_log.c.mac)
-                                        .order_by(issue_log.c.seq.desc()).limit(1)).first()
-                    seq = 0 if last is None else int(last.seq)
-                    prev = GENESIS if last is None else str(last.mac)
-                    rows: list[dict[str, Any]] = []
-                    reserved: list[dict[str, Any]] = []
-                    closed: list[dict[str, Any]] = []
-                    spoiled: list[dict[str, Any]] = []
-                    owners: list[dict[str, Any]] = []
-                    for record, body in docs:
-                        seq += 1
-                        mac = chain_mac(key, seq, prev, body)
-                        at = body["at"]
-                        rows.append({"seq": seq, "at": at, "event": record.event, "tenant": body.get("tenant"),
-                                     "layout": body.get("layout"), "body": canonical(body).decode("utf-8"),
-                                     "prev": prev, "mac": mac})
-                        reserved.extend(_number_row(n, seq=seq) for n in record.reserves)
-                        (spoiled if record.spoils else closed).extend(
-                            _number_row(n, seq=seq, outcome=OUTCOMES.get(record.event, "")) for n in record.closes)
-                        if record.reserves:
-                            owners.append({"seq": seq, "at": at, "job": record.job, "batch": body.get("batch")})
-                        seqs.append(seq)
-                        prev = mac
-                    for table, values in ((issue_log, rows), (issued_numbers, reserved),
-                                          (number_outcomes, closed), (reservations, owners)):
-                        if values:
-                            conn.execute(table.insert(), values)
-                    if closed:
-                        _check_reserved(conn, closed)
-                    if spoiled:
-                        _spoil(conn, spoiled)
+                    batch = _Batch.of(conn, key, entries(conn) if callable(entries) else entries)
+                    batch.insert(conn)
                     if also is not None:
                         also(conn)
-                if seqs:
-                    self._write_head(key, seqs[-1], mac, at)
-            return seqs
+                if batch.seqs:
+                    self._write_head(key, batch.seqs[-1], batch.mac, batch.at)
+            return batch.seqs
         except IssueLogError:
             raise
         except IntegrityError:
@@ -539,113 +493,61 @@ class IssueLog:
                     ) -> tuple[list[str], list[tuple[int, int, float]]]:
         """Per series: the log's reservations, closings and counter moves against the tables."""
         with self.db.read() as conn:
-            counters = {(r.tenant, r.day, r.terminal, r.printer): int(r.last)
-                        for r in conn.execute(select(serials)).all()}
-            table_issued = {((r.tenant, r.day, r.terminal, r.printer), int(r.serial)): int(r.seq)
-                            for r in conn.execute(select(issued_numbers)).all()}
-            table_closed = {((r.tenant, r.day, r.terminal, r.printer), int(r.serial)): (int(r.seq), str(r.outcome))
-                            for r in conn.execute(select(number_outcomes)).all()}
-        unfinished = self.unfinished_batches()
-        return account(bodies, counters, table_issued, table_closed, unfinished, self.settings.now(), grace_minutes)
+            tables = Tables(
+                counters={(r.tenant, r.day, r.terminal, r.printer): int(r.last)
+                          for r in conn.execute(select(serials)).all()},
+                issued={((r.tenant, r.day, r.terminal, r.printer), int(r.serial)): int(r.seq)
+                        for r in conn.execute(select(issued_numbers)).all()},
+                closed={((r.tenant, r.day, r.terminal, r.printer), int(r.serial)): (int(r.seq), str(r.outcome))
+                        for r in conn.execute(select(number_outcomes)).all()})
+        return account(bodies, tables, self.unfinished_batches(), self.settings.now(), grace_minutes)
 
 
-def account(bodies: Sequence[tuple[int, Mapping[str, Any]]], counters: Mapping[Series, int],
-            table_issued: Mapping[tuple[Series, int], int], table_closed: Mapping[tuple[Series, int], tuple[int, str]],
-            unfinished_batches: set[str], now: dt.datetime, grace_minutes: float
-            ) -> tuple[list[str], list[tuple[int, int, float]]]:
-    """The accounting rules, on plain values: every number reserved once and closed at most once, every
-    closing reserved before, the tables equal to what the log says, no counter behind its numbers, and no
-    gap below a counter that no ``counter`` record explains. Returns (problems, open reservations)."""
-    problems: list[str] = []
-    reserved: dict[tuple[Series, int], int] = {}
-    closed: dict[tuple[Series, int], tuple[int, str]] = {}
-    floors: dict[Series, int] = {}
-    owners: dict[int, tuple[str, str | None]] = {}
-    for s, body in bodies:
-        event = str(body.get("event"))
-        numbers = numbers_of(body.get("serials"))
-        if event == "reserve":
-            owners[s] = (str(body.get("at")), body.get("batch"))
-            for number in numbers:
-                if number in reserved:
-                    problems.append(f"{_label(number)} reserved twice (records {reserved[number]} and {s})")
-                reserved.setdefault(number, s)
-        elif event in OUTCOMES:
-            spoils = event == "void" and body.get("spoils") is True
-            for number in numbers:
-                if number not in reserved:
-                    problems.append(f"{_label(number)} {OUTCOMES[event]} by record {s} without a reservation")
-                if spoils:   # a rendered number, spoiled afterwards (処分): its fate is now void
-                    if closed.get(number, (0, ""))[1] != "rendered":
-                        problems.append(f"{_label(number)} spoiled by record {s} but never rendered")
-                    closed[number] = (s, "void")
-                    continue
-                if number in closed:
-                    problems.append(f"{_label(number)} accounted for twice (records {closed[number][0]} and {s})")
-                closed.setdefault(number, (s, OUTCOMES[event]))
-        elif event == "counter":
-            for g in body.get("serials") or []:
-                if isinstance(g, list) and len(g) == 5:
-                    series = (str(g[0]), str(g[1]), str(g[2]), str(g[3]))
-                    floors[series] = max(floors.get(series, 0), int(body.get("last", 0)))
-    for number, s in reserved.items():
-        if number not in table_issued:
-            problems.append(f"{_label(number)} (record {s}) is missing from issued_numbers (deleted rows)")
-        elif table_issued[number] != s:
-            problems.append(f"{_label(number)}: issued_numbers names record {table_issued[number]}, the log {s}")
-    for number in table_issued.keys() - reserved.keys():
-        problems.append(f"{_label(number)} is in issued_numbers without a reserve record in the log")
-    for number, (s, outcome) in closed.items():
-        if table_closed.get(number) != (s, outcome):
-            problems.append(f"{_label(number)}: number_outcomes does not show record {s} ({outcome})")
-    for number in table_closed.keys() - closed.keys():
-        problems.append(f"{_label(number)} has an outcome without a render or void record in the log")
-    by_series: dict[Series, set[int]] = {}
-    for series, serial in reserved:
-        by_series.setdefault(series, set()).add(serial)
-    for series in sorted(by_series.keys() | counters.keys() | floors.keys()):
-        taken = by_series.get(series, set())
-        top = max(taken, default=0)
-        counter = counters.get(series)
-        name = " ".join(x for x in series if x) or "?"
-        if counter is None:
-            if taken:
-                problems.append(f"series {name}: no counter, but numbers up to {top:06d} were reserved")
-            continue
-        if counter < top:
-            problems.append(f"series {name}: the counter is at {counter:06d}, behind its numbers (up to {top:06d})")
-        floor = floors.get(series, 0)
-        missing = [n for n in range(floor + 1, counter + 1) if n not in taken]
-        if missing:
-            shown = ", ".join(f"{n:06d}" for n in missing[:5]) + (" …" if len(missing) > 5 else "")
-            problems.append(f"series {name}: {len(missing)} number(s) below the counter were never reserved "
-                            f"or voided ({shown})")
-    open_list: list[tuple[int, int, float]] = []
-    counts: dict[int, int] = {}
-    for number, s in reserved.items():
-        if number not in closed:
-            counts[s] = counts.get(s, 0) + 1
-    for s, n in sorted(counts.items()):
-        at, batch = owners.get(s, ("", None))
-        age = _age_minutes(at, now)
-        open_list.append((s, n, age))
-        if age > grace_minutes and not (batch and batch in unfinished_batches):
-            problems.append(f"reservation {s}: {n} number(s) open for {age:.0f} minutes without a render or "
-                            f"void record (void them with `chohyo audit void-stale`)")
-    return problems, open_list
+@dataclass
+class _Batch:
+    """The rows one append writes: chained records, reserved numbers, their outcomes and owners."""
 
+    seqs: list[int] = field(default_factory=list)
+    mac: str = ""
+    at: str = ""
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    reserved: list[dict[str, Any]] = field(default_factory=list)
+    closed: list[dict[str, Any]] = field(default_factory=list)
+    spoiled: list[dict[str, Any]] = field(default_factory=list)
+    owners: list[dict[str, Any]] = field(default_factory=list)
 
-def _label(number: tuple[Series, int]) -> str:
-    (tenant, day, terminal, printer), serial = number
-    return " ".join(x for x in (tenant, day, terminal, printer) if x) + f" {serial:06d}"
+    @classmethod
+    def of(cls, conn: Connection, key: bytes, records: Entries) -> _Batch:
+        docs = [(r, r.document()) for r in records]   # a bad record fails before anything is written
+        last = conn.execute(select(issue_log.c.seq, issue_log.c.mac).order_by(issue_log.c.seq.desc()).limit(1)).first()
+        seq = 0 if last is None else int(last.seq)
+        out = cls(mac=GENESIS if last is None else str(last.mac))
+        for record, body in docs:
+            seq += 1
+            out.add(key, seq, record, body)
+        return out
 
+    def add(self, key: bytes, seq: int, record: LogRecord, body: dict[str, Any]) -> None:
+        prev, self.mac, self.at = self.mac, chain_mac(key, seq, self.mac, body), body["at"]
+        self.rows.append({"seq": seq, "at": self.at, "event": record.event, "tenant": body.get("tenant"),
+                          "layout": body.get("layout"), "body": canonical(body).decode("utf-8"), "prev": prev,
+                          "mac": self.mac})
+        self.reserved.extend(_number_row(n, seq=seq) for n in record.reserves)
+        (self.spoiled if record.spoils else self.closed).extend(
+            _number_row(n, seq=seq, outcome=OUTCOMES.get(record.event, "")) for n in record.closes)
+        if record.reserves:
+            self.owners.append({"seq": seq, "at": self.at, "job": record.job, "batch": body.get("batch")})
+        self.seqs.append(seq)
 
-def _age_minutes(at: str, now: dt.datetime) -> float:
-    try:
-        then = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        return float("inf")
-    return max(0.0, (now - then).total_seconds() / 60)
+    def insert(self, conn: Connection) -> None:
+        for table, values in ((issue_log, self.rows), (issued_numbers, self.reserved),
+                              (number_outcomes, self.closed), (reservations, self.owners)):
+            if values:
+                conn.execute(table.insert(), values)
+        if self.closed:
+            _check_reserved(conn, self.closed)
+        if self.spoiled:
+            _spoil(conn, self.spoiled)
 
 
 def _head_problem(key: bytes, head: Head | None, rows: Sequence[Mapping[str, Any]]) -> tuple[int | None, str] | None:
