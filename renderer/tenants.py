@@ -206,7 +206,7 @@ class Tenant:
             if s.role == role and s.in_office(day):
                 if role == "head":
                     return SignerInOffice(role, self.office_title, s.name)
-                title = f"{self.office_title}職務代理者　{self.full_name}{s.position}"
+                title = f"{self.office_title}職務代理者　{s.position}"   # the 都道府県名 once, in the 職名
                 return SignerInOffice(role, title, s.name)
         label = "市区町村長" if role == "head" else "職務代理者"
         raise RefusedError(

@@ -112,7 +112,7 @@ def test_deputy_title_names_the_acting_role(code: str) -> None:
 
 def test_ward_deputy_title_in_full() -> None:
     deputy = _load("281107").signer_for(A_DAY_IN_OFFICE, "deputy")
-    assert deputy.title == "兵庫県神戸市中央区長職務代理者　兵庫県神戸市中央区副区長"
+    assert deputy.title == "兵庫県神戸市中央区長職務代理者　副区長"   # the prefecture once, in the 職名
     assert deputy.name == "見本　五郎"
 
 

@@ -69,6 +69,15 @@ def fmt_digits(value: Any, args: Args, subject: Any) -> str:
     return to_fullwidth_digits(out) if args.get("digits") == "fullwidth" else out
 
 
+def fmt_postcode(value: Any, args: Args, subject: Any) -> str:
+    """A 郵便番号 as Japan Post writes it: three digits, a hyphen, four digits (285-0014), with no 〒 mark
+    or 郵便番号 label in front (郵便番号・バーコードマニュアル p04: such marks hinder machine reading)."""
+    text = str(value)
+    if len(text) != 7 or not text.isascii() or not text.isdigit():
+        raise FormatError(f"`postcode` formats 7 ASCII digits, got {len(text)} character(s)")
+    return f"{text[:3]}-{text[3:]}"
+
+
 def fmt_amount(value: Any, args: Args, subject: Any) -> str:
     """An integer amount with thousands separators (12,345); `unit` appends e.g. 円."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -87,6 +96,7 @@ FORMATTERS: dict[str, Formatter] = {
     "resident_date": fmt_resident_date,
     "address": fmt_address,
     "digits": fmt_digits,
+    "postcode": fmt_postcode,
     "amount": fmt_amount,
     "text": fmt_text,
 }
@@ -101,6 +111,7 @@ FORMAT_ARGS: dict[str, dict[str, tuple[str, ...] | type]] = {
     "resident_date": {"digits": DIGIT_STYLES},
     "address": {},
     "digits": {"group": int, "sep": str, "digits": ("ascii", "fullwidth")},
+    "postcode": {},
     "amount": {"unit": ("", "円"), "digits": ("ascii", "fullwidth")},
     "text": {},
 }

@@ -130,3 +130,30 @@ def test_disposition_notice_carries_the_appeal_instructions(tmp_path: Path) -> N
     assert "審査請求" in text and "3か月以内" in text                # 審査請求: within 3 months
     assert "取消しを求める訴え" in text and "6か月以内" in text        # 取消訴訟: within 6 months
     assert "千葉県佐倉市長に対して審査請求" in text
+
+
+@pytest.mark.parametrize(("tenant", "authority", "defendant"), [
+    ("122122", "佐倉市長", "佐倉市"),    # 一般市: its 長; the 市 itself
+    ("281107", "神戸市長", "神戸市"),    # 政令市の区長の処分: the 市長 (最上級行政庁, 行審法4条4号); the 市, not the 区
+    ("131016", "千代田区長", "千代田区"),  # 特別区: a 地方公共団体 of its own
+])
+def test_the_kyoji_names_the_right_authority_and_defendant(tmp_path: Path, tenant: str, authority: str,
+                                                           defendant: str) -> None:
+    text = text_of(renderer_for(tmp_path).render(envelope(tenant), layout_id="tsuchisho-kyufu-kettei").pdf)
+    assert f"{authority}に対して審査請求" in text
+    assert f"{defendant}を被告として" in text and f"{defendant}を代表する者は{defendant}長" in text
+    # legal phrases name the entity without the 都道府県; the one-year limits of 行審法18条2項 and 行訴法14条
+    assert "県神戸市長に対して" not in text and "中央区長に対して" not in text and "県佐倉市を被告" not in text
+    assert text.count("1年を経過したときは") == 2
+
+
+def test_the_kyoji_authority_and_defendant_are_tenant_parameters(tmp_path: Path) -> None:
+    layouts = _copy_layouts(tmp_path)
+    tenant = layouts / "tenants" / "122122.yaml"
+    text = tenant.read_text(encoding="utf-8")
+    assert "  parameters:\n" not in text
+    text = text.replace("  options:\n", "  parameters:\n    tsuchisho-kyufu-kettei:\n      appeal_authority: 千葉県知事\n"
+                                         "      defendant: 千葉県\n      defendant_representative: 千葉県知事\n  options:\n", 1)
+    tenant.write_text(text, encoding="utf-8")
+    out = text_of(renderer_for(tmp_path / "state", layouts).render(envelope(), layout_id="tsuchisho-kyufu-kettei").pdf)
+    assert "千葉県知事に対して審査請求" in out and "千葉県を被告として" in out and "代表する者は千葉県知事" in out

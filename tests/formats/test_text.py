@@ -114,3 +114,12 @@ def test_kanji_number_rejects_out_of_range(n: int) -> None:
 def test_kanji_number_rejects_bool() -> None:
     with pytest.raises(ValueError, match="int"):
         kanji_number(True)
+
+
+def test_a_postcode_prints_with_the_hyphen_after_the_third_digit() -> None:
+    from renderer.formats.registry import FORMATTERS, FormatError
+
+    assert FORMATTERS["postcode"]("2850014", {}, None) == "285-0014"
+    for bad in ("285001", "285-0014", "２８５００１４", "28500145"):
+        with pytest.raises(FormatError):
+            FORMATTERS["postcode"](bad, {}, None)
