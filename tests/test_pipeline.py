@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from renderer.api import Renderer, RenderResult
+from renderer.api import Mode, Renderer, RenderResult
 from renderer.errors import InputError, RefusedError, UsageError
 from renderer.schemas import write_schemas
 from renderer.settings import Settings
@@ -195,7 +195,8 @@ def test_signer_out_of_office_is_refused(renderer: Renderer) -> None:
 
 def test_deputy_signs_with_prefecture_in_title(renderer: Renderer) -> None:
     text = _render_text(renderer, sample(signer="deputy"))
-    assert "千葉県佐倉市長職務代理者千葉県佐倉市副市長" in text and "見本次郎" in text
+    # the 都道府県名 once, in the 職名; the deputy's own post follows without repeating it
+    assert "千葉県佐倉市長職務代理者副市長" in text and "見本次郎" in text and "千葉県佐倉市副市長" not in text
 
 
 def test_seal_off_prints_koin_shoryaku_and_no_image(renderer: Renderer) -> None:
@@ -221,3 +222,84 @@ def test_a_number_is_not_a_date(renderer: Renderer) -> None:
     with pytest.raises(InputError) as info:
         renderer.render(env, layout_id="juminhyo-setai")
     assert "data.household.members[0].birth_date" in [d.path for d in info.value.diagnostics]
+
+
+# --------------------------------------------------------------------------- one pipeline (Renderer.prepare)
+
+
+class NoRegistry:
+    """A DV registry that must not be read."""
+
+    def snapshot(self, *args: Any) -> Any:
+        raise AssertionError("the DV registry was read")
+
+
+def test_an_unknown_layout_id_names_the_known_ones(renderer: Renderer) -> None:
+    for layout_id in ("no-such-layout", "../layouts/juminhyo-setai", "/etc/passwd"):   # a path is never loaded
+        with pytest.raises(UsageError) as info:
+            renderer.render(sample(), layout_id=layout_id)
+        assert info.value.message.startswith(f"unknown layout {layout_id!r}; known: ")
+        assert "juminhyo-setai" in info.value.message and info.value.field == "layout"
+
+
+def test_a_known_layout_the_envelope_does_not_name(renderer: Renderer) -> None:
+    with pytest.raises(UsageError) as info:
+        renderer.prepare(sample(), layout_id="juminhyo-kojin", mode=Mode.VALIDATE)
+    assert info.value.message == ("layout: the envelope names layout 'juminhyo-setai', but this call renders "
+                                  "'juminhyo-kojin'")
+    with pytest.raises(InputError) as record:   # a batch record: invalid input, the run goes on
+        renderer.prepare(sample(), layout_id="juminhyo-kojin", mode=Mode.BATCH, registry=NoRegistry())
+    assert record.value.message == info.value.message and record.value.field == "layout"
+
+
+def test_validate_and_chars_never_read_the_registry_nor_open_the_database(renderer: Renderer) -> None:
+    for mode in (Mode.VALIDATE, Mode.CHARS):
+        plan = renderer.prepare(sample(), layout_id="juminhyo-setai", mode=mode, registry=NoRegistry())
+        assert plan.dv.policy == "block" and plan.dv.lifts == [] and plan.dv.protected == []
+    assert renderer._db is None
+    with pytest.raises(AssertionError, match="registry was read"):
+        renderer.prepare(sample(), layout_id="juminhyo-setai", mode=Mode.RENDER, registry=NoRegistry())
+
+
+def test_what_each_mode_checks(renderer: Renderer) -> None:
+    yesterday = sample(issued_on="2026-11-26", terminal="no-such-terminal")
+    for mode in (Mode.RENDER, Mode.VALIDATE):   # the declared devices come first
+        with pytest.raises(InputError, match=r"request\.terminal"):
+            renderer.prepare(yesterday, layout_id="juminhyo-setai", mode=mode)
+    with pytest.raises(RefusedError) as info:
+        renderer.prepare(sample(issued_on="2026-11-26"), layout_id="juminhyo-setai", mode=Mode.VALIDATE)
+    assert info.value.rule == "issued-on-today"
+    chars = renderer.prepare(yesterday, layout_id="juminhyo-setai", mode=Mode.CHARS)   # the run checks those
+    assert chars.sheets == 0 and chars.copies == 1
+    validated = renderer.prepare(sample(copies=2), layout_id="juminhyo-setai", mode=Mode.VALIDATE)
+    assert (validated.sheets, validated.copies, validated.overflow) == (1, 2, [])
+    undated = sample()
+    del undated["request"]["issued_on"]   # issued today by the server's clock, except for the chars report
+    assert renderer.prepare(undated, layout_id="juminhyo-setai", mode=Mode.VALIDATE).doc.request.issued_on == \
+        CLOCK.date()
+    with pytest.raises(InputError, match="invalid envelope"):
+        renderer.prepare(undated, layout_id="juminhyo-setai", mode=Mode.CHARS)
+
+
+def test_a_refusal_is_told_before_it_is_raised_and_only_a_render_logs_it(renderer: Renderer) -> None:
+    told: list[tuple[str, str, str | None]] = []
+
+    def on_refusal(envelope: Any, spec: Any, exc: RefusedError) -> None:
+        told.append((envelope.layout, spec.id, exc.rule))
+
+    env = sample(include=["my_number"], requester={"relation": "third_party", "purpose": "相続手続"})
+    with pytest.raises(RefusedError):
+        renderer.prepare(env, layout_id="juminhyo-setai", mode=Mode.VALIDATE, on_refusal=on_refusal)
+    assert told == [("juminhyo-setai", "juminhyo-setai", "third-party-no-my-number")]
+    with pytest.raises(InputError):   # not a refusal: nothing told
+        renderer.prepare(sample(terminal="nope"), layout_id="juminhyo-setai", on_refusal=on_refusal)
+    assert len(told) == 1
+    with pytest.raises(RefusedError):
+        renderer.render(env, layout_id="juminhyo-setai")
+    assert [json.loads(r["body"])["event"] for r in renderer.issue_log.records()] == ["refusal"]
+
+
+def test_mode_table_is_what_the_modes_say() -> None:
+    assert [m.value for m in Mode] == ["render", "batch", "validate", "chars"]
+    assert [(m.reads_registry, m.checks_request, m.counts_sheets, m.issues_today) for m in Mode] == [
+        (True, True, True, True), (True, True, True, True), (False, True, True, True), (False, False, False, False)]

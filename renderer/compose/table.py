@@ -1,31 +1,36 @@
 """Lists (一覧表): paginate rows like Japanese business forms, then compose one page at a time.
 
 In: a `TableElement`, the (rule-checked) rows, the fonts. Out, in two passes:
-1. `plan_table()` — a pure pagination pass that measures row heights (only columns that may wrap are
-   measured) and decides where every page starts and ends: a header repeated on every page, a page break
-   on a group key change with page numbers per group (n/N), group headers and footers, 「以下余白」 after
-   the last row of a group, 「前頁より繰越」 at the top of every page after the first, and the reserved
-   footer band (頁計, 累計, 「次頁へ繰越」, and the grand total with the count on the last page). A row never
-   splits across pages unless it is taller than a page; then it splits by lines and the split is reported.
-   The plan holds row indexes and per-page sums only, never text or drawing operations.
+1. `plan_table()` — a pure pagination pass in four steps: sort the rows, group them by key, measure the
+   rows' heights (only columns that may wrap are measured), and paginate: decide where every page starts
+   and ends, with a header repeated on every page, a page break on a group key change with page numbers
+   per group (n/N), group headers and footers, 「以下余白」 after the last row of a group, 「前頁より繰越」 at
+   the top of every page after the first, and the reserved footer band (頁計, 累計, 「次頁へ繰越」, and the
+   grand total with the count on the last page). A row never splits across pages unless it is taller than
+   a page; then it splits by lines and the split is reported. The plan holds row indexes and per-page sums
+   only, never text or drawing operations, and it is immutable: every copy of a document reads the same
+   plan.
 2. `TablePageComposer.ops(page)` — the drawing operations of one page, built when that page is drawn,
-   so memory does not grow with the number of pages.
+   so memory does not grow with the number of pages. One page composer draws one copy: it keeps that
+   copy's running totals, and counts off each page's 「以下余白」 lines as it draws them.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from renderer.compose.text import Box, Line, TextFitter
 from renderer.display import Op, Rect
 from renderer.errors import InputError, LayoutError
 from renderer.spec.model import Column, Style, TableElement
-from renderer.units import mm
+from renderer.units import CELL_HPAD_MM, CELL_VPAD_MM, cell_lines_height_mm, line_pitch_mm, mm
 
-VPAD_MM = 0.6
+#: a height compared with the room left on a page is allowed this much over (floating point)
+_EPS = 1e-9
 
 
 @dataclass(frozen=True)
@@ -33,10 +38,10 @@ class Group:
     value: str
     start: int          # first row index (in sorted order)
     end: int            # one past the last row
-    sums: dict[str, int]
+    sums: Mapping[str, int]
 
 
-@dataclass
+@dataclass(frozen=True)
 class TablePage:
     """One page of a list: which rows (and lines of a split row) it shows, and what surrounds them."""
 
@@ -45,22 +50,22 @@ class TablePage:
     end: tuple[int, int]             # (row, line) exclusive
     carry_forward: bool
     group_header: bool               # the group's header (or its 「続き」 line) opens the page
-    group_footers: list[int] = field(default_factory=list)   # groups whose footer is on this page
+    group_footers: Sequence[int] = ()   # groups whose footer is on this page
     end_marks: int = 0               # 「以下余白」 lines on this page (after the last row of a group)
-    sums: dict[str, int] = field(default_factory=dict)       # 頁計 per summed column
+    sums: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))   # 頁計 per summed column
     group_page: int = 1
     group_pages: int = 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class TablePlan:
-    rows: list[Any]
-    groups: list[Group]
-    pages: list[TablePage]
-    heights: array[float] | None          # row heights in mm when some column wraps, else None
-    lines: array[int] | None              # lines per row when some column wraps
-    splits: list[int]                     # rows that had to split across pages
-    totals: dict[str, int]
+    rows: Sequence[Any]
+    groups: tuple[Group, ...]
+    pages: tuple[TablePage, ...]
+    heights: array[float] | None          # row heights in mm when some column wraps, else None (read only)
+    lines: array[int] | None              # lines per row when some column wraps (read only)
+    splits: Sequence[int]                 # rows that had to split across pages
+    totals: Mapping[str, int]
 
     @property
     def count(self) -> int:
@@ -69,15 +74,37 @@ class TablePlan:
 
 ValueOf = Callable[[Any, str], Any]
 TextOf = Callable[[Column, Any], str]
+GroupLabel = Callable[[Any], str]
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
     return (1, "") if value is None else (0, value)
 
 
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def plan_table(el: TableElement, rows: list[Any], *, styles: Mapping[str, Style], fitter: TextFitter,
-               value_of: ValueOf, text_of: TextOf, group_label: Callable[[Any], str]) -> TablePlan:
-    """Pass 1: sort, group and paginate (see the module docstring)."""
+               value_of: ValueOf, text_of: TextOf, group_label: GroupLabel) -> TablePlan:
+    """Pass 1: sort → group → measure → paginate (see the module docstring)."""
+    rows = sort_rows(el, rows, value_of, group_label)
+    groups = group_rows(el, rows, value_of, group_label)
+    measure = measure_rows(el, rows, styles, fitter, text_of)
+    paginator = Paginator(el, rows, measure, value_of, body_height(el))
+    for gi, group in enumerate(groups):
+        paginator.add_group(gi, group)
+    summed = [c for c in el.columns if c.sum]
+    grand = {c.key: sum(g.sums.get(c.key, 0) for g in groups) for c in summed}
+    return TablePlan(rows=rows, groups=tuple(groups), pages=paginator.finish(), heights=measure.heights,
+                     lines=measure.lines, splits=paginator.splits, totals=MappingProxyType(grand))
+
+
+# ------------------------------------------------------------------ step 1: sort
+
+
+def sort_rows(el: TableElement, rows: list[Any], value_of: ValueOf, group_label: GroupLabel) -> list[Any]:
+    """By the declared keys (the first key first; rows without a value last), then stably by group."""
     for key in reversed(el.sort):
         by = key.by
 
@@ -88,131 +115,215 @@ def plan_table(el: TableElement, rows: list[Any], *, styles: Mapping[str, Style]
     if el.group is not None:
         group_key = el.group.key
         rows = sorted(rows, key=lambda r: _sort_key(group_label(value_of(r, group_key))))  # stable
+    return rows
+
+
+# ------------------------------------------------------------------ step 2: group
+
+
+def group_rows(el: TableElement, rows: list[Any], value_of: ValueOf, group_label: GroupLabel) -> list[Group]:
+    """Runs of sorted rows with the same group label (one group of every row when the list has no groups),
+    each with its sums of the summed columns. An empty list is one empty group."""
+    bounds: list[tuple[str, int, int]] = []
+    if el.group is None:
+        if rows:
+            bounds.append(("", 0, len(rows)))
+    else:
+        group_key = el.group.key
+        labels = [group_label(value_of(r, group_key)) for r in rows]
+        start = 0
+        for i in range(1, len(rows) + 1):
+            if i == len(rows) or labels[i] != labels[start]:
+                bounds.append((labels[start], start, i))
+                start = i
+    if not bounds:
+        bounds.append(("", 0, 0))
     summed = [c for c in el.columns if c.sum]
-    groups: list[Group] = []
-    start = 0
-    for i in range(1, len(rows) + 1):
-        if el.group is None:
-            if i == len(rows):
-                groups.append(Group("", 0, len(rows), {}))
-            continue
-        if i == len(rows) or group_label(value_of(rows[i], el.group.key)) != group_label(
-                value_of(rows[start], el.group.key)):
-            groups.append(Group(group_label(value_of(rows[start], el.group.key)), start, i, {}))
-            start = i
-    if not groups:
-        groups.append(Group("", 0, 0, {}))
+    return [Group(label, start, end, MappingProxyType(
+                {c.key: sum(_int(value_of(rows[i], c.value)) for i in range(start, end)) for c in summed}))
+            for label, start, end in bounds]
 
-    row_h = el.row_height
+
+# ------------------------------------------------------------------ step 3: measure
+
+
+@dataclass(frozen=True)
+class Measure:
+    """Row heights, when some column wraps (else every row is `row_height` tall)."""
+
+    heights: array[float] | None     # mm per row
+    lines: array[int] | None         # lines per row (the most any wrapping column needs)
+    pitch_mm: float                  # line pitch of the body style (0 when nothing wraps)
+
+    def height(self, row: int, row_height: float) -> float:
+        return self.heights[row] if self.heights is not None else row_height
+
+
+def measure_rows(el: TableElement, rows: Sequence[Any], styles: Mapping[str, Style], fitter: TextFitter,
+                 text_of: TextOf) -> Measure:
     wraps = [c for c in el.columns if "wrap" in (c.overflow or el.overflow)]
-    heights: array[float] | None = None
-    lines: array[int] | None = None
-    pitch_mm = 0.0
-    if wraps:
-        heights, lines = array("d"), array("i")
-        body = styles[el.body_style]
-        pitch_mm = body.size_pt * body.line_height * 25.4 / 72
-        for r in rows:
-            n = 1
-            for c in wraps:
-                style = styles[c.style or el.body_style]
-                text = text_of(c, r)
-                if text:
-                    n = max(n, len(fitter.wrap(text, mm(c.width - 2), style, field=c.key)))
-            lines.append(n)
-            heights.append(max(row_h, n * pitch_mm + 2 * VPAD_MM))
+    if not wraps:
+        return Measure(None, None, 0.0)
+    heights, lines = array("d"), array("i")
+    body = styles[el.body_style]
+    for r in rows:
+        n = 1
+        for c in wraps:
+            style = styles[c.style or el.body_style]
+            text = text_of(c, r)
+            if text:
+                n = max(n, len(fitter.wrap(text, mm(c.width - 2 * CELL_HPAD_MM), style, field=c.key)))
+        lines.append(n)
+        heights.append(max(el.row_height, cell_lines_height_mm(body, n)))
+    return Measure(heights, lines, line_pitch_mm(body))
 
+
+# ------------------------------------------------------------------ step 4: paginate
+
+
+def body_height(el: TableElement) -> float:
+    """The height left for rows once the header and the footer band (its tallest page) are reserved."""
     totals = el.totals
     footer_rows = 0
     if totals is not None:
         normal = sum(1 for t in (totals.page, totals.running, totals.carry_over) if t)
         last = sum(1 for t in (totals.page, totals.running) if t) + (1 if totals.grand else 0)
         footer_rows = max(normal, last)
-    body_height = el.height - el.header_height - footer_rows * row_h
-    if body_height < 2 * row_h:
+    height = el.height - el.header_height - footer_rows * el.row_height
+    if height < 2 * el.row_height:
         raise LayoutError(f"table height {el.height} mm leaves room for fewer than two rows", field="height")
-    carry = totals is not None and totals.carry_forward is not None
+    return height
 
-    pages: list[TablePage] = []
-    splits: list[int] = []
-    used = 0.0
-    page: TablePage | None = None
 
-    def new_page(group: int, at: tuple[int, int], header: bool) -> TablePage:
-        nonlocal used
-        p = TablePage(group=group, start=at, end=at, carry_forward=carry and bool(pages), group_header=header,
-                      sums={c.key: 0 for c in summed})
-        used = (row_h if p.carry_forward else 0.0) + (row_h if header else 0.0)
-        pages.append(p)
-        return p
+@dataclass
+class _Draft:
+    """A page while the paginator fills it; frozen into a `TablePage` when the list is done."""
 
-    has_group_header = el.group is not None and el.group.header is not None
-    has_group_footer = el.group is not None and el.group.footer is not None
-    for gi, group in enumerate(groups):
-        if page is None or (el.group is not None and el.group.page_break and gi > 0):
-            page = new_page(gi, (group.start, 0), has_group_header)
-        elif has_group_header:
-            if used + row_h > body_height + 1e-9:
-                page = new_page(gi, (group.start, 0), True)
+    group: int
+    start: tuple[int, int]
+    end: tuple[int, int]
+    carry_forward: bool
+    group_header: bool
+    sums: dict[str, int]
+    group_footers: list[int] = field(default_factory=list)
+    end_marks: int = 0
+
+    def freeze(self, group_page: int, group_pages: int) -> TablePage:
+        return TablePage(group=self.group, start=self.start, end=self.end, carry_forward=self.carry_forward,
+                         group_header=self.group_header, group_footers=self.group_footers,
+                         end_marks=self.end_marks, sums=MappingProxyType(self.sums), group_page=group_page,
+                         group_pages=group_pages)
+
+
+class Paginator:
+    """Step 4, with its state in the open: the pages so far, the page being filled, the height it uses."""
+
+    def __init__(self, el: TableElement, rows: Sequence[Any], measure: Measure, value_of: ValueOf,
+                 body: float) -> None:
+        self.el, self.rows, self.measure, self.value_of = el, rows, measure, value_of
+        self.body = body
+        self.row_h = el.row_height
+        self.carry = el.totals is not None and el.totals.carry_forward is not None
+        self.has_header = el.group is not None and el.group.header is not None
+        self.has_footer = el.group is not None and el.group.footer is not None
+        self.summed = [c for c in el.columns if c.sum]
+        self.pages: list[_Draft] = []
+        self.splits: list[int] = []
+        self.used = 0.0
+
+    @property
+    def page(self) -> _Draft:
+        return self.pages[-1]
+
+    def fits(self, height: float) -> bool:
+        return self.used + height <= self.body + _EPS
+
+    def new_page(self, group: int, at: tuple[int, int], header: bool) -> None:
+        """End the current page (if any) at `at` and open the next one there."""
+        if self.pages:
+            self.page.end = at
+        page = _Draft(group=group, start=at, end=at, carry_forward=self.carry and bool(self.pages),
+                      group_header=header, sums={c.key: 0 for c in self.summed})
+        self.used = (self.row_h if page.carry_forward else 0.0) + (self.row_h if header else 0.0)
+        self.pages.append(page)
+
+    def add_group(self, gi: int, group: Group) -> None:
+        el = self.el
+        if not self.pages or (el.group is not None and el.group.page_break and gi > 0):
+            self.new_page(gi, (group.start, 0), self.has_header)
+        elif self.has_header:
+            if not self.fits(self.row_h):
+                self.new_page(gi, (group.start, 0), True)
             else:
-                used += row_h
+                self.used += self.row_h
         for ri in range(group.start, group.end):
-            h = heights[ri] if heights is not None else row_h
-            if used + h > body_height + 1e-9 and page.start != (ri, 0):
-                page.end = (ri, 0)
-                page = new_page(gi, (ri, 0), has_group_header)
-            if h > body_height - used + 1e-9:       # taller than a whole page: split by lines
-                assert lines is not None
-                splits.append(ri)
-                first = 0
-                while first < lines[ri]:
-                    room = int((body_height - used - 2 * VPAD_MM + 1e-9) // pitch_mm)
-                    if room < 1:
-                        page.end = (ri, first)
-                        page = new_page(gi, (ri, first), has_group_header)
-                        continue
-                    take = min(room, lines[ri] - first)
-                    used += take * pitch_mm + 2 * VPAD_MM
-                    first += take
-                    if first < lines[ri]:
-                        page.end = (ri, first)
-                        page = new_page(gi, (ri, first), has_group_header)
-            else:
-                used += h
-            for c in summed:
-                value = value_of(rows[ri], c.value)
-                page.sums[c.key] += value if isinstance(value, int) else 0
-            page.end = (ri + 1, 0)
-        sums = {c.key: sum(_int(value_of(rows[i], c.value)) for i in range(group.start, group.end))
-                for c in summed}
-        groups[gi] = Group(group.value, group.start, group.end, sums)
-        if has_group_footer:
-            if used + row_h > body_height + 1e-9:
-                page.end = (group.end, 0)
-                page = new_page(gi, (group.end, 0), False)
-            used += row_h
-            page.group_footers.append(gi)
-        if el.end_mark and used + row_h <= body_height + 1e-9:
-            used += row_h
-            page.end_marks += 1
-    # n/N per group (a page belongs to the group it starts in)
-    per_group: dict[int, list[TablePage]] = {}
-    for p in pages:
-        per_group.setdefault(p.group, []).append(p)
-    for group_pages in per_group.values():
-        for n, p in enumerate(group_pages, start=1):
-            p.group_page, p.group_pages = n, len(group_pages)
-    grand = {c.key: sum(g.sums.get(c.key, 0) for g in groups) for c in summed}
-    return TablePlan(rows=rows, groups=groups, pages=pages, heights=heights, lines=lines, splits=splits,
-                     totals=grand)
+            self.add_row(gi, ri)
+        if self.has_footer:
+            if not self.fits(self.row_h):
+                self.new_page(gi, (group.end, 0), False)
+            self.used += self.row_h
+            self.page.group_footers.append(gi)
+        if el.end_mark and self.fits(self.row_h):
+            self.used += self.row_h
+            self.page.end_marks += 1
+
+    def add_row(self, gi: int, ri: int) -> None:
+        h = self.measure.height(ri, self.row_h)
+        if not self.fits(h) and self.page.start != (ri, 0):
+            self.new_page(gi, (ri, 0), self.has_header)
+        if h > self.body - self.used + _EPS:       # taller than a whole page: split by lines
+            self.split_row(gi, ri)
+        else:
+            self.used += h
+        for c in self.summed:
+            value = self.value_of(self.rows[ri], c.value)
+            self.page.sums[c.key] += value if isinstance(value, int) else 0
+        self.page.end = (ri + 1, 0)
+
+    def split_row(self, gi: int, ri: int) -> None:
+        lines, pitch = self.measure.lines, self.measure.pitch_mm
+        assert lines is not None
+        self.splits.append(ri)
+        first = 0
+        while first < lines[ri]:
+            room = int((self.body - self.used - 2 * CELL_VPAD_MM + _EPS) // pitch)
+            if room < 1:
+                self.new_page(gi, (ri, first), self.has_header)
+                continue
+            take = min(room, lines[ri] - first)
+            self.used += take * pitch + 2 * CELL_VPAD_MM
+            first += take
+            if first < lines[ri]:
+                self.new_page(gi, (ri, first), self.has_header)
+
+    def finish(self) -> tuple[TablePage, ...]:
+        """The pages, frozen, each numbered n/N within the group it starts in."""
+        per_group: dict[int, int] = {}
+        for p in self.pages:
+            per_group[p.group] = per_group.get(p.group, 0) + 1
+        seen: dict[int, int] = {}
+        out: list[TablePage] = []
+        for p in self.pages:
+            seen[p.group] = seen.get(p.group, 0) + 1
+            out.append(p.freeze(seen[p.group], per_group[p.group]))
+        return tuple(out)
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+@dataclass
+class _PageState:
+    """What drawing one page of a list changes on the way down: the ops, the current y (mm), the bands
+    that interrupt the column rules, and the 「以下余白」 lines of this page still to print (this copy's
+    own count: the plan's pages are shared and never change)."""
+
+    page: TablePage
+    out: list[Op]
+    y: float
+    end_marks: int
+    spans: list[tuple[float, float, int]] = field(default_factory=list)   # (top, bottom, columns spanned)
 
 
 class TablePageComposer:
-    """Pass 2: the drawing operations of one planned page."""
+    """Pass 2: the drawing operations of one planned page, for one copy of the document."""
 
     def __init__(self, el: TableElement, plan: TablePlan, *, styles: Mapping[str, Style], fitter: TextFitter,
                  origin_mm: tuple[float, float], page_h_pt: float, value_of: ValueOf, text_of: TextOf,
@@ -226,90 +337,103 @@ class TablePageComposer:
         self.edges = [self.x0]
         for c in el.columns:
             self.edges.append(self.edges[-1] + c.width)
-        self.running: dict[str, int] = {c.key: 0 for c in el.columns if c.sum}
+        self.width = self.edges[-1] - self.x0
+        self.running: dict[str, int] = {c.key: 0 for c in el.columns if c.sum}   # 累計 of this copy
 
     def y(self, y_mm: float) -> float:
         return self.page_h - mm(y_mm)
 
     def ops(self, index: int, ctx: Mapping[str, Any]) -> list[Op]:
-        el, plan = self.el, self.plan
-        self._spans: list[tuple[float, float, int]] = []   # (top, bottom, columns spanned) of band rows
-        page = plan.pages[index]
-        out: list[Op] = []
-        top = self.y0
-        width = self.edges[-1] - self.x0
-        # header (repeated on every page)
-        out.append(Rect(mm(self.x0), self.y(top + el.header_height), mm(width), mm(el.header_height),
-                        el.rule_pt or None, el.header_fill_gray))
+        """Header, opening bands, rows with group breaks, footer band, column rules and frame of page `index`."""
+        page = self.plan.pages[index]
+        st = _PageState(page=page, out=[], y=self.y0, end_marks=page.end_marks)
+        self._header(st)
+        self._opening(st, ctx)
+        self._body(st, ctx)
+        self._footer_band(st, last=index == len(self.plan.pages) - 1)
+        self._column_rules(st)
+        if self.el.frame_pt:
+            st.out.append(Rect(mm(self.x0), self.y(self.y0 + self.el.height), mm(self.width), mm(self.el.height),
+                               self.el.frame_pt, None))
+        return st.out
+
+    # ------------------------------------------------------------------ the parts of a page
+
+    def _header(self, st: _PageState) -> None:
+        """The column headings, repeated on every page."""
+        el = self.el
+        st.out.append(Rect(mm(self.x0), self.y(st.y + el.header_height), mm(self.width), mm(el.header_height),
+                           el.rule_pt or None, el.header_fill_gray))
         for i, c in enumerate(el.columns):
-            self._cell(out, c.header, i, i + 1, top, el.header_height, el.header_style, "center",
+            self._cell(st.out, c.header, i, i + 1, st.y, el.header_height, el.header_style, "center",
                        f"{self.path}.columns[{i}].header", el.overflow)
-        y = top + el.header_height
+        st.y += el.header_height
+
+    def _opening(self, st: _PageState, ctx: Mapping[str, Any]) -> None:
+        """「前頁より繰越」 and the group's header (or its continuation) at the top of the page."""
+        totals, page = self.el.totals, st.page
         carried = dict(self.running)
-        totals = el.totals
         if page.carry_forward and totals is not None and totals.carry_forward:
-            y = self._sum_row(out, y, totals.carry_forward, carried)
-        group = plan.groups[page.group]
-        if page.group_header and el.group is not None and el.group.header is not None:
-            text = self.render(el.group.header, {**ctx, "group": self._group_ctx(group, page.group_page > 1)},
-                               f"{self.path}.group.header")
-            y = self._band(out, y, text, el.row_height)
-        previous: Any = None
+            st.y = self._sum_row(st, st.y, totals.carry_forward, carried)
+        if page.group_header:
+            self._group_header(st, self.plan.groups[page.group], page.group_page > 1, ctx)
+
+    def _body(self, st: _PageState, ctx: Mapping[str, Any]) -> None:
+        """The page's rows (or lines of a split row), opening and closing the groups met on the way."""
+        plan, page = self.plan, st.page
+        previous: list[str] | None = None
         zebra = 0
         row, line = page.start
         end_row, end_line = page.end
         while (row, line) < (end_row, end_line) and row < len(plan.rows):
-            # group boundaries inside the page (only when groups do not force page breaks)
             gi = self._group_of(row)
             if row == plan.groups[gi].start and line == 0 and (row, line) != page.start:
-                g = plan.groups[gi]
-                if el.group is not None and el.group.header is not None:
-                    text = self.render(el.group.header, {**ctx, "group": self._group_ctx(g, False)},
-                                       f"{self.path}.group.header")
-                    y = self._band(out, y, text, el.row_height)
+                self._group_header(st, plan.groups[gi], False, ctx)
                 previous = None
             last_line = end_line if row == end_row else None
-            y, previous = self._row(out, y, row, line, last_line, previous, zebra, ctx)
+            previous = self._row(st, row, line, last_line, previous, zebra)
             zebra += 1
-            for c in el.columns:
-                if c.sum and line == 0:
-                    self.running[c.key] += _int(self.value_of(plan.rows[row], c.value))
+            if line == 0:
+                self._add_running(row)
             if (row + 1) == plan.groups[gi].end and (last_line is None):
-                y = self._close_group(out, y, gi, page, ctx)
+                self._close_group(st, gi, ctx)
             row, line = row + 1, 0
         if page.start[0] == page.end[0] and page.group_footers:       # a footer pushed onto its own page
             for gi in page.group_footers:
-                y = self._close_group(out, y, gi, page, ctx, footer_only=True)
-        # footer band at the bottom of the table
-        if totals is not None:
-            fy = self.y0 + el.height
-            bands: list[tuple[str, dict[str, int], str | None]] = []
-            last = index == len(plan.pages) - 1
-            if totals.page:
-                bands.append((totals.page, page.sums, None))
-            if totals.running:
-                bands.append((totals.running, dict(self.running), None))
-            if not last and totals.carry_over:
-                bands.append((totals.carry_over, dict(self.running), None))
-            if last and totals.grand:
-                bands.append((totals.grand, plan.totals, f"{totals.count_label} {plan.count:,}"))
-            fy -= el.row_height * len(bands)
-            for label, sums, extra in bands:
-                fy = self._sum_row(out, fy, label, sums, extra)
-        # column rules over the whole table, interrupted where a band's label spans the columns
+                self._close_group(st, gi, ctx)
+
+    def _footer_band(self, st: _PageState, *, last: bool) -> None:
+        """頁計, 累計 and 「次頁へ繰越」 at the bottom of the table; on the last page the grand total and count."""
+        totals = self.el.totals
+        if totals is None:
+            return
+        bands: list[tuple[str, Mapping[str, int], str | None]] = []
+        if totals.page:
+            bands.append((totals.page, st.page.sums, None))
+        if totals.running:
+            bands.append((totals.running, dict(self.running), None))
+        if not last and totals.carry_over:
+            bands.append((totals.carry_over, dict(self.running), None))
+        if last and totals.grand:
+            bands.append((totals.grand, self.plan.totals, f"{totals.count_label} {self.plan.count:,}"))
+        fy = self.y0 + self.el.height - self.el.row_height * len(bands)
+        for label, sums, extra in bands:
+            fy = self._sum_row(st, fy, label, sums, extra)
+
+    def _column_rules(self, st: _PageState) -> None:
+        """Column rules over the whole table, interrupted where a band's label spans the columns."""
+        el = self.el
         bottom = self.y0 + el.height
+        spans = sorted(st.spans)
         for i, x in enumerate(self.edges[1:-1], start=1):
             start = self.y0
-            for y0, y1, span in sorted(self._spans):
+            for y0, y1, span in spans:
                 if i < span:
                     if y0 > start:
-                        out.append(Rect(mm(x), self.y(y0), 0.0, mm(y0 - start), el.rule_pt or None, None))
+                        st.out.append(Rect(mm(x), self.y(y0), 0.0, mm(y0 - start), el.rule_pt or None, None))
                     start = max(start, y1)
             if bottom > start:
-                out.append(Rect(mm(x), self.y(bottom), 0.0, mm(bottom - start), el.rule_pt or None, None))
-        if el.frame_pt:
-            out.append(Rect(mm(self.x0), self.y(bottom), mm(width), mm(el.height), el.frame_pt, None))
-        return out
+                st.out.append(Rect(mm(x), self.y(bottom), 0.0, mm(bottom - start), el.rule_pt or None, None))
 
     # ------------------------------------------------------------------ pieces
 
@@ -327,40 +451,50 @@ class TablePageComposer:
     def _group_ctx(self, g: Group, continued: bool) -> dict[str, Any]:
         return {"value": g.value, "count": g.end - g.start, "sums": dict(g.sums), "continued": continued}
 
-    def _close_group(self, out: list[Op], y: float, gi: int, page: TablePage, ctx: Mapping[str, Any],
-                     footer_only: bool = False) -> float:
+    def _group_header(self, st: _PageState, g: Group, continued: bool, ctx: Mapping[str, Any]) -> None:
+        el = self.el
+        if el.group is not None and el.group.header is not None:
+            text = self.render(el.group.header, {**ctx, "group": self._group_ctx(g, continued)},
+                               f"{self.path}.group.header")
+            st.y = self._band(st, st.y, text, el.row_height)
+
+    def _add_running(self, row: int) -> None:
+        for c in self.el.columns:
+            if c.sum:
+                self.running[c.key] += _int(self.value_of(self.plan.rows[row], c.value))
+
+    def _close_group(self, st: _PageState, gi: int, ctx: Mapping[str, Any]) -> None:
+        """The group's footer, if it is on this page, then a 「以下余白」 if the plan put one here."""
         el = self.el
         g = self.plan.groups[gi]
-        if el.group is not None and el.group.footer is not None and gi in page.group_footers:
+        if el.group is not None and el.group.footer is not None and gi in st.page.group_footers:
             text = self.render(el.group.footer, {**ctx, "group": self._group_ctx(g, False)},
                                f"{self.path}.group.footer")
-            sums = {k: v for k, v in g.sums.items()}
-            y = self._sum_row(out, y, text, sums)
-        if not footer_only and el.end_mark and page.end_marks > 0:
-            page.end_marks -= 1
-            y = self._band(out, y, el.end_mark, el.row_height, rule=False)
-        return y
+            st.y = self._sum_row(st, st.y, text, dict(g.sums))
+        if el.end_mark and st.end_marks > 0:
+            st.end_marks -= 1
+            st.y = self._band(st, st.y, el.end_mark, el.row_height, rule=False)
 
-    def _row(self, out: list[Op], y: float, row: int, first_line: int, end_line: int | None,
-             previous: Any, zebra: int, ctx: Mapping[str, Any]) -> tuple[float, Any]:
+    def _row(self, st: _PageState, row: int, first_line: int, end_line: int | None, previous: list[str] | None,
+             zebra: int) -> list[str]:
+        """One row (or the lines first_line:end_line of a split row); returns its texts for 同一値の省略."""
         el, plan = self.el, self.plan
         data = plan.rows[row]
-        pitch = self.styles[el.body_style].size_pt * self.styles[el.body_style].line_height * 25.4 / 72
         if plan.heights is not None and plan.lines is not None:
             total = plan.lines[row]
             last = total if end_line is None else end_line
             if first_line == 0 and last == total:
                 h = plan.heights[row]
             else:
-                h = (last - first_line) * pitch + 2 * VPAD_MM
+                h = cell_lines_height_mm(self.styles[el.body_style], last - first_line)
                 self.report({"field": f"{el.items}[{row}]", "step": "row_split", "lines": last - first_line,
                              "chars_lost": 0, "element": self.path})
         else:
             first_line, last, h = 0, 1, el.row_height
-        width = self.edges[-1] - self.x0
+        y, out = st.y, st.out
         if el.zebra_gray is not None and zebra % 2 == 1:
-            out.append(Rect(mm(self.x0), self.y(y + h), mm(width), mm(h), None, el.zebra_gray))
-        out.append(Rect(mm(self.x0), self.y(y + h), mm(width), 0.0, el.rule_pt or None, None))
+            out.append(Rect(mm(self.x0), self.y(y + h), mm(self.width), mm(h), None, el.zebra_gray))
+        out.append(Rect(mm(self.x0), self.y(y + h), mm(self.width), 0.0, el.rule_pt or None, None))
         values: list[str] = []
         for i, c in enumerate(el.columns):
             text = self.text_of(c, data)
@@ -373,13 +507,15 @@ class TablePageComposer:
                 self._cell(out, text, i, i + 1, y, h, c.style or el.body_style, c.align,
                            f"{el.items}[{row}].{c.value.removeprefix('row.')}", c.overflow or el.overflow,
                            record=row)
-        return y + h, values
+        st.y = y + h
+        return values
 
     def _lines(self, out: list[Op], text: str, col: int, y: float, h: float, c: Column, first: int,
                last: int) -> None:
         style = self.styles[c.style or self.el.body_style]
-        lines: list[Line] = self.fitter.wrap(text, mm(c.width - 2), style, field=c.key)[first:last]
-        box = Box(mm(self.edges[col] + 1), self.y(y + VPAD_MM), mm(c.width - 2), mm(h - 2 * VPAD_MM))
+        lines: list[Line] = self.fitter.wrap(text, mm(c.width - 2 * CELL_HPAD_MM), style, field=c.key)[first:last]
+        box = Box(mm(self.edges[col] + CELL_HPAD_MM), self.y(y + CELL_VPAD_MM), mm(c.width - 2 * CELL_HPAD_MM),
+                  mm(h - 2 * CELL_VPAD_MM))
         out.extend(self.fitter.draw_lines(lines, box, style, align=c.align))
 
     def _cell(self, out: list[Op], text: str, c0: int, c1: int, y: float, h: float, style_name: str,
@@ -388,7 +524,8 @@ class TablePageComposer:
             return
         style = self.styles[style_name]
         x0, x1 = self.edges[c0], self.edges[c1]
-        box = Box(mm(x0 + 1), self.y(y + VPAD_MM), mm(x1 - x0 - 2), mm(h - 2 * VPAD_MM))
+        box = Box(mm(x0 + CELL_HPAD_MM), self.y(y + CELL_VPAD_MM), mm(x1 - x0 - 2 * CELL_HPAD_MM),
+                  mm(h - 2 * CELL_VPAD_MM))
         runs, entry = self.fitter.fit(text, box, style, align=align, valign="middle",  # type: ignore[arg-type]
                                       overflow=overflow, field=field)
         out.extend(runs)
@@ -402,31 +539,30 @@ class TablePageComposer:
                     record_dict["person_id"] = pid
             self.report(record_dict)
 
-    def _band(self, out: list[Op], y: float, text: str, h: float, *, rule: bool = True) -> float:
-        width = self.edges[-1] - self.x0
+    def _band(self, st: _PageState, y: float, text: str, h: float, *, rule: bool = True) -> float:
         if rule:
-            out.append(Rect(mm(self.x0), self.y(y + h), mm(width), 0.0, self.el.rule_pt or None, None))
+            st.out.append(Rect(mm(self.x0), self.y(y + h), mm(self.width), 0.0, self.el.rule_pt or None, None))
         # bands span the table: draw the text in the first columns' width, left aligned
-        self._cell(out, text, 0, len(self.el.columns), y, h, self.el.total_style, "left",
+        self._cell(st.out, text, 0, len(self.el.columns), y, h, self.el.total_style, "left",
                    f"{self.path}.band", self.el.overflow)
-        self._spans.append((y, y + h, len(self.el.columns)))
+        st.spans.append((y, y + h, len(self.el.columns)))
         return y + h
 
-    def _sum_row(self, out: list[Op], y: float, label: str, sums: Mapping[str, int],
+    def _sum_row(self, st: _PageState, y: float, label: str, sums: Mapping[str, int],
                  extra: str | None = None) -> float:
         el = self.el
         h = el.row_height
-        width = self.edges[-1] - self.x0
-        out.append(Rect(mm(self.x0), self.y(y + h), mm(width), mm(h), el.rule_pt or None, 0.96))
+        st.out.append(Rect(mm(self.x0), self.y(y + h), mm(self.width), mm(h), el.rule_pt or None, 0.96))
         first_sum = next((i for i, c in enumerate(el.columns) if c.sum), len(el.columns))
         label_text = f"{label}　{extra}" if extra else label
-        self._cell(out, label_text, 0, max(first_sum, 1), y, h, el.total_style, "left", f"{self.path}.totals",
+        self._cell(st.out, label_text, 0, max(first_sum, 1), y, h, el.total_style, "left", f"{self.path}.totals",
                    el.overflow)
-        self._spans.append((y, y + h, max(first_sum, 1)))
+        st.spans.append((y, y + h, max(first_sum, 1)))
         for i, c in enumerate(el.columns):
             if c.sum:
                 text = self.text_of(c, _Sum(c.value, sums.get(c.key, 0)))
-                self._cell(out, text, i, i + 1, y, h, el.total_style, c.align, f"{self.path}.totals", el.overflow)
+                self._cell(st.out, text, i, i + 1, y, h, el.total_style, c.align, f"{self.path}.totals",
+                           el.overflow)
         return y + h
 
 

@@ -20,6 +20,7 @@ from renderer.display import TextRun
 from renderer.errors import TextOverflowError
 from renderer.fonts import CharEvent, CharSink, Cluster, FontSet, group_runs
 from renderer.spec.model import Align, Condense, OverflowStep, Shrink, Style, VAlign
+from renderer.units import line_pitch_pt
 
 NO_LINE_START = frozenset(
     "、。，．,.」』）)〕】〉》］｝ー・：；？！"
@@ -183,7 +184,7 @@ class TextFitter:
         return (advance + spacing) * t.scale
 
     def _line_pitch(self, style: Style, t: _Try) -> float:
-        return t.size * style.line_height
+        return line_pitch_pt(style, t.size)
 
     def _length(self, line: Line, style: Style, t: _Try, vertical: bool) -> float:
         if vertical:

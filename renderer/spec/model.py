@@ -2,7 +2,9 @@
 
 In: the dict that `spec.load` read from YAML. Out: a `LayoutSpec` (or a pydantic ValidationError that
 `spec.validate` turns into diagnostics). Every model forbids unknown keys. Units are millimetres, origin
-at the top-left corner of the sheet, y growing downwards; composition converts to PDF points.
+at the top-left corner of the sheet, y growing downwards; composition converts to PDF points. Each element
+type knows its own tag, the box it covers and its children (`ElementModel`); `AnyElement` is the one list
+of element types, from which the tags and the JSON Schema follow.
 
 What the language deliberately cannot say: anything that would let a layout, tenant or request shorten
 an address (the address formatter always prints 都道府県 and 市区町村), print a withheld item, or skip the
@@ -11,9 +13,16 @@ rules stage. Those are 実装不可機能 of the standard, so there is no key fo
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from renderer.barcodes.customer import QUIET_ZONE_MM as CUSTOMER_QUIET_MM
+from renderer.barcodes.customer import symbol_size_mm
+from renderer.barcodes.gs1 import QUIET_MODULES as GS1_QUIET_MODULES
+from renderer.barcodes.gs1 import total_width_mm
+from renderer.units import one_line_height_mm
 
 SCHEMA_VERSION = 1
 
@@ -129,8 +138,49 @@ class Placement(Model):
 
 # --------------------------------------------------------------------------- elements
 
+Offset = tuple[float, float]
+#: the box an element covers, (x0, y0, x1, y1) in mm relative to the origin it is placed at
+Extent = tuple[float, float, float, float]
 
-class TextElement(TextContent, Placement):
+
+class Children(NamedTuple):
+    """One list of child elements of a container, and where its elements are drawn."""
+
+    key: str                          # the layout key that holds the list: elements, block
+    elements: Sequence[Element]
+    offset: Offset                    # the children's origin, relative to the container's origin
+    slots: tuple[Offset, ...] | None  # offsets the children are also drawn at (a repeat's first and last
+                                      # slot); None: the container's own
+    per_item: bool                    # drawn once per item of a list (item, slot, index … are defined)
+
+
+class ElementModel(Placement):
+    """What every element type says about itself: its tag, the box it covers and its children.
+
+    Validation walks the layout with `children()` and checks sheet and window bounds with `extent()`;
+    composition dispatches on the type (`renderer.compose.elements`). A new element type is a subclass
+    here, a member of `AnyElement` below, and one compose function."""
+
+    @classmethod
+    def tag(cls) -> str:
+        """The element's `type:` value."""
+        tag: str = get_args(cls.model_fields["type"].annotation)[0]
+        return tag
+
+    def extent(self, styles: Mapping[str, Style]) -> Extent | None:
+        """The box the element covers, relative to its origin; None for containers."""
+        return None
+
+    def children(self) -> tuple[Children, ...]:
+        """The element lists inside this element (none for a leaf)."""
+        return ()
+
+
+def _box(at: Point, width: float, height: float) -> Extent:
+    return (at[0], at[1], at[0] + width, at[1] + height)
+
+
+class TextElement(TextContent, ElementModel):
     type: Literal["text"]
     at: Point
     width: Mm = Field(gt=0)
@@ -142,8 +192,11 @@ class TextElement(TextContent, Placement):
             raise ValueError("a text element needs `text` (use type: field for data)")
         return self
 
+    def extent(self, styles: Mapping[str, Style]) -> Extent:
+        return _box(self.at, self.width, _text_height(self, self.height, styles))
 
-class FieldElement(TextContent, Placement):
+
+class FieldElement(TextContent, ElementModel):
     type: Literal["field"]
     at: Point
     width: Mm = Field(gt=0)
@@ -155,8 +208,19 @@ class FieldElement(TextContent, Placement):
             raise ValueError("a field element needs `value` (a data path)")
         return self
 
+    def extent(self, styles: Mapping[str, Style]) -> Extent:
+        return _box(self.at, self.width, _text_height(self, self.height, styles))
 
-class LineElement(Placement):
+
+def _text_height(content: TextContent, height: float | None, styles: Mapping[str, Style]) -> float:
+    """A declared height, else one line of the style (0 when the style is unknown: reported elsewhere)."""
+    if height is not None:
+        return height
+    style = styles.get(content.style)
+    return one_line_height_mm(style) if style is not None else 0.0
+
+
+class LineElement(ElementModel):
     type: Literal["line"]
     start: Point = Field(alias="from")
     end: Point = Field(alias="to")
@@ -165,13 +229,20 @@ class LineElement(Placement):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    def extent(self, styles: Mapping[str, Style]) -> Extent:
+        return (min(self.start[0], self.end[0]), min(self.start[1], self.end[1]),
+                max(self.start[0], self.end[0]), max(self.start[1], self.end[1]))
 
-class BoxElement(Placement):
+
+class BoxElement(ElementModel):
     type: Literal["box"]
     at: Point
     size: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]]
     stroke_pt: float | None = Field(default=0.5, ge=0, le=10)
     fill_gray: float | None = Field(default=None, ge=0, le=1)
+
+    def extent(self, styles: Mapping[str, Style]) -> Extent:
+        return _box(self.at, self.size[0], self.size[1])
 
 
 class Cell(TextContent):
@@ -191,7 +262,7 @@ class Track(Model):
     size: Mm = Field(gt=0)
 
 
-class GridElement(Placement):
+class GridElement(ElementModel):
     """A ruled grid: column widths and row heights (list, or count × size) and cells with spans."""
 
     type: Literal["grid"]
@@ -208,12 +279,15 @@ class GridElement(Placement):
     def row_heights(self) -> list[float]:
         return _track(self.rows)
 
+    def extent(self, styles: Mapping[str, Style]) -> Extent:
+        return _box(self.at, sum(self.column_widths()), sum(self.row_heights()))
+
 
 def _track(t: Track | list[float]) -> list[float]:
     return [t.size] * t.count if isinstance(t, Track) else list(t)
 
 
-class ImageElement(Placement):
+class ImageElement(ElementModel):
     """An image from a named source. `tenant.seal` is the 公印, checked when the tenant is loaded."""
 
     type: Literal["image"]
@@ -228,8 +302,11 @@ class ImageElement(Placement):
             raise ValueError("a 公印 is at most 25 mm square (domain reference §1.7)")
         return v
 
+    def extent(self, styles: Mapping[str, Style]) -> Extent:
+        return _box(self.at, self.size[0], self.size[1])
 
-class QrElement(Placement):
+
+class QrElement(ElementModel):
     """A QR code drawn as vector modules; `data` is a template over the render context."""
 
     type: Literal["qr"]
@@ -238,8 +315,11 @@ class QrElement(Placement):
     data: str = Field(min_length=1, max_length=1000)
     error_correction: Literal["L", "M", "Q", "H"] = "M"
 
+    def extent(self, styles: Mapping[str, Style]) -> Extent:
+        return _box(self.at, self.size, self.size)
 
-class BarcodeElement(Placement):
+
+class BarcodeElement(ElementModel):
     """A barcode drawn as bars: 日本郵便 カスタマバーコード from an addressee (郵便番号 + 住所表示番号), or
     the コンビニ収納 GS1-128 of a 納付書 installment (AI 91, 44 digits). `source` names the data object."""
 
@@ -252,16 +332,30 @@ class BarcodeElement(Placement):
     height_mm: float = Field(default=10.0, ge=10.0, le=30.0, description="GS1-128 bar height (≥ 10 mm)")
     human_readable: Identifier | None = Field(default=None, description="style for the digits under a GS1-128")
 
+    def extent(self, styles: Mapping[str, Style]) -> Extent:
+        """The symbol with its quiet zone, which must stay blank and so belongs to the element."""
+        x, y = self.at
+        if self.symbology == "customer":
+            w, h = symbol_size_mm(self.size_pt)
+            quiet = CUSTOMER_QUIET_MM
+            return (x - quiet, y - quiet, x + w + quiet, y + h + quiet)
+        width = total_width_mm(self.module_mm)
+        quiet = GS1_QUIET_MODULES * self.module_mm
+        return (x - quiet, y, x - quiet + width, y + self.height_mm)
 
-class GroupElement(Placement):
+
+class GroupElement(ElementModel):
     """Elements placed relative to `at`, sharing one show_on / when."""
 
     type: Literal["group"]
     at: Point = (0.0, 0.0)
     elements: list[Element]
 
+    def children(self) -> tuple[Children, ...]:
+        return (Children("elements", self.elements, self.at, None, False),)
 
-class RepeatElement(Placement):
+
+class RepeatElement(ElementModel):
     """A block placed `per_sheet` times per sheet for the items of a list; more items → more sheets."""
 
     type: Literal["repeat"]
@@ -272,6 +366,14 @@ class RepeatElement(Placement):
     blank_slots: Literal["draw", "skip"] = Field(
         default="draw", description="draw: unused slots show their frames and labels with no values")
     block: list[Element]
+
+    def slot_offset(self, slot: int) -> Offset:
+        """Where slot `slot` (0-based) of the block is drawn, relative to the block's origin."""
+        return (self.step[0] * slot, self.step[1] * slot)
+
+    def children(self) -> tuple[Children, ...]:
+        last = self.slot_offset(self.per_sheet - 1)
+        return (Children("block", self.block, self.origin, ((0.0, 0.0), last), True),)
 
 
 class Column(Model):
@@ -328,7 +430,7 @@ def _default_table_overflow() -> list[OverflowStep]:
     return [Condense(condense=0.7), "error"]
 
 
-class TableElement(Placement):
+class TableElement(ElementModel):
     """A list (一覧表): rows from a data array, paginated with a repeated header, key breaks, totals."""
 
     type: Literal["table"]
@@ -362,18 +464,21 @@ class TableElement(Placement):
     def width(self) -> float:
         return sum(c.width for c in self.columns)
 
+    def extent(self, styles: Mapping[str, Style]) -> Extent:
+        return _box(self.at, self.width(), self.height)
 
-Element = Annotated[
-    TextElement | FieldElement | LineElement | BoxElement | GridElement | ImageElement | QrElement | BarcodeElement
-    | GroupElement | RepeatElement | TableElement,
-    Field(discriminator="type"),
-]
 
-ELEMENT_TAGS = frozenset({"text", "field", "line", "box", "grid", "image", "qr", "barcode", "group", "repeat",
-                          "table"})
+#: every element type: the one list to extend with a new type (tags and the JSON Schema follow from it)
+AnyElement = (TextElement | FieldElement | LineElement | BoxElement | GridElement | ImageElement | QrElement
+              | BarcodeElement | GroupElement | RepeatElement | TableElement)
+Element = Annotated[AnyElement, Field(discriminator="type")]
 
 GroupElement.model_rebuild()
 RepeatElement.model_rebuild()
+
+ELEMENT_TYPES: tuple[type[ElementModel], ...] = get_args(AnyElement)
+ELEMENT_TAGS: frozenset[str] = frozenset(t.tag() for t in ELEMENT_TYPES)
+
 
 
 # --------------------------------------------------------------------------- the layout

@@ -2,21 +2,22 @@
 
 In: a layout file path (or loaded YAML), the fonts. Out: a `LayoutSpec`, or `LayoutError` carrying
 *every* problem found, each with its path, source line and a hint (never just the first one).
+
+Elements are walked through their own `children()`; every element gets the same checks (its `when`, and
+its `extent()` against the sheet and the envelope window), then the checker of its type in `CHECKERS`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from jinja2 import meta
 from pydantic import BaseModel, ValidationError
 
-from renderer.barcodes.customer import QUIET_ZONE_MM as CUSTOMER_QUIET_MM
-from renderer.barcodes.customer import symbol_size_mm
-from renderer.barcodes.gs1 import QUIET_MODULES as GS1_QUIET_MODULES
-from renderer.barcodes.gs1 import total_width_mm
 from renderer.datamodels import DATA_MODELS
 from renderer.datamodels.address import address_paths
 from renderer.diagnostics import Diagnostic, join_path
@@ -28,17 +29,16 @@ from renderer.spec.model import (
     ELEMENT_TAGS,
     SCHEMA_VERSION,
     BarcodeElement,
-    BoxElement,
     Cell,
     Element,
+    ElementModel,
+    Extent,
     FieldElement,
     FormatCall,
     FormatSpec,
     GridElement,
-    GroupElement,
-    ImageElement,
     LayoutSpec,
-    LineElement,
+    Offset,
     QrElement,
     RepeatElement,
     TableElement,
@@ -140,148 +140,191 @@ def _line(path: str, loaded: Loaded) -> int | None:
 # --------------------------------------------------------------------------- semantic checks
 
 
+class Diag(Protocol):
+    def __call__(self, path: str, message: str, hint: str | None = None) -> Diagnostic: ...
+
+
+@dataclass(frozen=True)
+class _Checks:
+    """What every check reads: the layout, where its keys are in the file, and the template sandbox."""
+
+    spec: LayoutSpec
+    loaded: Loaded
+    templates: Templates
+
+    def diag(self, path: str, message: str, hint: str | None = None) -> Diagnostic:
+        return Diagnostic(path=path, message=message, line=_line(path, self.loaded), hint=hint,
+                          source=self.loaded.source)
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """An element as the walk meets it: its path, where it is drawn and the names it may use."""
+
+    path: str
+    el: ElementModel
+    depth: int                      # 0 for a top-level element
+    origin: Offset                  # the origin its own coordinates are relative to
+    reach: tuple[Offset, ...]       # offsets it is drawn at besides (a repeat's first and last slot)
+    names: frozenset[str]           # names its templates and value paths may start with
+
+
 def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterator[Diagnostic]:
-    def diag(path: str, message: str, hint: str | None = None) -> Diagnostic:
-        return Diagnostic(path=path, message=message, line=_line(path, loaded), hint=hint, source=loaded.source)
-
-    known_fonts = set(fonts.families())
-    for name, style in spec.styles.items():
-        for i, family in enumerate(style.fonts):
-            if family not in known_fonts:
-                yield diag(f"styles.{name}.fonts[{i}]", f"unknown font {family!r}",
-                           f"fonts in fonts/manifest.toml: {', '.join(sorted(known_fonts))}")
-    if "body" not in spec.styles:
-        yield diag("styles", "a layout must define the `body` style (the default of every text)")
-
+    """Every problem of meaning, in the order: styles, data-model paths, elements, the certificate."""
+    checks = _Checks(spec, loaded, Templates(jinja_filters()))
+    yield from _style_problems(checks, fonts)
     model = DATA_MODELS[spec.data_model]
     for item, omission in spec.omissions.items():
         for i, p in enumerate(omission.paths):
             problem = _check_model_path(model, p)
             if problem:
-                yield diag(f"omissions.{item}.paths[{i}]", problem,
-                           f"paths are relative to the {spec.data_model} data; use name[] for lists")
-    yield from _dv_problems(spec, model, diag)
+                yield checks.diag(f"omissions.{item}.paths[{i}]", problem,
+                                  f"paths are relative to the {spec.data_model} data; use name[] for lists")
+    yield from _dv_problems(spec, model, checks.diag)
+    yield from _element_problems(checks)
+    if spec.kind == "certificate":
+        yield from _certificate_problems(checks)
 
-    templates = Templates(jinja_filters())
-    width_mm, height_mm = paper_size_mm(spec.paper.size, spec.paper.orientation)
-    has_issue_number = False
+
+def _style_problems(checks: _Checks, fonts: FontSet) -> Iterator[Diagnostic]:
+    known_fonts = set(fonts.families())
+    for name, style in checks.spec.styles.items():
+        for i, family in enumerate(style.fonts):
+            if family not in known_fonts:
+                yield checks.diag(f"styles.{name}.fonts[{i}]", f"unknown font {family!r}",
+                                  f"fonts in fonts/manifest.toml: {', '.join(sorted(known_fonts))}")
+    if "body" not in checks.spec.styles:
+        yield checks.diag("styles", "a layout must define the `body` style (the default of every text)")
+
+
+def _element_problems(checks: _Checks) -> Iterator[Diagnostic]:
+    """Checks every element has (its `when`, the sheet, the window), then its type's own checker."""
+    spec = checks.spec
     tables = [i for i, el in enumerate(spec.elements) if isinstance(el, TableElement)]
     if len(tables) > 1:
-        yield diag(f"elements[{tables[1]}]", "a layout has at most one table")
-    base_names = CONTEXT_NAMES | (LIST_NAMES if tables else frozenset())
-    for path, el, in_repeat, origin, reach in _walk(spec.elements, "elements", False, (0.0, 0.0),
-                                                     [(0.0, 0.0)]):
-        names = base_names | (REPEAT_NAMES if in_repeat else frozenset())
+        yield checks.diag(f"elements[{tables[1]}]", "a layout has at most one table")
+    names = CONTEXT_NAMES | (LIST_NAMES if tables else frozenset())
+    sheet = paper_size_mm(spec.paper.size, spec.paper.orientation)
+    for placed in walk(spec.elements, "elements", names):
+        el, path = placed.el, placed.path
         if el.when is not None:
-            yield from _template_problems(templates, el.when, f"{path}.when", names, diag, expression=True)
-        if isinstance(el, RepeatElement):
-            if in_repeat or not path.startswith("elements[") or path.count("[") > 1:
-                yield diag(path, "a repeat block must be a top-level element",
-                           "sheets are counted from top-level repeats")
-            yield from _path_problem(el.items, f"{path}.items", names, diag)
-        box = _extent(el, spec)
+            yield from _template_problems(checks.templates, el.when, f"{path}.when", placed.names, checks.diag,
+                                          expression=True)
+        box = el.extent(spec.styles)
         if box is not None:
-            for dx, dy in reach:
-                x0, y0 = origin[0] + box[0] + dx, origin[1] + box[1] + dy
-                x1, y1 = origin[0] + box[2] + dx, origin[1] + box[3] + dy
-                if x0 < -1e-6 or y0 < -1e-6 or x1 > width_mm + 1e-6 or y1 > height_mm + 1e-6:
-                    where = "" if (dx, dy) == (0.0, 0.0) else " in the last slot of its repeat block"
-                    yield diag(f"{path}.at" if hasattr(el, "at") else path,
-                               f"reaches ({x0:.1f}, {y0:.1f})–({x1:.1f}, {y1:.1f}) mm{where}, outside the "
-                               f"{width_mm:g}×{height_mm:g} mm sheet")
-                    break
-        if isinstance(el, TextElement | FieldElement):
-            yield from _content_problems(templates, el, path, names, spec, diag)
-            if el.show_on == "every" and el.text and "issue_number" in el.text:
-                has_issue_number = True
-        if isinstance(el, GridElement):
-            ncols, nrows = len(el.column_widths()), len(el.row_heights())
-            for ci, cell in enumerate(el.cells):
-                if cell.col + cell.cols - 1 > ncols or cell.row + cell.rows - 1 > nrows:
-                    yield diag(f"{path}.cells[{ci}]", f"spans outside the {ncols}×{nrows} grid")
-            for ci, cell in enumerate(el.cells):
-                cpath = f"{path}.cells[{ci}]"
-                yield from _content_problems(templates, cell, cpath, names, spec, diag)
-                if cell.when is not None:
-                    yield from _template_problems(templates, cell.when, f"{cpath}.when", names, diag,
-                                                  expression=True)
-        if isinstance(el, QrElement):
-            yield from _template_problems(templates, el.data, f"{path}.data", names, diag)
-        if isinstance(el, BarcodeElement):
-            yield from _path_problem(el.source, f"{path}.source", names, diag)
-            if el.human_readable is not None and el.human_readable not in spec.styles:
-                yield diag(f"{path}.human_readable", f"unknown style {el.human_readable!r}")
+            yield from _sheet_problems(checks, placed, box, sheet)
+        checker = CHECKERS.get(type(el))
+        if checker is not None:
+            yield from checker(checks, placed, el)
         if el.in_window:
             if spec.window is None:
-                yield diag(f"{path}.in_window", "the layout declares no window", "add window: to the layout")
+                yield checks.diag(f"{path}.in_window", "the layout declares no window", "add window: to the layout")
             elif box is not None:
-                yield from _window_problems(spec, el, path, (origin[0] + box[0], origin[1] + box[1],
-                                                             origin[0] + box[2], origin[1] + box[3]), diag)
-        if isinstance(el, TableElement):
-            if path.count("[") > 1:
-                yield diag(path, "a table must be a top-level element", "pages are counted from the table")
-            yield from _table_problems(el, path, spec, templates, names, diag)
-    if spec.kind == "certificate":
-        if not spec.certification:
-            yield diag("certification", "a certificate must declare its 認証文")
-        if spec.issued_on_window is not None:
-            yield diag("issued_on_window", "a certificate is always dated today; issued_on_window is for notices "
-                       "and lists", "remove issued_on_window from a certificate layout")
-        if not has_issue_number:
-            yield diag("elements", "a certificate must print {{ issue_number }} on every sheet",
-                       "add a text element with show_on: every whose text uses issue_number (発行番号 n/N)")
+                ox, oy = placed.origin
+                yield from _window_problems(spec, el, path, (ox + box[0], oy + box[1], ox + box[2], oy + box[3]),
+                                            checks.diag)
 
 
-Offset = tuple[float, float]
-
-
-def _walk(elements: list[Element], prefix: str, in_repeat: bool, origin: Offset,
-          reach: list[Offset]) -> Iterator[tuple[str, Element, bool, Offset, list[Offset]]]:
-    """Every element with its origin and the offsets it is drawn at (first and last repeat slot)."""
+def walk(elements: Sequence[Element], prefix: str, names: frozenset[str], origin: Offset = (0.0, 0.0),
+         reach: tuple[Offset, ...] = ((0.0, 0.0),), depth: int = 0) -> Iterator[_Placed]:
+    """Every element with its origin and the offsets it is drawn at, containers before their children."""
     for i, el in enumerate(elements):
         path = f"{prefix}[{i}]"
-        yield path, el, in_repeat, origin, reach
-        if isinstance(el, GroupElement):
-            yield from _walk(el.elements, f"{path}.elements", in_repeat,
-                             (origin[0] + el.at[0], origin[1] + el.at[1]), reach)
-        elif isinstance(el, RepeatElement):
-            last = (el.step[0] * (el.per_sheet - 1), el.step[1] * (el.per_sheet - 1))
-            yield from _walk(el.block, f"{path}.block", True,
-                             (origin[0] + el.origin[0], origin[1] + el.origin[1]),
-                             [(0.0, 0.0), last])
+        yield _Placed(path, el, depth, origin, reach, names)
+        for group in el.children():
+            yield from walk(group.elements, f"{path}.{group.key}", names | REPEAT_NAMES if group.per_item else names,
+                            (origin[0] + group.offset[0], origin[1] + group.offset[1]),
+                            group.slots if group.slots is not None else reach, depth + 1)
 
 
-def _extent(el: Element, spec: LayoutSpec) -> tuple[float, float, float, float] | None:
-    """The box an element covers, relative to its origin (None for containers)."""
-    if isinstance(el, TextElement | FieldElement):
-        style = spec.styles.get(el.style)
-        height = el.height if el.height is not None else (
-            (style.size_pt * style.line_height) * 25.4 / 72 + 0.6 if style else 0.0)
-        return (el.at[0], el.at[1], el.at[0] + el.width, el.at[1] + height)
-    if isinstance(el, GridElement):
-        return (el.at[0], el.at[1], el.at[0] + sum(el.column_widths()), el.at[1] + sum(el.row_heights()))
-    if isinstance(el, BoxElement | ImageElement):
-        return (el.at[0], el.at[1], el.at[0] + el.size[0], el.at[1] + el.size[1])
-    if isinstance(el, QrElement):
-        return (el.at[0], el.at[1], el.at[0] + el.size, el.at[1] + el.size)
-    if isinstance(el, TableElement):
-        return (el.at[0], el.at[1], el.at[0] + el.width(), el.at[1] + el.height)
-    if isinstance(el, BarcodeElement):
-        if el.symbology == "customer":
-            w, h = symbol_size_mm(el.size_pt)
-            quiet = CUSTOMER_QUIET_MM   # the quiet zone must be blank: it belongs to the element
-            return (el.at[0] - quiet, el.at[1] - quiet, el.at[0] + w + quiet, el.at[1] + h + quiet)
-        width = total_width_mm(el.module_mm)
-        quiet = GS1_QUIET_MODULES * el.module_mm
-        return (el.at[0] - quiet, el.at[1], el.at[0] - quiet + width, el.at[1] + el.height_mm)
-    if isinstance(el, LineElement):
-        return (min(el.start[0], el.end[0]), min(el.start[1], el.end[1]),
-                max(el.start[0], el.end[0]), max(el.start[1], el.end[1]))
-    return None
+def _sheet_problems(checks: _Checks, placed: _Placed, box: Extent,
+                    sheet: tuple[float, float]) -> Iterator[Diagnostic]:
+    """The element stays on the sheet, in every slot it is drawn at (one diagnostic per element)."""
+    width_mm, height_mm = sheet
+    origin = placed.origin
+    for dx, dy in placed.reach:
+        x0, y0 = origin[0] + box[0] + dx, origin[1] + box[1] + dy
+        x1, y1 = origin[0] + box[2] + dx, origin[1] + box[3] + dy
+        if x0 < -1e-6 or y0 < -1e-6 or x1 > width_mm + 1e-6 or y1 > height_mm + 1e-6:
+            where = "" if (dx, dy) == (0.0, 0.0) else " in the last slot of its repeat block"
+            yield checks.diag(f"{placed.path}.at" if hasattr(placed.el, "at") else placed.path,
+                              f"reaches ({x0:.1f}, {y0:.1f})–({x1:.1f}, {y1:.1f}) mm{where}, outside the "
+                              f"{width_mm:g}×{height_mm:g} mm sheet")
+            return
 
 
-def _window_problems(spec: LayoutSpec, el: Element, path: str, box: tuple[float, float, float, float],
-                     diag: Any) -> Iterator[Diagnostic]:
+def _certificate_problems(checks: _Checks) -> Iterator[Diagnostic]:
+    spec = checks.spec
+    if not spec.certification:
+        yield checks.diag("certification", "a certificate must declare its 認証文")
+    if spec.issued_on_window is not None:
+        yield checks.diag("issued_on_window", "a certificate is always dated today; issued_on_window is for "
+                          "notices and lists", "remove issued_on_window from a certificate layout")
+    if not any(isinstance(p.el, TextElement | FieldElement) and p.el.show_on == "every" and p.el.text
+               and "issue_number" in p.el.text for p in walk(spec.elements, "elements", CONTEXT_NAMES)):
+        yield checks.diag("elements", "a certificate must print {{ issue_number }} on every sheet",
+                          "add a text element with show_on: every whose text uses issue_number (発行番号 n/N)")
+
+
+# --------------------------------------------------------------------------- one checker per element type
+
+
+def _check_text(checks: _Checks, at: _Placed, el: TextElement | FieldElement) -> Iterator[Diagnostic]:
+    yield from _content_problems(checks.templates, el, at.path, at.names, checks.spec, checks.diag)
+
+
+def _check_grid(checks: _Checks, at: _Placed, el: GridElement) -> Iterator[Diagnostic]:
+    ncols, nrows = len(el.column_widths()), len(el.row_heights())
+    for ci, cell in enumerate(el.cells):
+        if cell.col + cell.cols - 1 > ncols or cell.row + cell.rows - 1 > nrows:
+            yield checks.diag(f"{at.path}.cells[{ci}]", f"spans outside the {ncols}×{nrows} grid")
+    for ci, cell in enumerate(el.cells):
+        cpath = f"{at.path}.cells[{ci}]"
+        yield from _content_problems(checks.templates, cell, cpath, at.names, checks.spec, checks.diag)
+        if cell.when is not None:
+            yield from _template_problems(checks.templates, cell.when, f"{cpath}.when", at.names, checks.diag,
+                                          expression=True)
+
+
+def _check_qr(checks: _Checks, at: _Placed, el: QrElement) -> Iterator[Diagnostic]:
+    yield from _template_problems(checks.templates, el.data, f"{at.path}.data", at.names, checks.diag)
+
+
+def _check_barcode(checks: _Checks, at: _Placed, el: BarcodeElement) -> Iterator[Diagnostic]:
+    yield from _path_problem(el.source, f"{at.path}.source", at.names, checks.diag)
+    if el.human_readable is not None and el.human_readable not in checks.spec.styles:
+        yield checks.diag(f"{at.path}.human_readable", f"unknown style {el.human_readable!r}")
+
+
+def _check_repeat(checks: _Checks, at: _Placed, el: RepeatElement) -> Iterator[Diagnostic]:
+    if at.depth > 0:
+        yield checks.diag(at.path, "a repeat block must be a top-level element",
+                          "sheets are counted from top-level repeats")
+    yield from _path_problem(el.items, f"{at.path}.items", at.names, checks.diag)
+
+
+def _check_table(checks: _Checks, at: _Placed, el: TableElement) -> Iterator[Diagnostic]:
+    if at.depth > 0:
+        yield checks.diag(at.path, "a table must be a top-level element", "pages are counted from the table")
+    yield from _table_problems(el, at.path, checks.spec, checks.templates, at.names, checks.diag)
+
+
+Checker = Callable[[_Checks, _Placed, Any], Iterator[Diagnostic]]
+#: the checks of each element type beyond those every element gets (`when`, sheet and window bounds from
+#: its `extent()`); a type with nothing of its own to check (line, box, image, group) has no entry
+CHECKERS: dict[type[ElementModel], Checker] = {
+    TextElement: _check_text,
+    FieldElement: _check_text,
+    GridElement: _check_grid,
+    QrElement: _check_qr,
+    BarcodeElement: _check_barcode,
+    RepeatElement: _check_repeat,
+    TableElement: _check_table,
+}
+
+
+def _window_problems(spec: LayoutSpec, el: ElementModel, path: str, box: Extent,
+                     diag: Diag) -> Iterator[Diagnostic]:
     """Content marked in_window stays inside the window by margin_mm, whatever the shift_mm."""
     window = spec.window
     assert window is not None
@@ -295,7 +338,7 @@ def _window_problems(spec: LayoutSpec, el: Element, path: str, box: tuple[float,
 
 
 def _table_problems(el: TableElement, path: str, spec: LayoutSpec, templates: Templates, names: frozenset[str],
-                    diag: Any) -> Iterator[Diagnostic]:
+                    diag: Diag) -> Iterator[Diagnostic]:
     for attr in ("header_style", "body_style", "total_style"):
         if getattr(el, attr) not in spec.styles:
             yield diag(f"{path}.{attr}", f"unknown style {getattr(el, attr)!r}")
@@ -322,7 +365,7 @@ def _table_problems(el: TableElement, path: str, spec: LayoutSpec, templates: Te
                 yield from _template_problems(templates, source, f"{path}.group.{attr}", names | {"group"}, diag)
 
 
-def _format_problems(fmt: FormatSpec | None, path: str, diag: Any) -> Iterator[Diagnostic]:
+def _format_problems(fmt: FormatSpec | None, path: str, diag: Diag) -> Iterator[Diagnostic]:
     """A named formatter must exist and take the arguments given."""
     if fmt is None:
         return
@@ -335,7 +378,7 @@ def _format_problems(fmt: FormatSpec | None, path: str, diag: Any) -> Iterator[D
 
 
 def _content_problems(templates: Templates, content: TextContent, path: str, names: frozenset[str],
-                      spec: LayoutSpec, diag: Any) -> Iterator[Diagnostic]:
+                      spec: LayoutSpec, diag: Diag) -> Iterator[Diagnostic]:
     if content.style not in spec.styles:
         yield diag(f"{path}.style", f"unknown style {content.style!r}",
                    f"styles defined: {', '.join(sorted(spec.styles))}")
@@ -348,7 +391,7 @@ def _content_problems(templates: Templates, content: TextContent, path: str, nam
         yield diag(path, "format without a value")
 
 
-def _path_problem(value: str, path: str, names: frozenset[str], diag: Any) -> Iterator[Diagnostic]:
+def _path_problem(value: str, path: str, names: frozenset[str], diag: Diag) -> Iterator[Diagnostic]:
     head = value.split(".")[0]
     if head not in names:
         hint = f"{head} is only defined inside a repeat block" if head in REPEAT_NAMES else (
@@ -356,7 +399,7 @@ def _path_problem(value: str, path: str, names: frozenset[str], diag: Any) -> It
         yield diag(path, f"unknown name {head!r}", hint)
 
 
-def _template_problems(templates: Templates, source: str, path: str, names: frozenset[str], diag: Any,
+def _template_problems(templates: Templates, source: str, path: str, names: frozenset[str], diag: Diag,
                        *, expression: bool = False) -> Iterator[Diagnostic]:
     try:
         if expression:
@@ -366,8 +409,6 @@ def _template_problems(templates: Templates, source: str, path: str, names: froz
     except LayoutError as exc:
         yield diag(path, exc.message.split(": ", 1)[-1], "see the Jinja2 syntax")
         return
-    from jinja2 import meta
-
     ast = templates.env.parse(source if not expression else "{{ " + source + " }}")
     for name in sorted(meta.find_undeclared_variables(ast)):
         if name not in names:
@@ -398,7 +439,7 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
-def _dv_problems(spec: LayoutSpec, model: type[BaseModel], diag: Any) -> Iterator[Diagnostic]:
+def _dv_problems(spec: LayoutSpec, model: type[BaseModel], diag: Diag) -> Iterator[Diagnostic]:
     """DV 支援措置: a certificate blocks; declared protected paths exist and cover every address."""
     if spec.kind == "certificate" and spec.dv_policy == "redact_address":
         yield diag("dv_policy", "a certificate's DV policy is block (抑止: refused unless a 一時解除 covers it)",

@@ -129,7 +129,7 @@ def test_disposition_notice_carries_the_appeal_instructions(tmp_path: Path) -> N
     text = text_of(renderer_for(tmp_path).render(envelope(), layout_id="tsuchisho-kyufu-kettei").pdf)
     assert "審査請求" in text and "3か月以内" in text                # 審査請求: within 3 months
     assert "取消しを求める訴え" in text and "6か月以内" in text        # 取消訴訟: within 6 months
-    assert "千葉県佐倉市長に対して審査請求" in text
+    assert "佐倉市長に対して審査請求" in text and "県佐倉市長に対して" not in text   # the entity, not the address
 
 
 @pytest.mark.parametrize(("tenant", "authority", "defendant"), [
@@ -152,8 +152,10 @@ def test_the_kyoji_authority_and_defendant_are_tenant_parameters(tmp_path: Path)
     tenant = layouts / "tenants" / "122122.yaml"
     text = tenant.read_text(encoding="utf-8")
     assert "  parameters:\n" not in text
-    text = text.replace("  options:\n", "  parameters:\n    tsuchisho-kyufu-kettei:\n      appeal_authority: 千葉県知事\n"
-                                         "      defendant: 千葉県\n      defendant_representative: 千葉県知事\n  options:\n", 1)
+    text = text.replace("  options:\n", "  parameters:\n    tsuchisho-kyufu-kettei:\n"
+                                         "      appeal_authority: 千葉県知事\n      defendant: 千葉県\n"
+                                         "      defendant_representative: 千葉県知事\n  options:\n", 1)
     tenant.write_text(text, encoding="utf-8")
-    out = text_of(renderer_for(tmp_path / "state", layouts).render(envelope(), layout_id="tsuchisho-kyufu-kettei").pdf)
+    result = renderer_for(tmp_path / "state", layouts).render(envelope(), layout_id="tsuchisho-kyufu-kettei")
+    out = text_of(result.pdf)
     assert "千葉県知事に対して審査請求" in out and "千葉県を被告として" in out and "代表する者は千葉県知事" in out

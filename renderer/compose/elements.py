@@ -1,0 +1,218 @@
+"""One compose function per element type, and the table the composer dispatches through.
+
+In: the `Composer` of a document (its fonts, templates, page geometry and reports), an element model and
+the `Site` it is composed at (layout path, origin in mm, render context, sheet). Out: drawing operations
+appended to the site's list (`TextRun | Line | Rect | Image | Barcode`, PDF points, origin bottom-left).
+`show_on` and `when` are decided by the composer before it calls in here.
+
+A new element type is its model in `renderer.spec.model` plus one function here, entered in `COMPOSERS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import qrcode
+import qrcode.constants
+
+from renderer.barcodes.customer import address_after_town, customer_barcode, symbol_size_mm
+from renderer.barcodes.gs1 import convenience_barcode
+from renderer.compose.context import BLANK, Site, resolve
+from renderer.compose.table import TablePageComposer
+from renderer.compose.text import Box
+from renderer.display import Barcode, Image, Line, Rect
+from renderer.errors import LayoutError
+from renderer.rules.policy import Withheld
+from renderer.spec.model import (
+    BarcodeElement,
+    BoxElement,
+    Condense,
+    ElementModel,
+    FieldElement,
+    GridElement,
+    GroupElement,
+    ImageElement,
+    LineElement,
+    QrElement,
+    RepeatElement,
+    TableElement,
+    TextElement,
+)
+from renderer.units import line_pitch_pt, mm, to_mm
+
+if TYPE_CHECKING:
+    from renderer.compose.compose import Composer
+
+_EC = {"L": qrcode.constants.ERROR_CORRECT_L, "M": qrcode.constants.ERROR_CORRECT_M,
+       "Q": qrcode.constants.ERROR_CORRECT_Q, "H": qrcode.constants.ERROR_CORRECT_H}
+
+
+def compose_text(c: Composer, el: TextElement | FieldElement, site: Site) -> None:
+    x, y = site.at(el.at)
+    c.text_box(el, site.path, x, y, el.width, el.height, site.ctx, site.ops)
+
+
+def compose_line(c: Composer, el: LineElement, site: Site) -> None:
+    (x1, y1), (x2, y2) = site.at(el.start), site.at(el.end)
+    site.ops.append(Line(mm(x1), c.y(y1), mm(x2), c.y(y2), el.width_pt, el.dash))
+
+
+def compose_box(c: Composer, el: BoxElement, site: Site) -> None:
+    x, y = site.at(el.at)
+    site.ops.append(Rect(mm(x), c.y(y + el.size[1]), mm(el.size[0]), mm(el.size[1]),
+                         el.stroke_pt if el.stroke_pt else None, el.fill_gray))
+
+
+def compose_grid(c: Composer, el: GridElement, site: Site) -> None:
+    at, ctx, ops = site.at(el.at), site.ctx, site.ops
+    xs = [at[0]]
+    for w in el.column_widths():
+        xs.append(xs[-1] + w)
+    ys = [at[1]]
+    for h in el.row_heights():
+        ys.append(ys[-1] + h)
+    # cells share a few conditions (item.foreign, not item.foreign): the context is the same for every
+    # cell of this grid and expressions cannot change it, so each distinct condition is evaluated once
+    decided: dict[str, bool] = {}
+    for i, cell in enumerate(el.cells):
+        cpath = f"{site.path}.cells[{i}]"
+        if cell.when is not None:
+            shown = decided.get(cell.when)
+            if shown is None:
+                shown = decided[cell.when] = c.templates.truth(cell.when, ctx, path=f"{cpath}.when")
+            if not shown:
+                continue
+        x0, x1 = xs[cell.col - 1], xs[cell.col - 1 + cell.cols]
+        y0, y1 = ys[cell.row - 1], ys[cell.row - 1 + cell.rows]
+        if cell.fill_gray is not None or (cell.border and el.rule_pt):
+            ops.append(Rect(mm(x0), c.y(y1), mm(x1 - x0), mm(y1 - y0),
+                            el.rule_pt if cell.border and el.rule_pt else None, cell.fill_gray))
+        c.text_box(cell, cpath, x0, y0, x1 - x0, y1 - y0, ctx, ops)
+    if el.frame_pt:
+        ops.append(Rect(mm(xs[0]), c.y(ys[-1]), mm(xs[-1] - xs[0]), mm(ys[-1] - ys[0]), el.frame_pt))
+
+
+def compose_image(c: Composer, el: ImageElement, site: Site) -> None:
+    """The 公印, centred in the declared box at the tenant's declared size (never above 25 mm); nothing
+    when the request turns the seal off (the layout's 「公印省略」 option may say so)."""
+    if el.source != "tenant.seal" or not c.doc.request.seal:
+        return
+    at = site.at(el.at)
+    size = min(el.size[0], el.size[1], c.doc.tenant.file.seal.size_mm)
+    x = at[0] + (el.size[0] - size) / 2
+    y = at[1] + (el.size[1] - size) / 2
+    site.ops.append(Image(mm(x), c.y(y + size), mm(size), mm(size), c.doc.tenant.seal_png))
+    c.seal_printed = True
+
+
+def compose_qr(c: Composer, el: QrElement, site: Site) -> None:
+    at = site.at(el.at)
+    payload = c.templates.render(el.data, site.ctx, path=f"{site.path}.data")
+    c.printed(payload)
+    code = qrcode.QRCode(error_correction=_EC[el.error_correction], border=0)
+    code.add_data(payload.encode("utf-8"))
+    code.make(fit=True)
+    matrix = tuple("".join("1" if v else "0" for v in row) for row in code.get_matrix())
+    module = mm(el.size) / len(matrix)
+    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+    site.ops.append(Barcode("qr", mm(at[0]), c.y(at[1] + el.size), module, matrix, digest))
+
+
+def compose_barcode(c: Composer, el: BarcodeElement, site: Site) -> None:
+    """Bars from the data object `el.source` names; nothing when its address is withheld (DV)."""
+    source = resolve(el.source, site.ctx, where=f"{site.path}.source")
+    if source is None or isinstance(source, Withheld):
+        return
+    if el.symbology == "customer":
+        _customer_barcode(c, el, site, source)
+    else:
+        _gs1_barcode(c, el, site, source)
+
+
+def _customer_barcode(c: Composer, el: BarcodeElement, site: Site, source: Any) -> None:
+    address = getattr(source, "address", None)
+    if address is None or isinstance(address, Withheld) or isinstance(
+            getattr(address, "postal_code", None), Withheld):
+        return   # a protected address: neither its postcode nor its barcode is printed
+    code = customer_barcode(
+        address.postal_code,
+        address_after_town(address.town, address.block, address.building,
+                           postal_town=getattr(source, "postal_town", None)),
+        generic_postcode=bool(getattr(source, "generic_postcode", False)))
+    if code is None:
+        return   # 「以下に掲載がない場合」の郵便番号: Japan Post says print no barcode
+    at = site.at(el.at)
+    _w, h = symbol_size_mm(el.size_pt)
+    site.ops.extend(code.layout(mm(at[0]), c.y(at[1] + h), el.size_pt).rects)
+
+
+def _gs1_barcode(c: Composer, el: BarcodeElement, site: Site, source: Any) -> None:
+    slip = getattr(source, "slip", None)
+    if slip is None:
+        raise LayoutError(f"{site.path}.source: a gs1_128 barcode needs an installment with a slip",
+                          field=f"{site.path}.source")
+    symbol = convenience_barcode(issuer_code=slip.issuer_code, free_field=slip.free_field, reissue=slip.reissue,
+                                 due_date=source.due_on, stamp_flag=slip.stamp_flag, amount=source.amount)
+    at = site.at(el.at)
+    placed = symbol.layout(mm(at[0]), c.y(at[1] + el.height_mm), module_mm=el.module_mm, height_mm=el.height_mm)
+    site.ops.extend(placed.rects)
+    if el.human_readable is not None:
+        style = c.layout.styles[el.human_readable]
+        box = Box(left=mm(at[0]), top=c.y(at[1] + el.height_mm + 0.5), width=mm(to_mm(placed.symbol.w)),
+                  height=line_pitch_pt(style))
+        runs, _entry = c.fitter.fit(symbol.human_readable, box, style, align="center", valign="top",
+                                    overflow=[Condense(condense=0.6), "error"], field=f"{site.path}.source")
+        site.ops.extend(runs)
+
+
+def compose_group(c: Composer, el: GroupElement, site: Site) -> None:
+    origin = site.at(el.at)
+    for i, child in enumerate(el.elements):
+        c.element(child, f"{site.path}.elements[{i}]", origin, site.ctx, site.pos, site.ops)
+
+
+def compose_repeat(c: Composer, el: RepeatElement, site: Site) -> None:
+    """The block once per slot of this sheet: the sheet's share of the items, then blank slots."""
+    items = c.items(el, f"{site.path}.items", site.ctx)
+    first = (site.pos.n - 1) * el.per_sheet
+    origin = site.at(el.origin)
+    for slot in range(el.per_sheet):
+        index = first + slot
+        item = items[index] if index < len(items) else BLANK
+        if item is BLANK and el.blank_slots == "skip":
+            continue
+        child_ctx = dict(site.ctx)
+        child_ctx.update(item=item, slot=slot + 1, index=index + 1 if item is not BLANK else None,
+                         blank=item is BLANK, first_blank=item is BLANK and index == len(items),
+                         item_path=f"{el.items}[{c.input_index(el.items, index)}]")
+        step = el.slot_offset(slot)
+        at = (origin[0] + step[0], origin[1] + step[1])
+        for i, child in enumerate(el.block):
+            c.element(child, f"{site.path}.block[{i}]", at, child_ctx, site.pos, site.ops)
+
+
+def compose_table(c: Composer, el: TableElement, site: Site) -> None:
+    """This sheet's page of the list (the composer plans the list once and puts its page in the context)."""
+    table = site.ctx.get("table")
+    index = int(site.ctx["table_page"])
+    if isinstance(table, TablePageComposer) and index < len(table.plan.pages):
+        site.ops.extend(table.ops(index, site.ctx))
+
+
+ComposeFn = Callable[["Composer", Any, Site], None]
+#: element type → its compose function (a test checks every type of `renderer.spec.model` has one)
+COMPOSERS: dict[type[ElementModel], ComposeFn] = {
+    TextElement: compose_text,
+    FieldElement: compose_text,
+    LineElement: compose_line,
+    BoxElement: compose_box,
+    GridElement: compose_grid,
+    ImageElement: compose_image,
+    QrElement: compose_qr,
+    BarcodeElement: compose_barcode,
+    GroupElement: compose_group,
+    RepeatElement: compose_repeat,
+    TableElement: compose_table,
+}
