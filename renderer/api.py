@@ -9,18 +9,25 @@ warnings). Each stage lives in its own module; this one calls them in order and 
 - every render and every refusal appends one record to the issue log (`renderer.state.issue_log`);
 - a render whose log record cannot be written delivers nothing: the PDF is returned only after its
   record (with its 発行番号s and sha256) is committed, else `IssueLogError` (exit 1) is raised.
+
+`Renderer.prepare` is the one pipeline up to composition, for every entry point: the CLI and the service
+render through `Renderer.render`, the service's validate, batch planning and the character report call it
+with their `Mode` (what each mode runs and skips is said once, in `Mode`). `Renderer.layout_for` is the one
+check that an envelope is for the layout the entry point names.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -31,17 +38,19 @@ from renderer.compose.compose import Composer, issue_number
 from renderer.diagnostics import from_pydantic
 from renderer.display import Page, PagedDocument, dump_header, dump_page
 from renderer.draw import draw
-from renderer.envelope import Envelope, Request
+from renderer.envelope import Envelope
 from renderer.errors import InputError, LayoutError, RefusedError, UsageError
 from renderer.finish import finish
 from renderer.fonts import FontSet
-from renderer.rules.dates import check_issued_on_window
+from renderer.rules.dates import ISSUED_ON_RULE, check_issued_on
 from renderer.rules.dv import (
     DvOutcome,
     apply_dv,
     check_claim,
     check_requester,
     persons_in,
+    policy_of,
+    printed_heads,
     requester_ids,
     warnings_for,
 )
@@ -51,11 +60,61 @@ from renderer.spec.model import LayoutSpec
 from renderer.spec.validate import load_layout
 from renderer.state.db import Database, open_database
 from renderer.state.issue_log import IssuedNumber, IssueLog, IssueLogError, LogRecord
-from renderer.state.registry import Registry, Snapshot
+from renderer.state.registry import Registry
+from renderer.suppressions import SnapshotSource
 from renderer.tenants import Tenant, load_tenant
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-ISSUED_ON_RULE = "issued-on-today"
+
+
+class Mode(StrEnum):
+    """What `Renderer.prepare` runs for an entry point; every difference between the entry points is here.
+
+    ========  ==============================================  =========  =================  ============
+    mode      used by                                         DV reads   devices, 交付年月日  sheets
+    ========  ==============================================  =========  =================  ============
+    render    CLI and service render (`Renderer.render`)      yes        yes                counted
+    batch     batch planning (`renderer.batch.plan`)          yes        yes                counted
+    validate  the service's validate (a dry run)              no         yes                counted
+    chars     the character report (`renderer.charcheck`)     no         no                 not counted
+    ========  ==============================================  =========  =================  ============
+
+    No mode spends a 発行番号 or writes the issue log: `Renderer.render` does, after `prepare`; a refusal
+    is handed to the caller's `on_refusal` (a render logs it at once, a batch in its chunk's commit).
+    ``validate`` never reads the DV registry: a dry run must not become an unlogged probe of who is
+    protected. ``batch`` differs from ``render`` only in that a record naming another layout is invalid
+    input (`InputError`: the run goes on), where a single render's wrong layout is a usage error. ``chars``
+    reads the data the way composition will (bind and the standard's rules) but leaves the request's checks
+    to the run itself, so a file can be checked before its day; it also takes the envelope's ``issued_on``
+    as given (no default of today).
+    """
+
+    RENDER = "render"
+    BATCH = "batch"
+    VALIDATE = "validate"
+    CHARS = "chars"
+
+    @property
+    def reads_registry(self) -> bool:
+        return self in (Mode.RENDER, Mode.BATCH)
+
+    @property
+    def checks_request(self) -> bool:
+        """Declared terminal and printer, and the 交付年月日 (today for a certificate, else the window)."""
+        return self is not Mode.CHARS
+
+    @property
+    def counts_sheets(self) -> bool:
+        return self is not Mode.CHARS
+
+    @property
+    def issues_today(self) -> bool:
+        """A request without ``issued_on`` is issued today (by the server's clock)."""
+        return self is not Mode.CHARS
+
+
+#: told of a refusal by the rules (after bind) before it is raised: the envelope, its layout, the error
+OnRefusal = Callable[[Envelope, LayoutSpec, RefusedError], None]
 
 
 @dataclass(frozen=True)
@@ -114,10 +173,12 @@ class Renderer:
         if spec is None:
             path = self.settings.layouts_dir / f"{layout_id}.yaml"
             if not path.is_file():
-                raise UsageError(f"unknown layout {layout_id!r}; known: {', '.join(self.layout_ids())}",
-                                 field="layout")
+                raise self._unknown(layout_id)
             spec = self._layouts[layout_id] = load_layout(path, self.fonts)
         return spec
+
+    def _unknown(self, layout_id: str) -> UsageError:
+        return UsageError(f"unknown layout {layout_id!r}; known: {', '.join(self.layout_ids())}", field="layout")
 
     def tenant(self, code: str) -> Tenant:
         tenant = self._tenants.get(code)
@@ -133,56 +194,79 @@ class Renderer:
         numbers if this process dies mid-render (the service passes its request id)."""
         who = caller or Caller.local()
         now = self.settings.now()
-        envelope = parse_envelope(raw, today=now.astimezone(TOKYO).date())
-        spec = self.layout_for(envelope, layout_id)
-        tenant = self.tenant(envelope.tenant)
-        try:
-            plan = self.plan(envelope, spec, tenant, now, caller=who)
-        except RefusedError as exc:
+
+        def log_refusal(envelope: Envelope, spec: LayoutSpec, exc: RefusedError) -> None:
             self.issue_log.append(refusal_record(envelope, spec, exc, now, who))   # IssueLogError if it cannot
-            raise
+
+        plan = self.prepare(raw, layout_id=layout_id, caller=who, now=now, on_refusal=log_refusal)
         return self._render(plan, now, who, job, with_display)
 
-    def layout_for(self, envelope: Envelope, layout_id: str | None) -> LayoutSpec:
+    def prepare(self, raw: Any, *, layout_id: str | None, caller: Caller | None = None, mode: Mode = Mode.RENDER,
+                now: dt.datetime | None = None, today: dt.date | None = None,
+                registry: SnapshotSource | None = None, on_refusal: OnRefusal | None = None) -> Plan:
+        """The one pipeline up to composition, for every entry point: parse the envelope, check it is for
+        `layout_id` (`layout_for`), load its tenant, then `plan` it as `mode` says.
+
+        `now` is the server's clock (default: read it now); a request without ``issued_on`` is issued `today`
+        (default: today in Asia/Tokyo by `now`). Raises `InputError` / `UsageError` / `LayoutError` (exit 2)
+        or `RefusedError` (exit 3, after telling `on_refusal`); nothing is spent or logged here."""
+        who = caller or Caller.local()
+        now = now or self.settings.now()
+        issued = (today or now.astimezone(TOKYO).date()) if mode.issues_today else None
+        envelope = parse_envelope(raw, today=issued)
+        spec = self.layout_for(envelope, layout_id, error=InputError if mode is Mode.BATCH else UsageError)
+        tenant = self.tenant(envelope.tenant)
+        try:
+            return self.plan(envelope, spec, tenant, now, caller=who, registry=registry, mode=mode)
+        except RefusedError as exc:
+            if on_refusal is not None:
+                on_refusal(envelope, spec, exc)
+            raise
+
+    def layout_for(self, envelope: Envelope, layout_id: str | None, *,
+                   error: type[UsageError] | type[InputError] = UsageError) -> LayoutSpec:
         """The envelope's layout, which must be `layout_id` when the entry point names one (a URL, a CLI
-        argument, a batch run)."""
+        argument, a batch run): an unknown `layout_id` is a `UsageError` listing the known ones; a known one
+        the envelope does not name raises `error` (a batch record: `InputError`)."""
         if layout_id is not None and envelope.layout != layout_id:
-            raise UsageError(f"layout: the envelope names layout {envelope.layout!r}, but this call renders "
-                             f"{layout_id!r}", field="layout")
+            if layout_id not in self._layouts and layout_id not in self.layout_ids():   # never loaded: it may be a path
+                raise self._unknown(layout_id)
+            raise error(f"layout: the envelope names layout {envelope.layout!r}, but this call renders "
+                        f"{layout_id!r}", field="layout")
         return self.layout(envelope.layout)
 
     def plan(self, envelope: Envelope, spec: LayoutSpec, tenant: Tenant, now: dt.datetime, *,
-             caller: Caller | None = None, registry: SnapshotSource | None = None) -> Plan:
+             caller: Caller | None = None, registry: SnapshotSource | None = None,
+             mode: Mode = Mode.RENDER) -> Plan:
         """Everything up to composition: declared terminal and printer, 相手方 check, the caller's right
-        to its claim, bind, 交付年月日, rules, DV, sheet count. Raises `InputError` (bad data) or
-        `RefusedError` (a rule); no serial is spent and nothing is logged here. `registry` answers the DV
-        reads (default: the database, one read transaction each; a batch passes an in-memory view whose
-        generation it checks when it commits)."""
+        to its claim, bind, 交付年月日, rules, DV, sheet count (each only when `mode` runs it). Raises
+        `InputError` (bad data) or `RefusedError` (a rule); no serial is spent and nothing is logged here.
+        `registry` answers the DV reads (default: the database, one read transaction each; a batch passes
+        an in-memory view whose generation it checks when it commits)."""
         who = caller or Caller.local()
-        source: SnapshotSource = registry or self.registry
         request = envelope.request
-        tenant.device_name("terminal", request.terminal)   # undeclared: exit 2, before anything is spent
-        tenant.device_name("printer", request.printer)
+        source: SnapshotSource | None = (registry or self.registry) if mode.reads_registry else None
+        if mode.checks_request:
+            tenant.device_name("terminal", request.terminal)   # undeclared: exit 2, before anything is spent
+            tenant.device_name("printer", request.printer)
         asking = requester_ids(request)
-        if asking:   # a registered 相手方 is refused on every layout, before anything else is looked at
+        if source is not None and asking:   # a registered 相手方 is refused on every layout, before anything else
             first = source.snapshot(tenant.code, [], asking, spec.id, now)
             check_requester(first, request)
             check_claim(first, request, who)
         bound = bind(envelope, spec, tenant)
-        today = now.astimezone(TOKYO).date()
-        if spec.kind == "certificate":
-            check_issued_on(request, now)
-        else:
-            check_issued_on_window(spec, request.issued_on, today)
-        everyone = persons_in(bound.data)
+        if mode.checks_request:
+            check_issued_on(spec, request.issued_on, now.astimezone(TOKYO).date())
         doc = apply_rules(bound)
-        snapshot = source.snapshot(tenant.code, [pid for _, pid in everyone], asking, spec.id, now)
-        doc, dv = apply_dv(doc, everyone, snapshot, who, extra=_head_printed(bound, doc))
-        dv = DvOutcome(policy=dv.policy, lifts=dv.lifts, protected=dv.protected, redacted=dv.redacted,
-                       warnings=warnings_for(snapshot, dv.protected, today))
-        sheets = Composer(doc, self.fonts).count_sheets()   # fail on bad data before a serial is spent
+        dv = DvOutcome(policy=policy_of(spec))
+        if source is not None:
+            doc, dv = _protect(bound, doc, source, asking, now, who)
+        sheets, overflow = 0, list[dict[str, object]]()
+        if mode.counts_sheets:   # fail on bad data before a serial is spent
+            composer = Composer(doc, self.fonts)
+            sheets, overflow = composer.count_sheets(), composer.overflow
         return Plan(doc=doc, sheets=sheets, person_ids=[pid for _, pid in persons_in(doc.data)], dv=dv,
-                    caller=who)
+                    caller=who, overflow=overflow)
 
     def _render(self, plan: Plan, now: dt.datetime, caller: Caller, job: str | None,
                 with_display: bool) -> RenderResult:
@@ -264,20 +348,29 @@ def void_reason(exc: BaseException) -> str:
     return f"failed ({exc.__class__.__name__})"
 
 
-class SnapshotSource(Protocol):
-    def snapshot(self, tenant: str, person_ids: Iterable[str], requester_ids: Iterable[str], layout_id: str,
-                 now: dt.datetime) -> Snapshot: ...
+def _protect(bound: BoundDocument, doc: BoundDocument, source: SnapshotSource, asking: Sequence[str],
+             now: dt.datetime, caller: Caller) -> tuple[BoundDocument, DvOutcome]:
+    """The DV step: read the registry for everyone in the bound document (before members were selected),
+    apply the rules of `renderer.rules.dv` to `doc` and attach the registry's warnings."""
+    everyone = persons_in(bound.data)
+    layout, tenant = doc.layout, doc.tenant
+    snapshot = source.snapshot(tenant.code, [pid for _, pid in everyone], asking, layout.id, now)
+    doc, dv = apply_dv(doc, everyone, snapshot, caller, extra=printed_heads(bound.data, doc.data))
+    today = now.astimezone(TOKYO).date()
+    return doc, dataclasses.replace(dv, warnings=warnings_for(snapshot, dv.protected, today))
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What will be printed for one envelope: the document after the rules and DV, its sheets per copy."""
+    """What will be printed for one envelope: the document after the rules and DV, its sheets per copy
+    (0 when the mode does not count them) and the overflow report of that count."""
 
     doc: BoundDocument
     sheets: int
     person_ids: list[str]
     dv: DvOutcome
     caller: Caller = field(default_factory=Caller.local)
+    overflow: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def copies(self) -> int:
@@ -320,24 +413,6 @@ def refusal_record(envelope: Envelope, spec: LayoutSpec, exc: RefusedError, now:
     return LogRecord("refusal", now, body)
 
 
-def check_issued_on(request: Request, now: dt.datetime) -> None:
-    """A certificate is dated today (Asia/Tokyo) by the server's clock: no back- or post-dating."""
-    today = now.astimezone(TOKYO).date()
-    if request.issued_on != today:
-        raise RefusedError(f"request.issued_on is {request.issued_on.isoformat()}, but a certificate is issued "
-                           f"today ({today.isoformat()} in Asia/Tokyo by the server's clock)",
-                           rule=ISSUED_ON_RULE, field="request.issued_on")
-
-
-def _head_printed(bound: BoundDocument, doc: BoundDocument) -> list[str]:
-    """The 世帯主 is bound to a printed value (世帯主氏名) even when not among the selected members."""
-    household = getattr(bound.data, "household", None)
-    printed = getattr(doc.data, "household", None)
-    if household is None or printed is None or not getattr(printed, "head_name", None):
-        return []   # withheld (falsy) or absent: the head's name is not printed
-    return [m.person_id for m in household.members if m.relationship == "世帯主"]
-
-
 def parse_envelope(raw: Any, *, today: dt.date | None = None) -> Envelope:
     """Validate an envelope. A request without `issued_on` is issued `today` (the server's date in
     Asia/Tokyo), which is what a certificate must carry anyway."""
@@ -352,3 +427,7 @@ def parse_envelope(raw: Any, *, today: dt.date | None = None) -> Envelope:
         diags = from_pydantic(exc)
         raise InputError(f"invalid envelope: {len(diags)} problem(s)", diagnostics=diags,
                          field=diags[0].path if diags else None) from None
+
+
+__all__ = ["ISSUED_ON_RULE", "TOKYO", "Mode", "OnRefusal", "Plan", "RenderResult", "Renderer", "SnapshotSource",
+           "font_set", "parse_envelope", "refusal_record", "render_record", "request_body", "void_reason"]

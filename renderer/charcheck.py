@@ -2,8 +2,9 @@
 
 In: envelopes (one JSON object, or JSON Lines) and the layout they are for. Out: a `CharReport` with, per
 record, every character that needs a fallback font, an IVS variant, a declared substitute, or that cannot
-print at all, found by running the real pipeline up to composition (no serial is allocated, nothing is
-drawn or logged). Records that are invalid for other reasons are listed with their error.
+print at all, found by running the real pipeline up to composition (`Renderer.prepare` in `Mode.CHARS`:
+bind and the standard's rules, no DV registry read, no serial, nothing drawn or logged) and composing with
+every character event collected. Records that are invalid for other reasons are listed with their error.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderer.api import Renderer, parse_envelope
-from renderer.bind import bind
+from renderer.api import Mode, Renderer
 from renderer.compose.compose import Composer
-from renderer.errors import ChohyoError, UsageError
-from renderer.rules.policy import apply_rules
+from renderer.errors import ChohyoError
 
 
 @dataclass
@@ -41,12 +40,9 @@ class CharReport:
 def check_record(renderer: Renderer, raw: Any, layout_id: str, report: CharReport, where: str) -> None:
     report.records += 1
     try:
-        envelope = parse_envelope(raw)
-        if envelope.layout != layout_id:
-            raise UsageError(f"the envelope's layout {envelope.layout!r} is not {layout_id!r}", field="layout")
-        doc = apply_rules(bind(envelope, renderer.layout(layout_id), renderer.tenant(envelope.tenant)))
-        composer = Composer(doc, renderer.fonts, collect_chars=True)
-        composer.compose([0] * envelope.request.copies)
+        plan = renderer.prepare(raw, layout_id=layout_id, mode=Mode.CHARS)
+        composer = Composer(plan.doc, renderer.fonts, collect_chars=True)
+        composer.compose([0] * plan.copies)
     except ChohyoError as exc:
         report.failed.append({"record": where, "exit_code": exc.exit_code, "problem": exc.problem,
                               "field": exc.field, "rule": exc.rule})

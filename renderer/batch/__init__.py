@@ -1,9 +1,13 @@
 """Batch printing: streaming, parallel, resumable print runs with a manifest (`chohyo batch`).
 
 In: a layout id, INPUT.jsonl and an output directory. Out: PDF files, ``manifest.json``, ``errors.json``.
-`renderer.batch.run` is the coordinator (plans records, reserves serials, keeps the journal and the issue
-log); `renderer.batch.work` draws one file per task in a pool process or on a Dask worker;
-`renderer.batch.source` indexes the input; `renderer.batch.journal` is the resumable state.
+`renderer.batch.run` is the coordinator (hands files to workers, completes them); `renderer.batch.options`
+checks the options and opens the input (`renderer.batch.source` indexes it); `renderer.batch.resume` holds the
+run directory (new run or ``--resume``); `renderer.batch.plan` plans each record (through
+`renderer.api.Renderer.prepare`) and reserves a chunk's serials; `renderer.batch.records` builds the issue-log
+records; `renderer.batch.work` draws one file per task in a pool process or on a Dask worker;
+`renderer.batch.journal` is the resumable state, with the statuses of `renderer.batch.status`;
+`renderer.batch.reports` writes the manifest and the error report.
 """
 
 from renderer.batch.run import BatchOptions, BatchSummary, run_batch

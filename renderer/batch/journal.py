@@ -5,8 +5,8 @@ serials, its journal rows and its refusal records are committed in one transacti
 ``batch_runs``, ``batch_files`` and ``batch_records`` (see `renderer.state.db`), read back on resume and
 for the manifest. A record row is written once when its chunk is planned (status planned, refused or
 invalid, with its serials) and updated once when its file is complete (rendered, first page, pages).
-Nothing here holds names, addresses or numbers of residents: only positions, line numbers, serials,
-rule names and field paths.
+Statuses are `renderer.batch.status` enums (stored as their unchanged strings). Nothing here holds names,
+addresses or numbers of residents: only positions, line numbers, serials, rule names and field paths.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
+from renderer.batch.status import FileStatus, RecordStatus
 from renderer.state.db import Database, batch_files, batch_records, batch_runs
 
 
@@ -26,7 +27,7 @@ from renderer.state.db import Database, batch_files, batch_records, batch_runs
 class RecordRow:
     position: int
     line: int
-    status: str
+    status: RecordStatus
     file: str | None = None
     tenant: str | None = None
     day: str | None = None
@@ -42,7 +43,7 @@ class RecordRow:
     message: str | None = None
 
     def values(self, run_id: str) -> dict[str, Any]:
-        return {"run_id": run_id, "position": self.position, "line": self.line, "status": self.status,
+        return {"run_id": run_id, "position": self.position, "line": self.line, "status": self.status.value,
                 "file": self.file, "tenant": self.tenant, "day": self.day, "terminal": self.terminal,
                 "printer": self.printer, "serials": json.dumps(list(self.serials)) if self.serials else None,
                 "issue_numbers": json.dumps(list(self.issue_numbers), ensure_ascii=False)
@@ -54,7 +55,7 @@ class RecordRow:
 def _row(r: Any) -> RecordRow:
     m = r._mapping
     return RecordRow(
-        position=m["position"], line=m["line"], status=m["status"], file=m["file"], tenant=m["tenant"],
+        position=m["position"], line=m["line"], status=RecordStatus(m["status"]), file=m["file"], tenant=m["tenant"],
         day=m["day"], terminal=m["terminal"], printer=m["printer"],
         serials=tuple(json.loads(m["serials"])) if m["serials"] else (),
         issue_numbers=tuple(json.loads(m["issue_numbers"])) if m["issue_numbers"] else (),
@@ -67,7 +68,7 @@ class FileRow:
     name: str
     first_position: int
     last_position: int
-    status: str
+    status: FileStatus
     pages: int | None
     sha256: str | None
 
@@ -116,7 +117,7 @@ class Journal:
         if file is not None:
             conn.execute(batch_files.insert().values(
                 run_id=self.run_id, name=file.name, first_position=file.first_position,
-                last_position=file.last_position, status="planned"))
+                last_position=file.last_position, status=FileStatus.PLANNED.value))
 
     def replan(self, conn: Connection, failed: Sequence[RecordRow]) -> None:
         """On resume, records of an unfinished file that the rules now refuse (or that no longer bind)."""
@@ -125,7 +126,7 @@ class Journal:
                 batch_records.c.run_id == self.run_id, batch_records.c.position == bindparam("pos"))).values(
                 status=bindparam("st"), file=None, problem=bindparam("pr"), rule=bindparam("ru"),
                 field=bindparam("fi"), message=bindparam("me")),
-                [{"pos": r.position, "st": r.status, "pr": r.problem, "ru": r.rule, "fi": r.field,
+                [{"pos": r.position, "st": r.status.value, "pr": r.problem, "ru": r.rule, "fi": r.field,
                   "me": r.message} for r in failed])
 
     # ------------------------------------------------------------------ completion
@@ -135,22 +136,23 @@ class Journal:
         """Mark a file complete and its records rendered: (position, first_page, pages) each."""
         conn.execute(update(batch_files).where(and_(batch_files.c.run_id == self.run_id,
                                                     batch_files.c.name == name))
-                     .values(status="complete", pages=pages, sha256=sha256))
+                     .values(status=FileStatus.COMPLETE.value, pages=pages, sha256=sha256))
         if records:
             conn.execute(update(batch_records).where(and_(
                 batch_records.c.run_id == self.run_id, batch_records.c.position == bindparam("pos")))
-                .values(status="rendered", first_page=bindparam("first"), pages=bindparam("count")),
+                .values(status=RecordStatus.RENDERED.value, first_page=bindparam("first"), pages=bindparam("count")),
                 [{"pos": p, "first": f, "count": c} for p, f, c in records])
 
     # ------------------------------------------------------------------ reading
 
-    def files(self, status: str | None = None) -> list[FileRow]:
+    def files(self, status: FileStatus | None = None) -> list[FileRow]:
         q = select(batch_files).where(batch_files.c.run_id == self.run_id)
         if status is not None:
-            q = q.where(batch_files.c.status == status)
+            q = q.where(batch_files.c.status == status.value)
         with self.db.read() as conn:
             rows = conn.execute(q.order_by(batch_files.c.first_position)).all()
-        return [FileRow(r.name, r.first_position, r.last_position, r.status, r.pages, r.sha256) for r in rows]
+        return [FileRow(r.name, r.first_position, r.last_position, FileStatus(r.status), r.pages, r.sha256)
+                for r in rows]
 
     def records_of(self, name: str) -> list[RecordRow]:
         with self.db.read() as conn:

@@ -31,7 +31,6 @@ from renderer.display import DocumentInfo, Op, Page, PagedDocument, TextRun
 from renderer.errors import LayoutError
 from renderer.fonts import CharEvent, FontSet
 from renderer.formats.registry import jinja_filters
-from renderer.rules.policy import Withheld
 from renderer.spec.model import (
     Column,
     Element,
@@ -42,6 +41,7 @@ from renderer.spec.model import (
 )
 from renderer.templating import Templates
 from renderer.units import TEXT_VPAD_MM, mm, one_line_height_mm, paper_size_mm
+from renderer.values import Withheld
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 WATERMARK = "見本"

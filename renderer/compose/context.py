@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 from renderer.display import Op
 from renderer.errors import InputError, LayoutError
 from renderer.formats.registry import FORMATTERS, FormatError
-from renderer.rules.policy import Withheld
 from renderer.spec.model import FormatCall, FormatSpec, ShowOn
+from renderer.values import Withheld
 
 
 class _Blank:

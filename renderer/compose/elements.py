@@ -24,7 +24,6 @@ from renderer.compose.table import TablePageComposer
 from renderer.compose.text import Box
 from renderer.display import Barcode, Image, Line, Rect
 from renderer.errors import LayoutError
-from renderer.rules.policy import Withheld
 from renderer.spec.model import (
     BarcodeElement,
     BoxElement,
@@ -41,6 +40,7 @@ from renderer.spec.model import (
     TextElement,
 )
 from renderer.units import line_pitch_pt, mm, to_mm
+from renderer.values import Withheld
 
 if TYPE_CHECKING:
     from renderer.compose.compose import Composer

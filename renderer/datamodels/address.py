@@ -2,14 +2,18 @@
 
 In: JSON objects. Out: `DomesticAddress` or `OverseasAddress`. A domestic address without 都道府県 or
 市区町村 is invalid input: it can never be printed short (実装不可機能). Composition into one printed
-line lives in `renderer.formats.address`.
+line lives in `renderer.formats.address`. `address_paths` lists where a data model holds addresses (as
+data paths, `renderer.paths`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from renderer.paths import find_paths
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -59,40 +63,8 @@ def address_paths(model: type[BaseModel]) -> list[str]:
     The DV rules use this as the default set of protected paths, and layout validation checks that a
     layout declaring its protected paths lists every one of them.
     """
-    out: list[str] = []
-    _walk_paths(model, "", out, set())
-    return out
+    return find_paths(model, _holds_address)
 
 
-def _walk_paths(model: type[BaseModel], prefix: str, out: list[str], seen: set[type[BaseModel]]) -> None:
-    if model in seen:
-        return
-    seen = seen | {model}
-    for name, info in model.model_fields.items():
-        path = f"{prefix}{name}"
-        kinds = _models_in(info.annotation)
-        is_list = _is_list(info.annotation)
-        if any(k in (DomesticAddress, OverseasAddress) for k in kinds):
-            out.append(path + ("[]" if is_list else ""))
-            continue
-        for kind in kinds:
-            _walk_paths(kind, f"{path}{'[]' if is_list else ''}.", out, seen)
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    found: list[type[BaseModel]] = []
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found.extend(m for m in _models_in(arg) if m not in found)
-    origin = getattr(annotation, "__origin__", None)
-    if origin is not None and origin is not list:
-        found.extend(m for m in _models_in(origin) if m not in found)
-    return found
-
-
-def _is_list(annotation: Any) -> bool:
-    if getattr(annotation, "__origin__", None) is list:
-        return True
-    return any(_is_list(arg) for arg in getattr(annotation, "__args__", ()) or ()
-               if getattr(arg, "__origin__", None) is list)
+def _holds_address(kinds: Sequence[type[BaseModel]]) -> bool:
+    return any(k in (DomesticAddress, OverseasAddress) for k in kinds)

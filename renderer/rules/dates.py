@@ -1,13 +1,14 @@
-"""The dates a notice or list may be issued on: the layout's `issued_on_window` around the server's today.
+"""The date a document may be issued on: a certificate today, a notice or list within its layout's window.
 
 In: the layout, the request's `issued_on` and today (Asia/Tokyo, by the server's clock — the caller
-computes it; nothing here reads a clock). Out: nothing, or `RefusedError` (exit 3, rule
-``issued-on-window``, field ``request.issued_on``) naming the window and the date.
+computes it; nothing here reads a clock). Out: nothing, or `RefusedError` (exit 3, field
+``request.issued_on``) naming the rule — ``issued-on-today`` for a certificate not dated today,
+``issued-on-window`` for a notice or list outside its window — and the dates.
 
 A notice may be dated ahead for a scheduled mailing or back for a reprint, within
 [today − days_back, today + days_ahead]; a layout without `issued_on_window` gets the defaults of
-`IssuedOnWindow` (60 days back, 180 ahead). A certificate is dated today (`check_issued_on` in
-`renderer.api`); should this function be given one anyway, its window is today only.
+`IssuedOnWindow` (60 days back, 180 ahead). A certificate is dated today (`check_issued_on`); should
+`check_issued_on_window` be given one anyway, its window is today only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import datetime as dt
 from renderer.errors import RefusedError
 from renderer.spec.model import IssuedOnWindow, LayoutSpec
 
+ISSUED_ON_RULE = "issued-on-today"
 ISSUED_ON_WINDOW_RULE = "issued-on-window"
 _TODAY_ONLY = IssuedOnWindow(days_back=0, days_ahead=0)
 
@@ -26,6 +28,16 @@ def issued_on_window(layout: LayoutSpec) -> IssuedOnWindow:
     if layout.kind == "certificate":
         return _TODAY_ONLY
     return layout.issued_on_window or IssuedOnWindow()
+
+
+def check_issued_on(layout: LayoutSpec, issued_on: dt.date, today: dt.date) -> None:
+    """A certificate is dated today: no back- or post-dating; a notice or list within its window."""
+    if layout.kind != "certificate":
+        check_issued_on_window(layout, issued_on, today)
+    elif issued_on != today:
+        raise RefusedError(f"request.issued_on is {issued_on.isoformat()}, but a certificate is issued "
+                           f"today ({today.isoformat()} in Asia/Tokyo by the server's clock)",
+                           rule=ISSUED_ON_RULE, field="request.issued_on")
 
 
 def check_issued_on_window(layout: LayoutSpec, issued_on: dt.date, today: dt.date) -> None:

@@ -1,7 +1,8 @@
 """DV 支援措置 at render time (seed document rules; domain reference §0, §2).
 
 In: a `BoundDocument` after `apply_rules` (omissions already `Withheld`), the persons of the whole bound
-document (before members were selected), the registry `Snapshot` read in one transaction, the request.
+document (before members were selected), the registry `Snapshot` read in one transaction (a plain value from
+`renderer.suppressions`: the rules never touch the database), the request.
 Out: the document with every protected value replaced *before composition*, and a `DvOutcome` (lifts
 used, warnings); or a refusal (exit 3) naming the rule and, for a block, the person_id.
 
@@ -9,10 +10,12 @@ Rules:
 - ``dv-adversary``: a requester (or the person an agent acts for) registered as a 相手方 of an active
   case in the tenant is refused on every layout (`check_requester`).
 - Persons included in a document: every person bound to a printed value (every object of the data that
-  carries a ``person_id``, plus any `extra` the caller names, e.g. the 世帯主 whose name is printed) and
-  the owners of every printed protected address. A protected path inside an object with a ``person_id``
-  belongs to that person; any other protected path is the household's shared address and belongs to
-  every person of the document: if any member is protected, the shared address is protected too.
+  carries a ``person_id``, plus any `extra` the caller names, e.g. the 世帯主 whose name is printed, from
+  `printed_heads`) and the owners of every printed protected address (paths walked with `renderer.paths`;
+  the data models' fields the rules read are declared in `renderer.datamodels.protocols`). A protected
+  path inside an object with a ``person_id`` belongs to that person; any other protected path is the
+  household's shared address and belongs to every person of the document: if any member is protected,
+  the shared address is protected too.
 - ``dv-block`` (certificates): a document that includes a protected person is refused unless an active
   一時解除 covers (tenant, person_id, layout) — each protected person needs their own. Under lifts for all
   of them the certificate prints in full.
@@ -34,7 +37,7 @@ and, if the record lists layouts, the layout's id; a protected address path coun
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,11 +47,13 @@ from renderer.bind import BoundDocument
 from renderer.caller import IDENTITY_VERIFIED, Caller
 from renderer.datamodels import DATA_MODELS
 from renderer.datamodels.address import address_paths
+from renderer.datamodels.protocols import HasAddressee, HasHousehold, Household
 from renderer.envelope import Request
 from renderer.errors import RefusedError
-from renderer.rules.policy import Withheld
+from renderer.paths import OWNER_FIELD, Replacer, owner_of, replace, walk
 from renderer.spec.model import AddressKind, LayoutSpec
-from renderer.state.registry import Snapshot, Suppression
+from renderer.suppressions import Snapshot, Suppression
+from renderer.values import Withheld
 
 ADVERSARY_RULE = "dv-adversary"
 BLOCK_RULE = "dv-block"
@@ -58,6 +63,8 @@ PROTECTED = Withheld(item="dv_protected", text=PROTECTED_TEXT)
 BOTH: tuple[AddressKind, ...] = ("current", "previous")
 #: relations under which a requester's own person_id identifies them as the 申出者 / 併せて支援を求める者
 SELF_RELATIONS = frozenset({"self", "same_household"})
+#: the 続柄 of the 世帯主
+HEAD = "世帯主"
 
 
 class DvRefusal(RefusedError):
@@ -132,7 +139,7 @@ def _collect(node: Any, path: str, out: list[tuple[str, str]]) -> None:
     # twice per render and once per record of a batch plan.
     if isinstance(node, BaseModel):
         fields = type(node).model_fields
-        pid = getattr(node, "person_id", None) if "person_id" in fields else None
+        pid = getattr(node, OWNER_FIELD, None) if OWNER_FIELD in fields else None
         if isinstance(pid, str):
             out.append((path, pid))
         for name in fields:
@@ -143,6 +150,18 @@ def _collect(node: Any, path: str, out: list[tuple[str, str]]) -> None:
         for i, v in enumerate(node):
             if isinstance(v, BaseModel | list | tuple):
                 _collect(v, f"{path}[{i}]", out)
+
+
+def printed_heads(bound: BaseModel, printed: BaseModel) -> list[str]:
+    """The person_ids of the 世帯主 when the document prints the 世帯主氏名 (`printed` is the data after the
+    rules): the head is then bound to a printed value even when not among the selected members. A withheld
+    (falsy) or absent head name prints nothing: []."""
+    if not isinstance(bound, HasHousehold) or not isinstance(printed, HasHousehold):
+        return []
+    household, shown = bound.household, printed.household
+    if not isinstance(household, Household) or not isinstance(shown, Household) or not shown.head_name:
+        return []
+    return [m.person_id for m in household.members if m.relationship == HEAD]
 
 
 def apply_dv(doc: BoundDocument, everyone: Sequence[tuple[str, str]], snapshot: Snapshot, caller: Caller, *,
@@ -168,7 +187,7 @@ def _block(doc: BoundDocument, everyone: Sequence[tuple[str, str]], covering: Ma
             included.add(pid)
     all_ids = [pid for _, pid in everyone]
     for path, kinds in paths:
-        for owners in _owners_of_present(doc.data, path.split("."), None, all_ids):
+        for owners in _owners_of_present(doc.data, path, all_ids):
             for pid in owners:
                 s = covering.get(pid)
                 if s is not None and s.addresses & kinds:
@@ -185,27 +204,12 @@ def _block(doc: BoundDocument, everyone: Sequence[tuple[str, str]], covering: Ma
                      protected=sorted(included))
 
 
-def _owners_of_present(node: Any, parts: list[str], owner: str | None, everyone: Sequence[str]
-                       ) -> Iterable[Sequence[str]]:
-    """The owners of every present (printed) value at `parts` below `node`."""
-    if isinstance(node, BaseModel) and "person_id" in type(node).model_fields:
-        owner = getattr(node, "person_id", None)
-    if node is None or isinstance(node, Withheld):
-        return
-    if not parts:
-        yield [owner] if owner else list(everyone)
-        return
-    head, rest = parts[0], parts[1:]
-    each = head.endswith("[]")
-    name = head[:-2] if each else head
-    if not isinstance(node, BaseModel) or name not in type(node).model_fields:
-        return
-    value = getattr(node, name)
-    if each:
-        for v in value or []:
-            yield from _owners_of_present(v, rest, owner, everyone)
-    else:
-        yield from _owners_of_present(value, rest, owner, everyone)
+def _owners_of_present(data: BaseModel, path: str, everyone: Sequence[str]) -> Iterator[Sequence[str]]:
+    """The owners of every present (printed) value at `path`: its own person's, or everyone's."""
+    for found in walk(data, path):
+        if found.value is None or isinstance(found.value, Withheld):
+            continue
+        yield [found.owner] if found.owner else list(everyone)
 
 
 def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, Suppression],
@@ -238,53 +242,28 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
                 hidden = True
         return hidden
 
+    def protect(kinds: frozenset[str]) -> Replacer:
+        def new(value: Any, owner: str | None) -> Any:
+            nonlocal count
+            # precedence: withheld (kept) → 記載省略 (even for an empty value) → 【空欄】
+            if isinstance(value, Withheld) or not hides([owner] if owner else list(everyone), kinds):
+                return value
+            count += 1
+            return PROTECTED
+        return new
+
     data = doc.data
     for path, kinds in paths:
-        data, n = _protect(data, path.split("."), None, everyone, kinds, hides)
-        count += n
+        data = replace(data, path, protect(kinds))
     outcome = DvOutcome(policy="redact_address", protected=sorted(protected), redacted=count)
     return dataclasses.replace(doc, data=data), outcome
 
 
 def _addressee(doc: BoundDocument) -> str | None:
     """The person_id of a notice's addressee (宛名), if the layout is a notice and its data has one."""
-    if doc.layout.kind != "notice":
+    if doc.layout.kind != "notice" or not isinstance(doc.data, HasAddressee):
         return None
-    addressee = getattr(doc.data, "addressee", None)
-    pid = getattr(addressee, "person_id", None)
-    return pid if isinstance(pid, str) else None
-
-
-def _protect(node: Any, parts: list[str], owner: str | None, everyone: Sequence[str], kinds: frozenset[str],
-             hides: Any) -> tuple[Any, int]:
-    if isinstance(node, BaseModel) and "person_id" in type(node).model_fields:
-        owner = getattr(node, "person_id", None)
-    if isinstance(node, Withheld):
-        return node, 0
-    if not parts:
-        # precedence: withheld (kept above) → 記載省略 (even for an empty value) → 【空欄】
-        return (PROTECTED, 1) if hides([owner] if owner else list(everyone), kinds) else (node, 0)
-    if node is None:
-        return node, 0
-    head, rest = parts[0], parts[1:]
-    each = head.endswith("[]")
-    name = head[:-2] if each else head
-    if not isinstance(node, BaseModel) or name not in type(node).model_fields:
-        raise AssertionError(f"protected path segment {name!r} is not a field")  # checked by validation
-    value = getattr(node, name)
-    count = 0
-    if each:
-        items = []
-        for v in value or []:
-            new_v, n = _protect(v, rest, owner, everyone, kinds, hides)
-            items.append(new_v)
-            count += n
-        new: Any = items
-    else:
-        new, count = _protect(value, rest, owner, everyone, kinds, hides)
-    if count == 0:
-        return node, 0
-    return node.model_copy(update={name: new}), count
+    return owner_of(doc.data.addressee)
 
 
 def warnings_for(snapshot: Snapshot, person_ids: Iterable[str], today: Any) -> list[str]:

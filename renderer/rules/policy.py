@@ -15,7 +15,8 @@ item is refused with exit 3 naming the rule; a tenant default never smuggles one
 
 The DV 支援措置 rules (block, 「記載省略」, 相手方) are applied after these, in `renderer.rules.dv`.
 A `Withheld` marker is falsy, so a layout's ``when:`` treats a withheld item as absent (the existence
-of a withheld 転出届 is not shown by its labels either).
+of a withheld 転出届 is not shown by its labels either). `Withheld` is defined in `renderer.values` and
+re-exported here; the omission paths are applied with `renderer.paths`.
 """
 
 from __future__ import annotations
@@ -23,36 +24,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any
 
-from pydantic import BaseModel
-
+from renderer import paths
 from renderer.bind import BoundDocument
 from renderer.datamodels.juminhyo import JuminhyoData, Person
 from renderer.errors import InputError, RefusedError
 from renderer.rules.household_order import MemberKey, standard_order
 from renderer.spec.model import OmissionItem
-
-#: what a `Withheld` stands for: an optional item (§1.6), a 転出届 before its 転出予定日, a DV-protected value
-WithheldItem = OmissionItem | Literal["moving_out", "dv_protected"]
-
-
-@dataclass(frozen=True)
-class Withheld:
-    """An item that is not printed; only its declared replacement text survives."""
-
-    item: WithheldItem
-    text: str
-    #: lets formatters recognise a withheld value without importing the rules
-    is_withheld: ClassVar[bool] = True
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __bool__(self) -> bool:
-        return False
-
+from renderer.values import Withheld, WithheldItem
 
 # (rule name, requester relation or channel, items that can never be printed)
 HARD_RULES: tuple[tuple[str, str, frozenset[OmissionItem]], ...] = (
@@ -94,7 +74,7 @@ def apply_rules(doc: BoundDocument) -> BoundDocument:
             continue
         marker = Withheld(item=item, text=spec.omitted_text)
         for path in spec.paths:
-            data = _withhold(data, path.split("."), marker)
+            data = _withhold(data, path, marker)
     if isinstance(data, JuminhyoData) and doc.layout.kind == "certificate":
         data = _withhold_moving_out(data, request.issued_on, doc.layout.moving_out_omitted_text)
     return dataclasses.replace(doc, data=data, included=included, positions=positions)
@@ -144,20 +124,10 @@ def _member_key(p: Person) -> MemberKey:
     return MemberKey(relationship=p.relationship, birth_date=p.birth_date, person_id=p.person_id)
 
 
-def _withhold(node: Any, parts: list[str], marker: Withheld) -> Any:
-    """Return a copy of `node` with the value at `parts` replaced by `marker` (``name[]`` maps a list)."""
-    if not parts or node is None:
-        return node if parts else marker
-    head, rest = parts[0], parts[1:]
-    each = head.endswith("[]")
-    name = head[:-2] if each else head
-    if not isinstance(node, BaseModel) or name not in type(node).model_fields:
-        raise AssertionError(f"omission path segment {name!r} is not a field")  # checked by validation
-    value = getattr(node, name)
-    if each:
-        new: Any = [_withhold(v, rest, marker) for v in value]
-    elif not rest:
-        new = marker   # an absent optional item is withheld too: even its absence is not shown
-    else:
-        new = _withhold(value, rest, marker)
-    return node.model_copy(update={name: new})
+def _withhold(data: Any, path: str, marker: Withheld) -> Any:
+    """A copy of `data` with the value at `path` replaced by `marker` (``name[]``: each item of the list). An
+    absent optional item is withheld too: even its absence is not shown."""
+    return paths.replace(data, path, lambda _value, _owner: marker)
+
+
+__all__ = ["HARD_RULES", "Withheld", "WithheldItem", "apply_rules", "forbidden_items"]

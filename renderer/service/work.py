@@ -7,11 +7,10 @@ Out: `RenderOutput` / `ValidateOutput` (PDF bytes and counts: never text of the 
 service turns into problem+json. Nothing here writes logs; the issue-log record of a render is written by
 `Renderer.render` before its PDF is returned.
 
-Validation is a thin adapter over the public pipeline (`parse_envelope`, `bind`, `check_issued_on`,
-`apply_rules`, `Composer.count_sheets`), since `Renderer` has no validate method: it checks the envelope,
-the data model, the tenant (signer in office), the standard's rules and that the text fits — but it
-neither consults the DV registry (a dry run must not become an unlogged probe of who is protected)
-nor spends a 発行番号 or writes the issue log.
+Validation is the render pipeline as a dry run (`Renderer.prepare` in `Mode.VALIDATE`): it checks the
+envelope, the data model, the tenant (devices, signer in office), the 交付年月日, the standard's rules and
+that the text fits — but it neither consults the DV registry (a dry run must not become an unlogged probe
+of who is protected) nor spends a 発行番号 or writes the issue log.
 """
 
 from __future__ import annotations
@@ -21,15 +20,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from renderer.api import TOKYO, Renderer, check_issued_on, parse_envelope
-from renderer.bind import bind
+from renderer.api import Mode, Renderer
 from renderer.caller import Caller
-from renderer.compose.compose import Composer
 from renderer.draw.fonts import register_fonts
 from renderer.errors import ChohyoError, RefusedError
-from renderer.rules.dates import check_issued_on_window
 from renderer.rules.dv import BLOCK_RULE
-from renderer.rules.policy import apply_rules
 from renderer.settings import Settings
 from renderer.state.issue_log import IssuedNumber
 
@@ -126,29 +121,15 @@ def summarize(overflow: list[dict[str, object]]) -> OverflowSummary:
     return OverflowSummary(fields=len(overflow), steps=dict(sorted(steps.items())), chars_lost=lost)
 
 
-def validate(renderer: Renderer, raw: Any, layout_id: str) -> ValidateOutput:
-    now = renderer.settings.now()
-    envelope = parse_envelope(raw, today=now.astimezone(TOKYO).date())   # as Renderer.render does
-    spec = renderer.layout_for(envelope, layout_id)
-    tenant = renderer.tenant(envelope.tenant)
-    tenant.device_name("terminal", envelope.request.terminal)
-    tenant.device_name("printer", envelope.request.printer)
-    bound = bind(envelope, spec, tenant)
-    if spec.kind == "certificate":
-        check_issued_on(envelope.request, now)
-    else:
-        check_issued_on_window(spec, envelope.request.issued_on, now.astimezone(TOKYO).date())
-    doc = apply_rules(bound)
-    composer = Composer(doc, renderer.fonts)
-    sheets = composer.count_sheets()
-    return ValidateOutput(sheets_per_copy=sheets, copies=envelope.request.copies,
-                          overflow=summarize(composer.overflow))
+def validate(renderer: Renderer, raw: Any, layout_id: str, caller: Caller | None = None) -> ValidateOutput:
+    plan = renderer.prepare(raw, layout_id=layout_id, caller=caller, mode=Mode.VALIDATE)
+    return ValidateOutput(sheets_per_copy=plan.sheets, copies=plan.copies, overflow=summarize(plan.overflow))
 
 
 def run(renderer: Renderer, job: Job) -> Result:
     try:
         if job.op == "validate":
-            return validate(renderer, job.raw, job.layout_id)
+            return validate(renderer, job.raw, job.layout_id, job.caller)
         result = renderer.render(job.raw, layout_id=job.layout_id, with_display=False, caller=job.caller,
                                  job=job.job_id)
         copies = len(result.issue_numbers)

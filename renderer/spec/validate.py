@@ -24,6 +24,7 @@ from renderer.diagnostics import Diagnostic, join_path
 from renderer.errors import LayoutError
 from renderer.fonts import FontSet
 from renderer.formats.registry import FORMATTERS, check_args, jinja_filters
+from renderer.paths import check as check_data_path
 from renderer.spec.load import Loaded, load_yaml
 from renderer.spec.model import (
     ELEMENT_TAGS,
@@ -176,7 +177,7 @@ def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterato
     model = DATA_MODELS[spec.data_model]
     for item, omission in spec.omissions.items():
         for i, p in enumerate(omission.paths):
-            problem = _check_model_path(model, p)
+            problem = check_data_path(model, p)
             if problem:
                 yield checks.diag(f"omissions.{item}.paths[{i}]", problem,
                                   f"paths are relative to the {spec.data_model} data; use name[] for lists")
@@ -416,36 +417,13 @@ def _template_problems(templates: Templates, source: str, path: str, names: froz
                        f"templates may use: {', '.join(sorted(names))}")
 
 
-def _check_model_path(model: type[BaseModel], path: str) -> str | None:
-    current: Any = model
-    for part in path.split("."):
-        name = part[:-2] if part.endswith("[]") else part
-        fields = getattr(current, "model_fields", None)
-        if fields is None or name not in fields:
-            return f"{path!r}: {name!r} is not a field of {getattr(current, '__name__', current)}"
-        annotation = fields[name].annotation
-        current = _inner_model(annotation)
-    return None
-
-
-def _inner_model(annotation: Any) -> Any:
-    """The pydantic model inside list[...] / Optional[...] / Annotated[...], if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        inner = _inner_model(arg)
-        if inner is not None and inner is not type(None):
-            return inner
-    return None
-
-
 def _dv_problems(spec: LayoutSpec, model: type[BaseModel], diag: Diag) -> Iterator[Diagnostic]:
     """DV 支援措置: a certificate blocks; declared protected paths exist and cover every address."""
     if spec.kind == "certificate" and spec.dv_policy == "redact_address":
         yield diag("dv_policy", "a certificate's DV policy is block (抑止: refused unless a 一時解除 covers it)",
                    "redact_address (「記載省略」) is for notices and lists")
     for name, p in spec.sort_keys.items():
-        problem = _check_model_path(model, p) or ("a sort key cannot go through a list" if "[]" in p else None)
+        problem = check_data_path(model, p) or ("a sort key cannot go through a list" if "[]" in p else None)
         if problem:
             yield diag(f"sort_keys.{name}", problem, f"paths are relative to the {spec.data_model} data")
     if spec.dv_protected is None:
@@ -453,7 +431,7 @@ def _dv_problems(spec: LayoutSpec, model: type[BaseModel], diag: Diag) -> Iterat
     listed: set[str] = set()
     for kind, paths in spec.dv_protected.items():
         for i, p in enumerate(paths):
-            problem = _check_model_path(model, p)
+            problem = check_data_path(model, p)
             if problem:
                 yield diag(f"dv_protected.{kind}[{i}]", problem,
                            f"paths are relative to the {spec.data_model} data; use name[] for lists")

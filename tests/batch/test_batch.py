@@ -105,7 +105,8 @@ def test_failed_records_go_to_the_error_report_without_personal_data(tmp_path: P
     assert by_line[2]["field"] == "data.addressee" and by_line[2]["status"] == "invalid"
     assert by_line[3]["status"] == "invalid" and "not JSON" in by_line[3]["message"]
     assert by_line[6]["problem"] == "glyph-not-covered" and by_line[6]["unused_issue_numbers"]
-    assert by_line[7]["field"] == "layout"
+    assert by_line[7]["field"] == "layout" and by_line[7]["status"] == "invalid"
+    assert by_line[7]["problem"] == "invalid-input" and "names layout 'juminhyo-setai'" in by_line[7]["message"]
     assert by_line[8]["status"] == "refused" and by_line[8]["rule"] == "dv-adversary"
     # nothing personal in the reports
     for report in ("errors.json", "manifest.json"):

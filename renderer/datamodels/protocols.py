@@ -1,0 +1,57 @@
+"""What the rules read from a data model, declared once instead of looked up by attribute name.
+
+In: a data object (an instance of a model in `renderer.datamodels.DATA_MODELS`, possibly after the rules
+replaced some of its values by `Withheld` markers). Out: nothing; these are `typing.Protocol`s, checkable at
+run time with ``isinstance``, that a data model satisfies by having the fields:
+- `HasAddressee`: a notice mailed to one person (``addressee.person_id``) — the DV addressee rule;
+- `HasHousehold`: a household with its 世帯主氏名 and members (``household.head_name``,
+  ``household.members[].person_id`` / ``.relationship``) — the 世帯主 is included in a document that prints
+  the head's name even when not among the selected members.
+A model that gains such a field takes part in the rule without any change to the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+
+class HasPersonId(Protocol):
+    @property
+    def person_id(self) -> str: ...
+
+
+@runtime_checkable
+class HasAddressee(Protocol):
+    """A notice's data: the person it is addressed (and mailed) to."""
+
+    @property
+    def addressee(self) -> HasPersonId: ...
+
+
+class Member(Protocol):
+    @property
+    def person_id(self) -> str: ...
+
+    @property
+    def relationship(self) -> Any: ...   # 続柄: a str, or `Withheld` once the rules withheld it
+
+
+@runtime_checkable
+class Household(Protocol):
+    @property
+    def head_name(self) -> Any: ...       # 世帯主氏名: a str, or `Withheld` (falsy) once withheld
+
+    @property
+    def members(self) -> Sequence[Member]: ...
+
+
+@runtime_checkable
+class HasHousehold(Protocol):
+    """A 住民票's data: one household."""
+
+    @property
+    def household(self) -> Household: ...
+
+
+__all__ = ["HasAddressee", "HasHousehold", "HasPersonId", "Household", "Member"]

@@ -1,0 +1,246 @@
+"""Data paths: the one language for places in a document's data, e.g. ``household.members[].moved_in_from``.
+
+In: a path as layouts declare it (omission paths, ``dv_protected``, sort keys): field names joined by dots,
+``name[]`` standing for every item of the list ``name``; and either a data model class (static checks) or a
+data object (a validated, frozen pydantic model, possibly already holding `Withheld` markers). Out:
+- `parse`: the path's steps (`ParsedPath`), or `PathError` for a malformed path;
+- `check`: the problem with a path in a model class (a field that does not exist in every model the data may
+  hold there, ``[]`` on a value that is not a list, a list gone through without ``[]``), or None;
+- `walk`: every value at a path, each with its owner — the person_id of the nearest object on the way (the
+  value itself included) that has a ``person_id`` field, None when there is none;
+- `replace`: a copy of the data with each value at a path replaced by a function of (value, owner),
+  copy-on-write: an object under which nothing changed is the original object, not a copy;
+- `find_paths`: every path of a model class to a field that holds a model a predicate accepts (used for the
+  address paths of a data model).
+Below an absent object (None) or a withheld one (`Withheld`) there is nothing: `walk` yields nothing for it and
+`replace` leaves it as it is. The value at the end of a path may itself be None or `Withheld`; callers decide.
+A path that does not fit the data raises `PathError` (a layout's paths are checked with `check` when it loads).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from renderer.values import Withheld
+
+#: the field that names the person an object (and every value below it) is about
+OWNER_FIELD = "person_id"
+_STEP = re.compile(r"^([a-z_][a-z0-9_]*)(\[\])?$")
+
+M = TypeVar("M", bound=BaseModel)
+#: the new value for (value, owner) at the end of a path; returning the value itself changes nothing
+Replacer = Callable[[Any, "str | None"], Any]
+
+
+class PathError(ValueError):
+    """A malformed path, or a path that does not fit the data it is applied to."""
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    each: bool = False   # ``name[]``: every item of the list ``name``
+
+    def __str__(self) -> str:
+        return f"{self.name}[]" if self.each else self.name
+
+
+@dataclass(frozen=True)
+class ParsedPath:
+    steps: tuple[Step, ...]
+
+    def __str__(self) -> str:
+        return ".".join(str(s) for s in self.steps)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A value at the end of a path and the person_id of the object it belongs to (None: nobody's own)."""
+
+    value: Any
+    owner: str | None
+
+
+@functools.lru_cache(maxsize=4096)
+def parse(path: str) -> ParsedPath:
+    """The steps of `path`; `PathError` if it is not ``name(.name)*`` with an optional ``[]`` per name."""
+    if not path:
+        raise PathError("an empty path")
+    steps: list[Step] = []
+    for part in path.split("."):
+        match = _STEP.match(part)
+        if match is None:
+            raise PathError(f"{path!r}: {part!r} is not a field name (write name, or name[] for every item "
+                            f"of a list)")
+        steps.append(Step(match.group(1), match.group(2) is not None))
+    return ParsedPath(tuple(steps))
+
+
+def _parsed(path: str | ParsedPath) -> ParsedPath:
+    return parse(path) if isinstance(path, str) else path
+
+
+# --------------------------------------------------------------------------- data objects
+
+
+def owner_of(node: Any, owner: str | None = None) -> str | None:
+    """`node`'s person_id if it is an object with that field, else `owner` (that of an enclosing object)."""
+    if isinstance(node, BaseModel) and OWNER_FIELD in type(node).model_fields:
+        pid = getattr(node, OWNER_FIELD, None)
+        return pid if isinstance(pid, str) else None
+    return owner
+
+
+def _nothing_below(node: Any) -> bool:
+    return node is None or isinstance(node, Withheld)
+
+
+def _field(node: Any, step: Step, path: ParsedPath) -> Any:
+    if not isinstance(node, BaseModel) or step.name not in type(node).model_fields:
+        raise PathError(f"{str(path)!r}: {step.name!r} is not a field of {type(node).__name__}")
+    value = getattr(node, step.name)
+    if step.each and not _nothing_below(value) and not isinstance(value, list | tuple):
+        raise PathError(f"{str(path)!r}: {step.name!r} is not a list")
+    return value
+
+
+def walk(data: Any, path: str | ParsedPath) -> Iterator[Found]:
+    """Every value at `path` below `data`, in data order, with its owner."""
+    parsed = _parsed(path)
+    return _walk(data, parsed, 0, None)
+
+
+def _walk(node: Any, path: ParsedPath, i: int, owner: str | None) -> Iterator[Found]:
+    owner = owner_of(node, owner)
+    if i == len(path.steps):
+        yield Found(node, owner)
+        return
+    if _nothing_below(node):
+        return
+    step = path.steps[i]
+    value = _field(node, step, path)
+    if not step.each:
+        yield from _walk(value, path, i + 1, owner)
+    elif not _nothing_below(value):
+        for item in value:
+            yield from _walk(item, path, i + 1, owner)
+
+
+def replace(data: M, path: str | ParsedPath, new: Replacer) -> M:
+    """A copy of `data` with every value at `path` replaced by ``new(value, owner)`` (copy-on-write).
+
+    ``name[]`` at the end replaces each item of the list; ``name`` at the end replaces the whole value, even
+    an absent one (None). Objects are copied with ``model_copy`` (no validation: a `Withheld` may stand where
+    the model declares another type)."""
+    parsed = _parsed(path)
+    result: M = _replace(data, parsed, 0, None, new)
+    return result
+
+
+def _replace(node: Any, path: ParsedPath, i: int, owner: str | None, new: Replacer) -> Any:
+    owner = owner_of(node, owner)
+    if i == len(path.steps):
+        return new(node, owner)
+    if _nothing_below(node):
+        return node
+    step = path.steps[i]
+    value = _field(node, step, path)
+    if not step.each:
+        changed = _replace(value, path, i + 1, owner, new)
+    elif _nothing_below(value):
+        return node
+    else:
+        items = [_replace(item, path, i + 1, owner, new) for item in value]
+        changed = items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    return node if changed is value else node.model_copy(update={step.name: changed})
+
+
+# --------------------------------------------------------------------------- model classes
+
+
+def models_in(annotation: Any) -> list[type[BaseModel]]:
+    """Every model class a field of this annotation may hold (inside list[...], X | None, Annotated[...],
+    unions), in declaration order."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found.extend(m for m in models_in(arg) if m not in found)
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None and origin is not list:
+        found.extend(m for m in models_in(origin) if m not in found)
+    return found
+
+
+def is_list(annotation: Any) -> bool:
+    """Does a field of this annotation hold a list (``list[X]``, ``list[X] | None``)?"""
+    if getattr(annotation, "__origin__", None) is list:
+        return True
+    return any(is_list(arg) for arg in getattr(annotation, "__args__", ()) or ()
+               if getattr(arg, "__origin__", None) is list)
+
+
+def check(model: type[BaseModel], path: str) -> str | None:
+    """The problem with `path` in the data of `model`, or None when it fits.
+
+    A step must be a field of every model the data may hold there (each member of a union: a path into one
+    member only would fail on data holding another); a step that is not the last goes through a list only as
+    ``name[]``; ``name[]`` names a list. The last step may name a whole list (``name``) or each item
+    (``name[]``)."""
+    try:
+        parsed = parse(path)
+    except PathError as exc:
+        return str(exc)
+    current: list[type[BaseModel]] = [model]
+    previous = ""
+    last = len(parsed.steps) - 1
+    for i, step in enumerate(parsed.steps):
+        if not current:
+            return f"{path!r}: {step.name!r} is not a field: {previous!r} holds no object"
+        for m in current:
+            if step.name not in m.model_fields:
+                return f"{path!r}: {step.name!r} is not a field of {m.__name__}"
+        annotations = [m.model_fields[step.name].annotation for m in current]
+        listed = [is_list(a) for a in annotations]
+        if step.each and not all(listed):
+            return f"{path!r}: {step.name!r} is not a list; write {step.name} without []"
+        if not step.each and i < last and any(listed):
+            return f"{path!r}: {step.name!r} is a list; write {step.name}[] to go through each item"
+        nxt: list[type[BaseModel]] = []
+        for a in annotations:
+            nxt.extend(m for m in models_in(a) if m not in nxt)
+        current, previous = nxt, step.name
+    return None
+
+
+def find_paths(model: type[BaseModel], accept: Callable[[Sequence[type[BaseModel]]], bool]) -> list[str]:
+    """Every path of `model` to a field whose models `accept` takes (``name[]`` for lists), in declaration
+    order; the search does not go below an accepted field, nor into a model it is already inside."""
+    out: list[str] = []
+    _find(model, "", out, frozenset(), accept)
+    return out
+
+
+def _find(model: type[BaseModel], prefix: str, out: list[str], seen: frozenset[type[BaseModel]],
+          accept: Callable[[Sequence[type[BaseModel]]], bool]) -> None:
+    if model in seen:
+        return
+    seen = seen | {model}
+    for name, info in model.model_fields.items():
+        kinds = models_in(info.annotation)
+        path = f"{prefix}{name}{'[]' if is_list(info.annotation) else ''}"
+        if accept(kinds):
+            out.append(path)
+            continue
+        for kind in kinds:
+            _find(kind, f"{path}.", out, seen, accept)
+
+
+__all__ = ["OWNER_FIELD", "Found", "ParsedPath", "PathError", "Replacer", "Step", "check", "find_paths",
+           "is_list", "models_in", "owner_of", "parse", "replace", "walk"]
