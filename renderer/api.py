@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -65,6 +66,8 @@ from renderer.suppressions import SnapshotSource
 from renderer.tenants import Tenant, load_tenant
 
 TOKYO = ZoneInfo("Asia/Tokyo")
+#: a layout id, as `LayoutSpec.id` and the envelope's `layout` spell it
+LAYOUT_ID = re.compile(r"^[a-z][a-z0-9-]{2,63}$")
 
 
 class Mode(StrEnum):
@@ -169,8 +172,12 @@ class Renderer:
         return sorted(p.stem for p in self.settings.layouts_dir.glob("*.yaml"))
 
     def layout(self, layout_id: str) -> LayoutSpec:
+        """The validated layout of a layout id; a name that is not an id (a path) is unknown, so nothing
+        outside the layouts directory is ever loaded."""
         spec = self._layouts.get(layout_id)
         if spec is None:
+            if not LAYOUT_ID.fullmatch(layout_id):
+                raise self._unknown(layout_id)
             path = self.settings.layouts_dir / f"{layout_id}.yaml"
             if not path.is_file():
                 raise self._unknown(layout_id)

@@ -11,11 +11,15 @@ expected result: either ``expected.pdf`` + ``display.txt`` (the display list dum
 Out: `discover` lists the cases (`select` picks some by id, name or layout); `render_case` renders one with a
 fresh temporary state directory seeded from its fixtures and returns a `CaseOutcome`; `compare` returns a
 short human summary of every difference (empty when the case passes); `write_report` writes the visual diff
-of a case (committed expected.pdf against the render, see `renderer.goldendiff`) into the gitignored store
-``tests/.golden-store/<layout>/<case>/``; `update` rewrites only the expected files whose content differs and
-returns what it changed. Nothing here writes an expected file except `update`, and `update` refuses to run in
-CI (``CI=true``): a missing expected file is a failure, never created silently. Both ``pytest
---update-golden`` and ``chohyo golden update`` go through `update`.
+of a case (committed expected.pdf against the render) into the gitignored store
+``tests/.golden-store/<layout>/<case>/`` and `diff_all` those of every case with an index; `update` rewrites
+only the expected files whose content differs and returns what it changed. Nothing here writes an expected
+file except `update`, and `update` refuses to run in CI (``CI=true``): a missing expected file is a failure,
+never created silently. Both ``pytest --update-golden`` and ``chohyo golden update`` go through `update`.
+
+The pictures and HTML of the reports come from `renderer.goldendiff`, which knows nothing of golden cases:
+`pair_of` describes a case to it as a `Pair`. This module imports that package (only inside the report
+functions, so PDFium and Pillow load only when a report is wanted); it never imports this one.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ import difflib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from renderer.api import TOKYO, Renderer, parse_envelope
 from renderer.caller import Caller
@@ -39,6 +44,9 @@ from renderer.files import write_atomic
 from renderer.settings import PROJECT_ROOT, Settings
 from renderer.state.issue_log import LogRecord
 from renderer.state.registry import seed_registry
+
+if TYPE_CHECKING:
+    from renderer.goldendiff.run import AllWritten, Pair
 
 GOLDEN_DIR = PROJECT_ROOT / "golden"
 
@@ -360,20 +368,58 @@ class Report:
     size: int                # bytes
 
 
+def pair_of(case: GoldenCase, outcome: CaseOutcome, problems: list[str]) -> Pair:
+    """The case as the visual diff sees it: committed expected.pdf and display.txt against the render."""
+    from renderer.goldendiff.run import Pair
+
+    expected, display = case.path / EXPECTED_PDF, case.path / DISPLAY
+    return Pair(title=case.id, old=expected.read_bytes() if expected.exists() else None, new=outcome.pdf,
+                old_label=EXPECTED_PDF, new_label="rendered", old_name=f"{case.id}/{EXPECTED_PDF} (committed)",
+                new_name="working tree render", problems=tuple(problems), unchanged="no difference: the case passes",
+                old_display=display.read_text(encoding="utf-8", errors="replace") if display.exists() else None,
+                new_display=outcome.display, meta=outcome.describe())
+
+
 def write_report(case: GoldenCase, outcome: CaseOutcome, problems: list[str], store: Path = STORE_DIR) -> Report:
     """Write ``<store>/<layout>/<case>/report.html`` (and the rendered files beside it) for a case that differs.
 
     The report shows the committed expected.pdf against `outcome`'s PDF page by page (pictures from worker
     processes), the ``display.txt`` diff and `problems`. Never touches the case folder.
     """
-    from renderer.goldendiff.run import case_report  # PDFium/Pillow machinery only when a report is wanted
+    from renderer.goldendiff.run import pair_report
 
     dest = store_dir(case, store)
     dest.mkdir(parents=True, exist_ok=True)
     for name, data in outcome.files().items():
         write_atomic(dest / RENDERED_NAMES[name], data, mode=0o644)
-    written = case_report(case, outcome, problems, dest / REPORT_NAME)
+    written = pair_report(pair_of(case, outcome, problems), dest / REPORT_NAME)
     return Report(written.path, written.lines, written.size)
+
+
+def diff_all(out_dir: Path, *, golden_dir: Path = GOLDEN_DIR, dpi: int | None = None,
+             max_pictures: int | None = None) -> AllWritten:
+    """Every case's committed expected.pdf against the working tree's render: ``out_dir/<layout>/<case>/
+    report.html`` each and ``out_dir/index.html`` (`chohyo golden diff --all`). Nothing is written to the
+    case folders."""
+    from renderer.goldendiff.run import Item, pairs_report
+    from renderer.goldendiff.worker import DEFAULT_DPI, MAX_PICTURES
+
+    started = time.perf_counter()
+    items: list[Item] = []
+    for case in discover(golden_dir):
+        href = f"{case.layout_id}/{case.name}/{REPORT_NAME}"
+        try:
+            outcome = render_case(case.path)
+        except GoldenError as exc:
+            items.append(Item(case.id, "malformed case", href, None, (str(exc),)))
+            continue
+        problems = compare(case.path, outcome)
+        kind = "error case" if outcome.is_error else "render"
+        items.append(Item(case.id, f"{kind} changed" if problems else f"{kind} unchanged", href,
+                          pair_of(case, outcome, problems), tuple(problems)))
+    return pairs_report(items, out_dir, f"golden diff — {golden_dir.name}/ ({len(items)} cases)",
+                        dpi=DEFAULT_DPI if dpi is None else dpi,
+                        max_pictures=MAX_PICTURES if max_pictures is None else max_pictures, started=started)
 
 
 def clear_report(case: GoldenCase, store: Path = STORE_DIR) -> None:

@@ -10,19 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from renderer.api import Renderer
-from renderer.bench import (
-    HEN,
-    TSUJI,
-    YOSHI,
-    BenchCheckError,
-    _timed,
-    check_same_text,
-    compare_workers,
-    run_floor,
-    run_pipeline,
-    sample_envelope,
-    shaping_envelope,
-)
+from renderer.benchmarks.batches import compare_workers
+from renderer.benchmarks.pipeline import BenchCheckError, _timed, check_same_text, run_floor, run_pipeline
+from renderer.benchmarks.sample import HEN, TSUJI, YOSHI, sample_envelope, shaping_envelope
 from renderer.cli import app
 from renderer.display import Page, TextRun
 from renderer.settings import Settings

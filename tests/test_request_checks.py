@@ -100,3 +100,11 @@ def test_every_record_names_the_authenticated_caller_beside_the_typed_operator(r
         assert body["caller"] == {"kind": "api-key", "id": "key:0123456789ab", "identity_verified": False}
         assert body["relation"] == "self" and body["requester_person_id"] == "100000001"
         assert body["terminal"] == "honcho-1" and body["printer"] == "prn-001"
+
+
+@pytest.mark.parametrize("name", ["../evil", "/tmp/evil", "tenants/122122", "x", "Juminhyo-setai"])
+def test_a_layout_name_that_is_not_an_id_is_never_loaded(renderer: Renderer, tmp_path: Path, name: str) -> None:
+    (tmp_path / "evil.yaml").write_text("id: evil\n", encoding="utf-8")   # would be found by a path join
+    with pytest.raises(ChohyoError) as info:
+        renderer.layout(name)
+    assert info.value.exit_code == 2 and "known: ichiran-idosha" in info.value.message

@@ -25,9 +25,8 @@ from typing import Annotated
 
 import typer
 
-from renderer.api import Renderer
 from renderer.caller import Caller
-from renderer.cli.common import FontsDir, JsonFlag, LayoutsDir, StateDir, err, guard, out, settings_from
+from renderer.cli.common import Cli, command, err, out
 from renderer.errors import UsageError
 from renderer.state.issue_log import LogRecord
 
@@ -48,98 +47,80 @@ def _anchor_target(given: str | None, *, required: bool) -> str | None:
 
 
 @audit_app.command("verify")
+@command()
 def audit_verify(
+    cli: Cli,
     anchor: AnchorOption = None,
     grace_minutes: Annotated[float, typer.Option("--grace-minutes", min=0,
                                                  help="an open reservation older than this is a problem")] = 60.0,
-    layouts_dir: LayoutsDir = None,
-    fonts_dir: FontsDir = None,
-    state_dir: StateDir = None,
-    as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """Verify every record's MAC, the sequence, the authenticated chain head, the last anchor and the
     accounting of every 発行番号 series."""
-
-    def body() -> int:
-        renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
-        report = renderer.issue_log.verify(anchor=_anchor_target(anchor, required=False),
-                                           grace_minutes=grace_minutes)
-        if as_json:
-            sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
-        elif report.ok:
-            out.print(f"ok: {report.records} record(s), chain head at record {report.head}"
-                      + (f", anchored at record {report.anchor['seq']}" if report.anchor else ""), markup=False)
-        elif report.problem != "accounting":
-            err.print(f"BROKEN: first bad record {report.first_bad}: {report.problem} "
-                      f"({report.records} record(s) stored)", markup=False)
-        if not as_json:
-            for problem in report.accounting:
-                err.print(f"ACCOUNTING: {problem}", markup=False)
-            for seq, count, age in report.open:
-                err.print(f"open: reservation {seq}: {count} number(s), {age:.0f} minute(s) old", markup=False)
-            for note in report.notes:
-                err.print(f"note: {note}", markup=False)
-        return 0 if report.ok else 1
-
-    guard(as_json, body)
+    renderer = cli.renderer()
+    report = renderer.issue_log.verify(anchor=_anchor_target(anchor, required=False),
+                                       grace_minutes=grace_minutes)
+    if cli.as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
+    elif report.ok:
+        out.print(f"ok: {report.records} record(s), chain head at record {report.head}"
+                  + (f", anchored at record {report.anchor['seq']}" if report.anchor else ""), markup=False)
+    elif report.problem != "accounting":
+        err.print(f"BROKEN: first bad record {report.first_bad}: {report.problem} "
+                  f"({report.records} record(s) stored)", markup=False)
+    if not cli.as_json:
+        for problem in report.accounting:
+            err.print(f"ACCOUNTING: {problem}", markup=False)
+        for seq, count, age in report.open:
+            err.print(f"open: reservation {seq}: {count} number(s), {age:.0f} minute(s) old", markup=False)
+        for note in report.notes:
+            err.print(f"note: {note}", markup=False)
+    return 0 if report.ok else 1
 
 
 @audit_app.command("anchor")
+@command()
 def audit_anchor(
+    cli: Cli,
     to: Annotated[str | None, typer.Option("--to", help=f"file path or http(s) URL; default ${ANCHOR_ENV}")] = None,
-    layouts_dir: LayoutsDir = None,
-    fonts_dir: FontsDir = None,
-    state_dir: StateDir = None,
-    as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """Append the authenticated chain head (count, seq, MAC, time) to an append-only place outside the
     state directory."""
-
-    def body() -> int:
-        target = _anchor_target(to, required=True)
-        assert target is not None
-        renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
-        head = renderer.issue_log.anchor(target)
-        if as_json:
-            sys.stdout.write(json.dumps({"anchored": head.as_dict(), "target": target}) + "\n")
-        else:
-            out.print(f"anchored record {head.seq} ({head.count} record(s)) to {target}", markup=False)
-        return 0
-
-    guard(as_json, body)
+    target = _anchor_target(to, required=True)
+    assert target is not None
+    renderer = cli.renderer()
+    head = renderer.issue_log.anchor(target)
+    if cli.as_json:
+        sys.stdout.write(json.dumps({"anchored": head.as_dict(), "target": target}) + "\n")
+    else:
+        out.print(f"anchored record {head.seq} ({head.count} record(s)) to {target}", markup=False)
+    return 0
 
 
 @audit_app.command("void-stale")
+@command()
 def audit_void_stale(
+    cli: Cli,
     older_than_minutes: Annotated[float, typer.Option("--older-than-minutes", min=1,
                                                       help="void reservations open longer than this")] = 60.0,
-    layouts_dir: LayoutsDir = None,
-    fonts_dir: FontsDir = None,
-    state_dir: StateDir = None,
-    as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """Void the numbers of reservations abandoned by a killed render (never an unfinished batch run's:
     `chohyo batch --resume` finishes those)."""
-
-    def body() -> int:
-        renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
-        log = renderer.issue_log
-        now = renderer.settings.now()
-        unfinished = log.unfinished_batches()
-        caller = Caller.local("cli")
-        voided: list[int] = []
-        for seq, at, _job, batch, _count in log.open_reservations():
-            age = (now - dt.datetime.fromisoformat(at.replace("Z", "+00:00"))).total_seconds() / 60
-            if age < older_than_minutes or (batch and batch in unfinished):
-                continue
-            body = {"caller": caller.record(), "reason": "abandoned"}
-            if log.void_open(LogRecord("void", now, body), seqs=[seq]) is not None:
-                voided.append(seq)
-        if as_json:
-            sys.stdout.write(json.dumps({"voided_reservations": voided}) + "\n")
-        else:
-            out.print(f"voided {len(voided)} abandoned reservation(s)"
-                      + (f": {', '.join(map(str, voided))}" if voided else ""), markup=False)
-        return 0
-
-    guard(as_json, body)
+    renderer = cli.renderer()
+    log = renderer.issue_log
+    now = renderer.settings.now()
+    unfinished = log.unfinished_batches()
+    caller = Caller.local("cli")
+    voided: list[int] = []
+    for seq, at, _job, batch, _count in log.open_reservations():
+        age = (now - dt.datetime.fromisoformat(at.replace("Z", "+00:00"))).total_seconds() / 60
+        if age < older_than_minutes or (batch and batch in unfinished):
+            continue
+        body = {"caller": caller.record(), "reason": "abandoned"}
+        if log.void_open(LogRecord("void", now, body), seqs=[seq]) is not None:
+            voided.append(seq)
+    if cli.as_json:
+        sys.stdout.write(json.dumps({"voided_reservations": voided}) + "\n")
+    else:
+        out.print(f"voided {len(voided)} abandoned reservation(s)"
+                  + (f": {', '.join(map(str, voided))}" if voided else ""), markup=False)
+    return 0

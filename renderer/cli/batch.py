@@ -13,21 +13,13 @@ from typing import Annotated
 
 import typer
 
-from renderer.api import Renderer
 from renderer.batch import BatchOptions, run_batch
-from renderer.cli.common import (
-    FontsDir,
-    JsonFlag,
-    LayoutsDir,
-    StateDir,
-    err,
-    guard,
-    layout_argument,
-    settings_from,
-)
+from renderer.cli.common import Cli, command, err, layout_argument
 
 
+@command()
 def batch(
+    cli: Cli,
     layout_id: Annotated[str, typer.Argument(help="layout id, e.g. tsuchisho-kyufu-kettei (or its .yaml file in "
                                                   "the layouts directory; nothing outside it)")],
     input_path: Annotated[Path, typer.Argument(metavar="INPUT.jsonl",
@@ -49,27 +41,18 @@ def batch(
     identity_verified: Annotated[bool, typer.Option(
         "--identity-verified", help="every record's requester had their identity documents checked: a `self` "
                                     "claim for a DV-protected person is honoured (recorded in the issue log)")] = False,
-    layouts_dir: LayoutsDir = None,
-    fonts_dir: FontsDir = None,
-    state_dir: StateDir = None,
-    as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """Print many records: PDF files of at most --pages-per-file pages, manifest.json and errors.json."""
-
-    def body() -> int:
-        settings = settings_from(layouts_dir, fonts_dir, state_dir)
-        layout = layout_argument(layout_id, settings.layouts_dir)   # before anything is created on disk
-        renderer = Renderer(settings)
-        summary = run_batch(renderer, BatchOptions(
-            layout=layout, input=input_path, out_dir=output, request=request, csv_map=csv_map, workers=workers,
-            pages_per_file=pages_per_file, sort=sort, scheduler=scheduler, resume=resume, progress=not quiet,
-            identity_verified=identity_verified))
-        err.print(f"{'resumed and finished' if summary.resumed else 'finished'} run {summary.run_id}: "
-                  f"{summary.records} record(s): {summary.rendered} rendered, {summary.refused} refused, "
-                  f"{summary.invalid} invalid, {summary.failed} failed; {summary.files} file(s), "
-                  f"{summary.pages} page(s); manifest {summary.manifest}", markup=False)
-        if summary.errors is not None:
-            err.print(f"some records were not printed: see {summary.errors}", markup=False)
-        return summary.exit_code
-
-    guard(as_json, body)
+    layout = layout_argument(layout_id, cli.settings.layouts_dir)   # before anything is created on disk
+    renderer = cli.renderer()
+    summary = run_batch(renderer, BatchOptions(
+        layout=layout, input=input_path, out_dir=output, request=request, csv_map=csv_map, workers=workers,
+        pages_per_file=pages_per_file, sort=sort, scheduler=scheduler, resume=resume, progress=not quiet,
+        identity_verified=identity_verified))
+    err.print(f"{'resumed and finished' if summary.resumed else 'finished'} run {summary.run_id}: "
+              f"{summary.records} record(s): {summary.rendered} rendered, {summary.refused} refused, "
+              f"{summary.invalid} invalid, {summary.failed} failed; {summary.files} file(s), "
+              f"{summary.pages} page(s); manifest {summary.manifest}", markup=False)
+    if summary.errors is not None:
+        err.print(f"some records were not printed: see {summary.errors}", markup=False)
+    return summary.exit_code

@@ -1,70 +1,70 @@
-"""`chohyo bench …`: benchmarks reported as numbers and ratios within one run (never pass/fail)."""
+"""`chohyo bench …`: benchmarks reported as numbers and ratios within one run (never pass/fail).
+
+In: sizes and switches. Out: tables on stdout. The benchmark code (`renderer.benchmarks`) is imported only
+inside the commands, so the runtime CLI never loads it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from renderer.bench import (
-    TARGET_RATIO,
-    TARGET_RSS_MB,
-    TARGET_SPEEDUP,
-    PipelineReport,
-    run_list,
-    run_pipeline_bench,
-)
-from renderer.cli.common import guard, out
+from renderer.cli.common import Cli, command, out
+
+if TYPE_CHECKING:
+    from renderer.benchmarks.pipeline import PipelineReport
 
 bench_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="Benchmarks.")
 
 
 @bench_app.command("list")
+@command(())
 def bench_list(
+    cli: Cli,
     layout: Annotated[str, typer.Option("--layout", help="ichiran-kyufu or ichiran-idosha")] = "ichiran-kyufu",
     rows: Annotated[list[int] | None, typer.Option("--rows", help="sizes (repeat the option)")] = None,
-) -> None:
+) -> int:
     """Render lists of increasing size; time per row should stay flat and memory should not grow."""
+    from renderer.benchmarks.lists import run_list
 
-    def body() -> int:
-        sizes = rows or [1_000, 10_000, 100_000]
-        runs = run_list(layout, sizes)
-        base = runs[0]
-        table = Table("rows", "pages", "s (render)", "µs/row", "µs/row ratio", "input RSS MB", "peak RSS MB",
-                      "peak − input MB", "PDF MB", title=f"chohyo bench list --layout {layout}")
-        for r in runs:
-            table.add_row(f"{r.rows:,}", f"{r.pages:,}", f"{r.compose_draw_seconds:.2f}", f"{r.us_per_row:.0f}",
-                          f"{r.us_per_row / base.us_per_row:.2f}", f"{r.input_rss_mb:.0f}", f"{r.peak_rss_mb:.0f}",
-                          f"{r.peak_rss_mb - r.input_rss_mb:.0f}", f"{r.pdf_mb:.1f}")
-        out.print(table)
-        return 0
-
-    guard(False, body)
+    runs = run_list(layout, rows or [1_000, 10_000, 100_000])
+    base = runs[0]
+    table = Table("rows", "pages", "s (render)", "µs/row", "µs/row ratio", "input RSS MB", "peak RSS MB",
+                  "peak − input MB", "PDF MB", title=f"chohyo bench list --layout {layout}")
+    for r in runs:
+        table.add_row(f"{r.rows:,}", f"{r.pages:,}", f"{r.compose_draw_seconds:.2f}", f"{r.us_per_row:.0f}",
+                      f"{r.us_per_row / base.us_per_row:.2f}", f"{r.input_rss_mb:.0f}", f"{r.peak_rss_mb:.0f}",
+                      f"{r.peak_rss_mb - r.input_rss_mb:.0f}", f"{r.pdf_mb:.1f}")
+    out.print(table)
+    return 0
 
 
 @bench_app.command("pipeline")
+@command(())
 def bench_pipeline(
+    cli: Cli,
     records: Annotated[int, typer.Option("--records", min=1, help="住民票 records (1 page each)")] = 500,
     workers_compare: Annotated[bool, typer.Option("--workers-compare",
                                                   help="also run `batch` with 1 and 2 workers")] = False,
     profile: Annotated[bool, typer.Option("--profile", help="cProfile the pipeline: top functions")] = False,
     pages_per_file: Annotated[int | None, typer.Option("--pages-per-file", min=1,
                                                        help="for --workers-compare (default: records / 8)")] = None,
-) -> None:
+) -> int:
     """The full pipeline against plain ReportLab drawing the same strings (numbers, never pass/fail)."""
+    from renderer.benchmarks.pipeline import run_pipeline_bench
 
-    def body() -> int:
-        report = run_pipeline_bench(records, profile=profile, workers_compare=workers_compare,
-                                    pages_per_file=pages_per_file)
-        print_pipeline_report(report)
-        return 0
-
-    guard(False, body)
+    print_pipeline_report(run_pipeline_bench(records, profile=profile, workers_compare=workers_compare,
+                                             pages_per_file=pages_per_file))
+    return 0
 
 
 def print_pipeline_report(report: PipelineReport) -> None:
+    """The pipeline against the floor, the stages, and (when measured) the profile and the batch runs."""
+    from renderer.benchmarks.pipeline import TARGET_RATIO, TARGET_RSS_MB, TARGET_SPEEDUP
+
     title = f"chohyo bench pipeline --records {report.records} (住民票の写し, 1 page, one canvas)"
     table = Table("run", "pages", "s", "pages/s", "ratio to floor", "target", title=title)
     table.add_row("pipeline", f"{report.plain.pages:,}", f"{report.plain.stages.total:.2f}",

@@ -10,9 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from renderer.api import Renderer
 from renderer.charcheck import CharReport, check_record
-from renderer.cli.common import FontsDir, JsonFlag, LayoutsDir, guard, out, read_json, settings_from
+from renderer.cli.common import Cli, command, out, read_json
 from renderer.errors import UsageError
 
 chars_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
@@ -20,45 +19,40 @@ chars_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
 
 
 @chars_app.command("check")
+@command(("--layouts-dir", "--fonts-dir", "--json"))
 def chars_check(
+    cli: Cli,
     input_path: Annotated[Path, typer.Argument(metavar="INPUT.json|INPUT.jsonl")],
     layout_id: Annotated[str, typer.Option("--layout", help="layout the envelopes are for")],
     json_out: Annotated[bool, typer.Option("--json-report", help="print the report as JSON")] = False,
-    layouts_dir: LayoutsDir = None,
-    fonts_dir: FontsDir = None,
-    as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """List every character needing a fallback font, an IVS variant or a substitute, or that cannot print.
 
     Exit 0 when every character can print, 2 when some cannot (or a record is invalid).
     """
-
-    def body() -> int:
-        renderer = Renderer(settings_from(layouts_dir, fonts_dir, None))
-        renderer.layout(layout_id)
-        report = CharReport()
-        if input_path.suffix == ".jsonl":
+    renderer = cli.renderer()
+    renderer.layout(layout_id)
+    report = CharReport()
+    if input_path.suffix == ".jsonl":
+        try:
+            lines = input_path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {input_path}: {exc.__class__.__name__}", field="INPUT") from None
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
             try:
-                lines = input_path.read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise UsageError(f"cannot read {input_path}: {exc.__class__.__name__}", field="INPUT") from None
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    raw = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    report.records += 1
-                    report.failed.append({"record": f"line {number}", "exit_code": 2, "problem": "invalid-json",
-                                          "field": None, "rule": None, "detail": exc.msg})
-                    continue
-                check_record(renderer, raw, layout_id, report, f"line {number}")
-        else:
-            check_record(renderer, read_json(input_path), layout_id, report, str(input_path.name))
-        _print(report, json_out)
-        return 2 if report.uncovered or report.failed else 0
-
-    guard(as_json, body)
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                report.records += 1
+                report.failed.append({"record": f"line {number}", "exit_code": 2, "problem": "invalid-json",
+                                      "field": None, "rule": None, "detail": exc.msg})
+                continue
+            check_record(renderer, raw, layout_id, report, f"line {number}")
+    else:
+        check_record(renderer, read_json(input_path), layout_id, report, str(input_path.name))
+    _print(report, json_out)
+    return 2 if report.uncovered or report.failed else 0
 
 
 def _print(report: CharReport, as_json: bool) -> None:

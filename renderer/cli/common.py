@@ -1,21 +1,34 @@
-"""Shared pieces of the `chohyo` commands: consoles, options, error mapping, safe file writes.
+"""Shared pieces of the `chohyo` commands: the `command` decorator and its `Cli` context, consoles, error
+mapping, the LAYOUT_ID check and JSON input files.
 
 In: command bodies. Out: exit codes (0 done, 1 internal, 2 invalid, 3 refused, 4 batch with failures)
 and problem+json on stderr with ``--json``. Messages carry paths and rule names, never personal data.
+
+Every command is a body ``def name(cli: Cli, <its own options>) -> int | None`` under `command(...)`,
+which appends the shared options it asks for (``--layouts-dir``, ``--fonts-dir``, ``--state-dir``,
+``--json``, in that order, after the command's own), builds one `Cli` from them and runs the body under
+`guard`. The options stay on each command (``chohyo render … --state-dir S --json``), as scripts and the
+tests place them: Click parses a group's options only before the subcommand's name, so one root callback
+would break every existing call that puts them after it.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn, get_type_hints
 
 import typer
 from rich.console import Console
 
+from renderer.api import Renderer
 from renderer.errors import ChohyoError, UsageError
 from renderer.settings import Settings
 
@@ -28,7 +41,69 @@ FontsDir = Annotated[Path | None, typer.Option("--fonts-dir", envvar="CHOHYO_FON
                                                help="fonts directory (default: the project's fonts/)")]
 StateDir = Annotated[Path | None, typer.Option("--state-dir", envvar="CHOHYO_STATE_DIR",
                                                help="runtime state (serials); never inside the repository")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="print errors as one problem+json object on stderr")]
+JSON_HELP = "print errors as one problem+json object on stderr"
+JsonFlag = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+
+SharedOption = Literal["--layouts-dir", "--fonts-dir", "--state-dir", "--json"]
+EVERY: tuple[SharedOption, ...] = ("--layouts-dir", "--fonts-dir", "--state-dir", "--json")
+_PARAMETERS: dict[SharedOption, tuple[str, Any, Any]] = {   # option → (parameter name, annotation, default)
+    "--layouts-dir": ("layouts_dir", LayoutsDir, None),
+    "--fonts-dir": ("fonts_dir", FontsDir, None),
+    "--state-dir": ("state_dir", StateDir, None),
+    "--json": ("as_json", JsonFlag, False),
+}
+
+
+@dataclass(frozen=True)
+class Cli:
+    """What a command gets from the shared options: the directories given (None: the environment's or the
+    project's default) and whether errors go to stderr as problem+json. Settings are built on first use."""
+
+    layouts_dir: Path | None = None
+    fonts_dir: Path | None = None
+    state_dir: Path | None = None
+    as_json: bool = False
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings.from_env(layouts_dir=self.layouts_dir, fonts_dir=self.fonts_dir, state_dir=self.state_dir)
+
+    def renderer(self) -> Renderer:
+        return Renderer(self.settings)
+
+
+Body = Callable[..., int | None]
+
+
+def command(options: Iterable[SharedOption] = EVERY, *,
+            json_help: str = JSON_HELP) -> Callable[[Body], Callable[..., None]]:
+    """Turn ``body(cli, **own_options) -> exit code`` into a Typer command with the shared `options` after
+    its own (``json_help`` replaces the help of ``--json``, e.g. where it also selects the output format).
+    The body's failures map to exit codes through `guard`; 0 or None is success."""
+    wanted = set(options)
+
+    def decorate(body: Body) -> Callable[..., None]:
+        own = inspect.signature(body)
+        hints = get_type_hints(body, include_extras=True)
+        params = [p.replace(annotation=hints[p.name]) for p in own.parameters.values() if p.name != "cli"]
+        for option in EVERY:
+            if option in wanted:
+                name, annotation, default = _PARAMETERS[option]
+                if option == "--json" and json_help != JSON_HELP:
+                    annotation = Annotated[bool, typer.Option("--json", help=json_help)]
+                params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                                annotation=annotation))
+
+        @functools.wraps(body)
+        def run(**values: Any) -> None:
+            cli = Cli(**{name: values.pop(name) for name, _, _ in _PARAMETERS.values() if name in values})
+            guard(cli.as_json, lambda: body(cli, **values))
+
+        run.__signature__ = own.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+        return run
+
+    return decorate
 
 
 def fail(exc: ChohyoError, as_json: bool) -> NoReturn:
@@ -41,7 +116,8 @@ def fail(exc: ChohyoError, as_json: bool) -> NoReturn:
 
 
 def guard(as_json: bool, body: Callable[[], int | None]) -> None:
-    """Run a command body and map every failure to its exit code (no tracebacks for users)."""
+    """Run a command body and map every failure to its exit code (no tracebacks for users). Success (0 or
+    None) returns, so a group's callback can let its subcommand run."""
     try:
         code = body()
     except ChohyoError as exc:
@@ -50,7 +126,8 @@ def guard(as_json: bool, body: Callable[[], int | None]) -> None:
         raise
     except Exception as exc:   # an internal failure: say what kind, never the data
         fail(ChohyoError(f"internal failure ({exc.__class__.__name__}); nothing was delivered"), as_json)
-    raise typer.Exit(code or 0)
+    if code:
+        raise typer.Exit(code)
 
 
 _LAYOUT_ID = re.compile(r"^[a-z][a-z0-9-]{2,63}$")   # the same pattern as LayoutSpec.id
@@ -81,10 +158,6 @@ def layout_argument(value: str, layouts_dir: Path, *, name: str = "LAYOUT_ID") -
                          f"(e.g. tsuchisho-kyufu-kettei) or a .yaml file directly in that directory", field=name)
     raise UsageError(f"{name} {shown!r} is not a layout id: lower-case letters, digits and '-', 3 to 64 characters "
                      f"(e.g. tsuchisho-kyufu-kettei)", field=name)
-
-
-def settings_from(layouts_dir: Path | None, fonts_dir: Path | None, state_dir: Path | None) -> Settings:
-    return Settings.from_env(layouts_dir=layouts_dir, fonts_dir=fonts_dir, state_dir=state_dir)
 
 
 def read_json(path: Path) -> Any:

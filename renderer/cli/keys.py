@@ -14,8 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from renderer.api import Renderer
-from renderer.cli.common import FontsDir, JsonFlag, LayoutsDir, StateDir, err, guard, out, settings_from
+from renderer.cli.common import Cli, command, err, out
 from renderer.service.keys import ROLES, KeyStore
 from renderer.service.settings import KEYS_FILE
 
@@ -24,66 +23,50 @@ keys_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
 
 
 @keys_app.command("create")
+@command()
 def keys_create(
+    cli: Cli,
     tenant: Annotated[str, typer.Option("--tenant", help="全国地方公共団体コード of the key's tenant")],
     role: Annotated[list[str], typer.Option("--role", help=f"repeatable: {', '.join(ROLES)}")],
     label: Annotated[str, typer.Option("--label", help="who uses it, e.g. zeimu-batch (no personal names)")] = "",
-    layouts_dir: LayoutsDir = None,
-    fonts_dir: FontsDir = None,
-    state_dir: StateDir = None,
-    as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """Create a key for one tenant; prints it once (only its hash is stored)."""
-
-    def body() -> int:
-        settings = settings_from(layouts_dir, fonts_dir, state_dir)
-        Renderer(settings).tenant(tenant)   # the tenant file must exist (exit 2 otherwise)
-        stored, key = KeyStore(settings.state_dir / KEYS_FILE).create(tenant, role, label=label)
-        if as_json:
-            sys.stdout.write(json.dumps({**stored.public(), "key": key}, ensure_ascii=False) + "\n")
-        else:
-            out.print(key, markup=False)
-            err.print(f"key {stored.id} for tenant {stored.tenant}, roles {', '.join(stored.roles)}: "
-                      f"the key above is shown only now", markup=False)
-        return 0
-
-    guard(as_json, body)
+    cli.renderer().tenant(tenant)   # the tenant file must exist (exit 2 otherwise)
+    stored, key = KeyStore(cli.settings.state_dir / KEYS_FILE).create(tenant, role, label=label)
+    if cli.as_json:
+        sys.stdout.write(json.dumps({**stored.public(), "key": key}, ensure_ascii=False) + "\n")
+    else:
+        out.print(key, markup=False)
+        err.print(f"key {stored.id} for tenant {stored.tenant}, roles {', '.join(stored.roles)}: "
+                  f"the key above is shown only now", markup=False)
+    return 0
 
 
 @keys_app.command("list")
-def keys_list(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
+@command(("--state-dir", "--json"))
+def keys_list(cli: Cli) -> int:
     """List keys (id, tenant, roles, label, created, revoked); never secrets or hashes."""
-
-    def body() -> int:
-        settings = settings_from(None, None, state_dir)
-        keys = KeyStore(settings.state_dir / KEYS_FILE).all()
-        if as_json:
-            sys.stdout.write(json.dumps([k.public() for k in keys], ensure_ascii=False, indent=2) + "\n")
-            return 0
-        table = Table("id", "tenant", "roles", "label", "created", "revoked")
-        for k in keys:
-            table.add_row(k.id, k.tenant, ",".join(k.roles), k.label, k.created_at, k.revoked_at or "")
-        out.print(table)
+    keys = KeyStore(cli.settings.state_dir / KEYS_FILE).all()
+    if cli.as_json:
+        sys.stdout.write(json.dumps([k.public() for k in keys], ensure_ascii=False, indent=2) + "\n")
         return 0
-
-    guard(as_json, body)
+    table = Table("id", "tenant", "roles", "label", "created", "revoked")
+    for k in keys:
+        table.add_row(k.id, k.tenant, ",".join(k.roles), k.label, k.created_at, k.revoked_at or "")
+    out.print(table)
+    return 0
 
 
 @keys_app.command("revoke")
+@command(("--state-dir", "--json"))
 def keys_revoke(
+    cli: Cli,
     key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="the 12-hex-digit id from `keys list`")],
-    state_dir: StateDir = None,
-    as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """Revoke a key (the running service rereads the file: it stops working at once)."""
-
-    def body() -> int:
-        settings = settings_from(None, None, state_dir)
-        stored = KeyStore(settings.state_dir / KEYS_FILE).revoke(key_id)
-        if as_json:
-            sys.stdout.write(json.dumps(stored.public(), ensure_ascii=False) + "\n")
-        else:
-            err.print(f"key {stored.id} revoked at {stored.revoked_at}", markup=False)
-        return 0
-
-    guard(as_json, body)
+    stored = KeyStore(cli.settings.state_dir / KEYS_FILE).revoke(key_id)
+    if cli.as_json:
+        sys.stdout.write(json.dumps(stored.public(), ensure_ascii=False) + "\n")
+    else:
+        err.print(f"key {stored.id} revoked at {stored.revoked_at}", markup=False)
+    return 0

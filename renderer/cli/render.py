@@ -8,22 +8,15 @@ from typing import Annotated
 
 import typer
 
-from renderer.api import Renderer, RenderResult
+from renderer.api import RenderResult
 from renderer.caller import Caller
-from renderer.cli.common import (
-    FontsDir,
-    JsonFlag,
-    LayoutsDir,
-    StateDir,
-    err,
-    guard,
-    read_json,
-    settings_from,
-)
+from renderer.cli.common import Cli, command, err, read_json
 from renderer.files import write_atomic
 
 
+@command()
 def render(
+    cli: Cli,
     layout_id: Annotated[str, typer.Argument(help="layout id, e.g. juminhyo-setai")],
     input_path: Annotated[Path, typer.Argument(metavar="INPUT.json",
                                                help="the envelope {layout, tenant, request, data}")],
@@ -33,60 +26,52 @@ def render(
     identity_verified: Annotated[bool, typer.Option(
         "--identity-verified", help="the requester's identity documents were checked at the counter: a `self` "
                                     "claim for a DV-protected person is honoured (recorded in the issue log)")] = False,
-    layouts_dir: LayoutsDir = None,
-    fonts_dir: FontsDir = None,
-    state_dir: StateDir = None,
-    as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """Render one envelope to a PDF."""
-
-    def body() -> int:
-        renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
-        caller = Caller.local("cli", identity_verified=identity_verified)
-        result = renderer.render(read_json(input_path), layout_id=layout_id, caller=caller)
-        try:
-            return deliver(result)
-        except BaseException:   # the PDF was made but not delivered: its numbers are spoiled (処分)
-            renderer.spoil(result.numbers, result.issue_numbers, layout=layout_id,
-                           tenant=result.numbers[0].tenant if result.numbers else "", caller=caller,
-                           reason="not-written")
-            raise
-
-    def deliver(result: RenderResult) -> int:
-        summary = {
-            "layout": layout_id,
-            "pages": result.pages,
-            "sheets_per_copy": result.sheets_per_copy,
-            "issue_numbers": result.issue_numbers,
-            "seal_printed": result.seal_printed,
-            "my_number_printed": result.my_number_printed,
-            "overflow": result.overflow,
-            "chars": result.chars,
-            "lifts_used": result.lifts_used,
-            "warnings": result.warnings,
-            "pdf_sha256": result.pdf_sha256,
-        }
-        if report is not None:
-            write_atomic(report, json.dumps(summary, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
-        if display is not None:
-            write_atomic(display, result.display.encode("utf-8"))
-        sidecar = output.with_name(output.stem + ".overflow.json")
-        if result.overflow:
-            # Nothing is ever cut without a record: the overflow report always travels with the PDF.
-            body = {"layout": layout_id, "overflow": result.overflow}
-            write_atomic(sidecar, json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
-        else:
-            sidecar.unlink(missing_ok=True)   # never leave a stale report next to a new PDF
-        write_atomic(output, result.pdf)
-        err.print(f"wrote {output} ({result.pages} page(s), 発行番号 {', '.join(result.issue_numbers)})",
-                  markup=False)
-        for warning in result.warnings:   # DV 支援措置: period ended etc. (protection continues)
-            err.print(f"warning: {warning}", markup=False)
-        if result.overflow:
-            err.print(f"overflow: {len(result.overflow)} field(s) needed their overflow policy "
-                      f"(see {sidecar.name})", markup=False)
-        return 0
-
-    guard(as_json, body)
+    renderer = cli.renderer()
+    caller = Caller.local("cli", identity_verified=identity_verified)
+    result = renderer.render(read_json(input_path), layout_id=layout_id, caller=caller)
+    try:
+        return deliver(result, layout_id, output, report=report, display=display)
+    except BaseException:   # the PDF was made but not delivered: its numbers are spoiled (処分)
+        renderer.spoil(result.numbers, result.issue_numbers, layout=layout_id,
+                       tenant=result.numbers[0].tenant if result.numbers else "", caller=caller,
+                       reason="not-written")
+        raise
 
 
+def deliver(result: RenderResult, layout_id: str, output: Path, *, report: Path | None, display: Path | None) -> int:
+    """Write the reports, the overflow sidecar and the PDF (last), then say what was written."""
+    summary = {
+        "layout": layout_id,
+        "pages": result.pages,
+        "sheets_per_copy": result.sheets_per_copy,
+        "issue_numbers": result.issue_numbers,
+        "seal_printed": result.seal_printed,
+        "my_number_printed": result.my_number_printed,
+        "overflow": result.overflow,
+        "chars": result.chars,
+        "lifts_used": result.lifts_used,
+        "warnings": result.warnings,
+        "pdf_sha256": result.pdf_sha256,
+    }
+    if report is not None:
+        write_atomic(report, json.dumps(summary, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+    if display is not None:
+        write_atomic(display, result.display.encode("utf-8"))
+    sidecar = output.with_name(output.stem + ".overflow.json")
+    if result.overflow:
+        # Nothing is ever cut without a record: the overflow report always travels with the PDF.
+        body = {"layout": layout_id, "overflow": result.overflow}
+        write_atomic(sidecar, json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+    else:
+        sidecar.unlink(missing_ok=True)   # never leave a stale report next to a new PDF
+    write_atomic(output, result.pdf)
+    err.print(f"wrote {output} ({result.pages} page(s), 発行番号 {', '.join(result.issue_numbers)})",
+              markup=False)
+    for warning in result.warnings:   # DV 支援措置: period ended etc. (protection continues)
+        err.print(f"warning: {warning}", markup=False)
+    if result.overflow:
+        err.print(f"overflow: {len(result.overflow)} field(s) needed their overflow policy "
+                  f"(see {sidecar.name})", markup=False)
+    return 0

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from renderer.cli.common import FontsDir, LayoutsDir, StateDir, guard, settings_from
+from renderer.cli.common import Cli, command
 from renderer.errors import UsageError
 
 
@@ -20,7 +20,9 @@ def _opt(name: str, env: str, text: str) -> typer.models.OptionInfo:
     return info
 
 
+@command(("--layouts-dir", "--fonts-dir", "--state-dir"))
 def serve(
+    cli: Cli,
     host: Annotated[str, _opt("--host", "HOST", "address to listen on")] = "127.0.0.1",
     port: Annotated[int, _opt("--port", "PORT", "port to listen on")] = 8000,
     workers: Annotated[int, _opt("--workers", "WORKERS", "render worker processes")] = 2,
@@ -33,28 +35,21 @@ def serve(
     rate: Annotated[float, _opt("--rate", "RATE", "requests per second per API key (429)")] = 10.0,
     burst: Annotated[int, _opt("--burst", "BURST", "burst per API key")] = 20,
     log_level: Annotated[str, _opt("--log-level", "LOG_LEVEL", "debug, info, warning, error")] = "info",
-    layouts_dir: LayoutsDir = None,
-    fonts_dir: FontsDir = None,
-    state_dir: StateDir = None,
-) -> None:
+) -> int:
     """Run the HTTP render service (POST /v1/render/{layout_id}, …; OpenAPI at /docs)."""
+    try:
+        import uvicorn
 
-    def body() -> int:
-        try:
-            import uvicorn
-
-            from renderer.service import ServiceSettings, create_app
-            from renderer.service.logs import configure_logging
-        except ImportError as exc:
-            raise UsageError(f"the service extra is not installed ({exc.name}): "
-                             f"python3 -m pip install -e '.[service]'", field="serve") from None
-        settings = ServiceSettings(
-            renderer=settings_from(layouts_dir, fonts_dir, state_dir), workers=workers, queue_size=queue,
-            render_timeout_s=render_timeout, max_body_bytes=max_body, max_copies=max_copies,
-            max_persons=max_persons, max_rows=max_rows, rate_per_second=rate, rate_burst=burst)
-        configure_logging(log_level)
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False,
-                    server_header=False, timeout_graceful_shutdown=30)
-        return 0
-
-    guard(False, body)
+        from renderer.service import ServiceSettings, create_app
+        from renderer.service.logs import configure_logging
+    except ImportError as exc:
+        raise UsageError(f"the service extra is not installed ({exc.name}): "
+                         f"python3 -m pip install -e '.[service]'", field="serve") from None
+    settings = ServiceSettings(
+        renderer=cli.settings, workers=workers, queue_size=queue,
+        render_timeout_s=render_timeout, max_body_bytes=max_body, max_copies=max_copies,
+        max_persons=max_persons, max_rows=max_rows, rate_per_second=rate, rate_burst=burst)
+    configure_logging(log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False,
+                server_header=False, timeout_graceful_shutdown=30)
+    return 0

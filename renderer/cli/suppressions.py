@@ -20,8 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from renderer.api import Renderer
-from renderer.cli.common import FontsDir, JsonFlag, LayoutsDir, StateDir, err, guard, out, settings_from
+from renderer.cli.common import Cli, command, err, out
 from renderer.errors import UsageError
 from renderer.state.issue_log import LogRecord
 from renderer.state.registry import parse_lines
@@ -48,131 +47,107 @@ def _emit(obj: dict[str, Any], as_json: bool, text: str) -> None:
 
 
 @suppressions_app.command("import")
+@command()
 def suppressions_import(
+    cli: Cli,
     file: Annotated[Path, typer.Argument(metavar="FILE.jsonl", help="deltas: one upsert/release per line")],
     tenant: Tenant,
-    layouts_dir: LayoutsDir = None,
-    fonts_dir: FontsDir = None,
-    state_dir: StateDir = None,
-    as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """Apply a delta file in one transaction; a bad line rejects the whole file (exit 2, with its line)."""
-
-    def body() -> int:
-        renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
-        renderer.tenant(tenant)
-        try:
-            raw = file.read_bytes()
-            text = raw.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {file}: {exc.__class__.__name__}", field="FILE") from None
-        records = parse_lines(text.splitlines())
-        now = renderer.settings.now()
-        report = renderer.registry.import_records(tenant, records, now)
-        renderer.issue_log.append(LogRecord("import", now, {
-            "operator": os_user(), "tenant": tenant, "import": report.as_dict(),
-            "file_sha256": hashlib.sha256(raw).hexdigest()}))
-        _emit(dict(report.as_dict(), tenant=tenant), as_json,
-              f"imported {file.name} for tenant {tenant}: {report.applied} applied, {report.released} released, "
-              f"{report.ignored} ignored (not newer than the stored version)")
-        return 0
-
-    guard(as_json, body)
+    renderer = cli.renderer()
+    renderer.tenant(tenant)
+    try:
+        raw = file.read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {file}: {exc.__class__.__name__}", field="FILE") from None
+    records = parse_lines(text.splitlines())
+    now = renderer.settings.now()
+    report = renderer.registry.import_records(tenant, records, now)
+    renderer.issue_log.append(LogRecord("import", now, {
+        "operator": os_user(), "tenant": tenant, "import": report.as_dict(),
+        "file_sha256": hashlib.sha256(raw).hexdigest()}))
+    _emit(dict(report.as_dict(), tenant=tenant), cli.as_json,
+          f"imported {file.name} for tenant {tenant}: {report.applied} applied, {report.released} released, "
+          f"{report.ignored} ignored (not newer than the stored version)")
+    return 0
 
 
 @suppressions_app.command("lift")
+@command()
 def suppressions_lift(
+    cli: Cli,
     person_id: Annotated[str, typer.Argument(metavar="PERSON_ID", help="宛名番号 of the protected person")],
     tenant: Tenant,
     layout: Annotated[str, typer.Option("--layout", help="the layout the lift covers, e.g. juminhyo-setai")],
     minutes: Annotated[int, typer.Option("--minutes", help="how long; at most the tenant's dv.lift_max_minutes")],
     reason: Annotated[str, typer.Option("--reason", help="why the review allowed it (kept in the registry)")],
-    layouts_dir: LayoutsDir = None,
-    fonts_dir: FontsDir = None,
-    state_dir: StateDir = None,
-    as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """Grant a 一時解除 for one (tenant, person, layout); it expires by itself and is never a release."""
-
-    def body() -> int:
-        renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
-        t = renderer.tenant(tenant)
-        spec = renderer.layout(layout)
-        now = renderer.settings.now()
-        reviewer = os_user()
-        lift = renderer.registry.lift(tenant, person_id, spec.id, minutes=minutes,
-                                      max_minutes=t.file.dv.lift_max_minutes, reason=reason, reviewer=reviewer,
-                                      now=now)
-        renderer.issue_log.append(LogRecord("lift", now, {
-            "operator": reviewer, "tenant": tenant, "layout": spec.id, "person_ids": [person_id],
-            "lift": {"id": lift.id, "minutes": lift.minutes, "expires_at": lift.expires_at}}))
-        _emit(lift.as_dict(), as_json, f"lift {lift.id}: person {person_id}, layout {spec.id}, "
-                                       f"until {lift.expires_at} (reviewer {reviewer})")
-        return 0
-
-    guard(as_json, body)
+    renderer = cli.renderer()
+    t = renderer.tenant(tenant)
+    spec = renderer.layout(layout)
+    now = renderer.settings.now()
+    reviewer = os_user()
+    lift = renderer.registry.lift(tenant, person_id, spec.id, minutes=minutes,
+                                  max_minutes=t.file.dv.lift_max_minutes, reason=reason, reviewer=reviewer,
+                                  now=now)
+    renderer.issue_log.append(LogRecord("lift", now, {
+        "operator": reviewer, "tenant": tenant, "layout": spec.id, "person_ids": [person_id],
+        "lift": {"id": lift.id, "minutes": lift.minutes, "expires_at": lift.expires_at}}))
+    _emit(lift.as_dict(), cli.as_json, f"lift {lift.id}: person {person_id}, layout {spec.id}, "
+                                   f"until {lift.expires_at} (reviewer {reviewer})")
+    return 0
 
 
 @suppressions_app.command("revoke")
+@command()
 def suppressions_revoke(
+    cli: Cli,
     lift_id: Annotated[int, typer.Argument(metavar="LIFT_ID")],
     tenant: Tenant,
-    layouts_dir: LayoutsDir = None,
-    fonts_dir: FontsDir = None,
-    state_dir: StateDir = None,
-    as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """End a lift before it expires."""
-
-    def body() -> int:
-        renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
-        renderer.tenant(tenant)
-        now = renderer.settings.now()
-        reviewer = os_user()
-        lift = renderer.registry.revoke(tenant, lift_id, reviewer=reviewer, now=now)
-        renderer.issue_log.append(LogRecord("revoke", now, {
-            "operator": reviewer, "tenant": tenant, "layout": lift.layout, "person_ids": [lift.person_id],
-            "lift": {"id": lift.id}}))
-        _emit(lift.as_dict(), as_json, f"lift {lift.id} revoked (reviewer {reviewer})")
-        return 0
-
-    guard(as_json, body)
+    renderer = cli.renderer()
+    renderer.tenant(tenant)
+    now = renderer.settings.now()
+    reviewer = os_user()
+    lift = renderer.registry.revoke(tenant, lift_id, reviewer=reviewer, now=now)
+    renderer.issue_log.append(LogRecord("revoke", now, {
+        "operator": reviewer, "tenant": tenant, "layout": lift.layout, "person_ids": [lift.person_id],
+        "lift": {"id": lift.id}}))
+    _emit(lift.as_dict(), cli.as_json, f"lift {lift.id} revoked (reviewer {reviewer})")
+    return 0
 
 
 @suppressions_app.command("list")
+@command()
 def suppressions_list(
+    cli: Cli,
     tenant: Tenant,
-    layouts_dir: LayoutsDir = None,
-    fonts_dir: FontsDir = None,
-    state_dir: StateDir = None,
-    as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """List the tenant's records (person_ids, cases, versions, warnings) and unexpired lifts."""
-
-    def body() -> int:
-        renderer = Renderer(settings_from(layouts_dir, fonts_dir, state_dir))
-        renderer.tenant(tenant)
-        now = renderer.settings.now()
-        listing = renderer.registry.list(tenant, now)
-        renderer.issue_log.append(LogRecord("list", now, {
-            "operator": os_user(), "tenant": tenant, "records": len(listing["suppressions"])}))
-        if as_json:
-            sys.stdout.write(json.dumps(listing, ensure_ascii=False, indent=2) + "\n")
-            return 0
-        table = Table("person_id", "status", "version", "case", "role", "period", "covers")
-        for r in listing["suppressions"]:
-            period = f"{r.get('period_start', '')}–{r.get('period_end') or ''}" if r["status"] == "active" else ""
-            covers = ",".join(r.get("processes", [])) + (f" [{','.join(r['layouts'])}]" if r.get("layouts") else "")
-            table.add_row(r["person_id"], r["status"], str(r["version"]), r.get("case_id", ""), r.get("role", ""),
-                          period, covers)
-        out.print(table)
-        for r in listing["suppressions"]:
-            for w in r.get("warnings", []):
-                err.print(f"warning: {w}", markup=False)
-        for lift in listing["lifts"]:
-            state = "active" if lift["active"] else "revoked"
-            out.print(f"lift {lift['id']}: {lift['person_id']} {lift['layout']} until {lift['expires_at']} "
-                      f"({state}, reviewer {lift['reviewer']})", markup=False)
+    renderer = cli.renderer()
+    renderer.tenant(tenant)
+    now = renderer.settings.now()
+    listing = renderer.registry.list(tenant, now)
+    renderer.issue_log.append(LogRecord("list", now, {
+        "operator": os_user(), "tenant": tenant, "records": len(listing["suppressions"])}))
+    if cli.as_json:
+        sys.stdout.write(json.dumps(listing, ensure_ascii=False, indent=2) + "\n")
         return 0
-
-    guard(as_json, body)
+    table = Table("person_id", "status", "version", "case", "role", "period", "covers")
+    for r in listing["suppressions"]:
+        period = f"{r.get('period_start', '')}–{r.get('period_end') or ''}" if r["status"] == "active" else ""
+        covers = ",".join(r.get("processes", [])) + (f" [{','.join(r['layouts'])}]" if r.get("layouts") else "")
+        table.add_row(r["person_id"], r["status"], str(r["version"]), r.get("case_id", ""), r.get("role", ""),
+                      period, covers)
+    out.print(table)
+    for r in listing["suppressions"]:
+        for w in r.get("warnings", []):
+            err.print(f"warning: {w}", markup=False)
+    for lift in listing["lifts"]:
+        state = "active" if lift["active"] else "revoked"
+        out.print(f"lift {lift['id']}: {lift['person_id']} {lift['layout']} until {lift['expires_at']} "
+                  f"({state}, reviewer {lift['reviewer']})", markup=False)
+    return 0

@@ -1,9 +1,13 @@
-"""Entry points of the visual diff: two PDF files, one golden case, or every golden case.
+"""Entry points of the visual diff: two PDF files, one `Pair` of documents, or many pairs with an index.
 
-In: paths (two PDFs; or a golden directory) or a golden case with its fresh `CaseOutcome`, and an output
-path. Out: self-contained HTML reports written atomically, and a `Written` / `AllWritten` result saying
-whether anything changed (the CLI turns that into exit 0/1), the report's size and a few summary lines for
-the console. Rasterizing happens in worker processes (`renderer.goldendiff.worker.run_jobs`).
+In: paths of two PDFs, or `Pair`s (two versions of a document as bytes, either may be absent, with the
+names to show, the differences the caller found and an optional text to diff beside the pictures), and an
+output path. Out: self-contained HTML reports written atomically, and a `Written` / `AllWritten` result
+saying whether anything changed (the CLI turns that into exit 0/1), the report's size and a few summary
+lines for the console. Rasterizing happens in worker processes (`renderer.goldendiff.worker.run_jobs`).
+
+This package knows nothing of golden cases: `renderer.golden` describes each case as a `Pair` (committed
+expected.pdf and display.txt against the render) and calls `pair_report` / `pairs_report`.
 
 Errors: `renderer.errors.UsageError` (exit 2) when an input is missing, unreadable or not a PDF; the message
 names the argument (``OLD``/``NEW``) and the path.
@@ -11,20 +15,17 @@ names the argument (``OLD``/``NEW``) and the path.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from renderer import golden
 from renderer.errors import UsageError
+from renderer.files import write_atomic
 from renderer.goldendiff import report
 from renderer.goldendiff.text import LineDiff, diff_lines
 from renderer.goldendiff.worker import DEFAULT_DPI, MAX_PICTURES, BadPdf, DiffJob, DocDiff, check_magic, run_jobs
 
-REPORT_NAME = "report.html"
 INDEX_NAME = "index.html"
 
 
@@ -49,18 +50,9 @@ class AllWritten:
 
 
 def _write(path: Path, text: str) -> int:
-    """Write the whole report or nothing (temporary file in the same directory, then rename)."""
+    """Write the whole report or nothing (readable by others: a report is opened in a browser)."""
     data = text.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, mode=0o644)
     return len(data)
 
 
@@ -113,109 +105,116 @@ def diff_files(old: Path, new: Path, out: Path, *, dpi: int = DEFAULT_DPI,
     return Written(out, doc.changed, size, tuple(lines), doc)
 
 
-# --------------------------------------------------------------------------- golden cases
+# --------------------------------------------------------------------------- pairs of documents
 
 
-def _display_diff(case_dir: Path, outcome: golden.CaseOutcome) -> LineDiff | None:
-    path = case_dir / golden.DISPLAY
-    if outcome.display is None or not path.exists():
-        return None
-    return diff_lines(path.read_text(encoding="utf-8", errors="replace"), outcome.display)
+@dataclass(frozen=True)
+class Pair:
+    """Two versions of one document to report on, named by the caller (a golden case: the committed
+    expected.pdf and display.txt against the working tree's render)."""
+
+    title: str
+    old: bytes | None                  # the PDF before (None: there was none)
+    new: bytes | None                  # the PDF after (None: none was made)
+    old_label: str                     # short names, in the pictures and in a bad-PDF message
+    new_label: str
+    old_name: str                      # long names, in the report's header
+    new_name: str
+    problems: tuple[str, ...] = ()     # the differences the caller found: the report's summary
+    unchanged: str = "no difference"   # the summary when the caller found none
+    old_display: str | None = None     # a text shown as a line diff beside the pictures (both or nothing)
+    new_display: str | None = None
+    meta: str = ""                     # what the new version is when there is nothing to picture
+
+    def job(self, *, dpi: int = DEFAULT_DPI, max_pictures: int = MAX_PICTURES) -> DiffJob | None:
+        if self.old is None and self.new is None:
+            return None
+        return DiffJob(self.old, self.new, self.old_label, self.new_label, dpi=dpi, max_pictures=max_pictures)
+
+    def display_diff(self) -> LineDiff | None:
+        if self.old_display is None or self.new_display is None:
+            return None
+        return diff_lines(self.old_display, self.new_display)
 
 
-def case_job(case_dir: Path, outcome: golden.CaseOutcome, *, dpi: int = DEFAULT_DPI,
-             max_pictures: int = MAX_PICTURES) -> DiffJob | None:
-    """The visual diff of a case: committed expected.pdf (or none) against the render (or none)."""
-    expected = case_dir / golden.EXPECTED_PDF
-    old = expected.read_bytes() if expected.exists() else None
-    if old is None and outcome.pdf is None:
-        return None
-    return DiffJob(old, outcome.pdf, golden.EXPECTED_PDF, "rendered", dpi=dpi, max_pictures=max_pictures)
-
-
-def _case_html(case: golden.GoldenCase, outcome: golden.CaseOutcome, problems: Sequence[str],
-               doc: DocDiff | BadPdf | None, index_href: str | None) -> str:
-    old_name, new_name = f"{case.id}/{golden.EXPECTED_PDF} (committed)", "working tree render"
-    summary = list(problems) or ["no difference: the case passes"]
-    display = _display_diff(case.path, outcome)
+def _pair_html(pair: Pair, doc: DocDiff | BadPdf | None, index_href: str | None) -> str:
+    summary = list(pair.problems) or [pair.unchanged]
+    display = pair.display_diff()
     if isinstance(doc, DocDiff):
-        return report.doc_report(case.id, doc, old_name=old_name, new_name=new_name, summary=summary,
+        return report.doc_report(pair.title, doc, old_name=pair.old_name, new_name=pair.new_name, summary=summary,
                                  display=display, index_href=index_href)
     if isinstance(doc, BadPdf):
         summary.append(f"no pictures: {doc}")
-    return report.plain_report(case.id, outcome.describe(), summary, display=display, old_name=old_name,
-                               new_name=new_name, index_href=index_href)
+    return report.plain_report(pair.title, pair.meta, summary, display=display, old_name=pair.old_name,
+                               new_name=pair.new_name, index_href=index_href)
 
 
-def case_report(case: golden.GoldenCase, outcome: golden.CaseOutcome, problems: Sequence[str], out: Path, *,
-                dpi: int = DEFAULT_DPI, max_pictures: int = MAX_PICTURES) -> Written:
-    """Write the report of one golden case (used when the golden test fails and by `chohyo golden update`)."""
-    job = case_job(case.path, outcome, dpi=dpi, max_pictures=max_pictures)
+def _changed(pair: Pair, doc: DocDiff | BadPdf | None) -> bool:
+    return bool(pair.problems) or (isinstance(doc, DocDiff) and doc.changed) or isinstance(doc, BadPdf)
+
+
+def pair_report(pair: Pair, out: Path, *, dpi: int = DEFAULT_DPI, max_pictures: int = MAX_PICTURES) -> Written:
+    """Write the report of one pair (a failing golden case, a changed case in `chohyo golden update`)."""
+    job = pair.job(dpi=dpi, max_pictures=max_pictures)
     doc: DocDiff | BadPdf | None = run_jobs([job])[0] if job is not None else None
-    size = _write(out, _case_html(case, outcome, problems, doc, None))
+    size = _write(out, _pair_html(pair, doc, None))
     lines = [report.verdict(doc), *_page_lines(doc)] if isinstance(doc, DocDiff) else []
-    changed = bool(problems) or (isinstance(doc, DocDiff) and doc.changed) or isinstance(doc, BadPdf)
-    return Written(out, changed, size, tuple(lines), doc if isinstance(doc, DocDiff) else None)
+    return Written(out, _changed(pair, doc), size, tuple(lines), doc if isinstance(doc, DocDiff) else None)
 
 
-def _headline(case: golden.GoldenCase, outcome: golden.CaseOutcome | None, doc: DocDiff | BadPdf | None) -> str:
-    """The first change as text: a page's text, else display.txt (「old → new」); "" when neither changed."""
+def _headline(pair: Pair | None, doc: DocDiff | BadPdf | None) -> str:
+    """The first change as text: a page's text, else the display text (「old → new」); "" when neither changed."""
     if isinstance(doc, DocDiff):
         for page in doc.changed_pages:
             summaries = diff_lines(page.old_text, page.new_text).summaries
             if summaries:
                 return f"p{page.number}: {summaries[0]}"
-    display = _display_diff(case.path, outcome) if outcome is not None else None
+    display = pair.display_diff() if pair is not None else None
     if display is not None and display.summaries:
         return f"display.txt: {display.summaries[0]}"
     return ""
 
 
-def _status(outcome: golden.CaseOutcome | None, problems: Sequence[str]) -> str:
-    if outcome is None:
-        return "malformed case"
-    kind = "error case" if outcome.is_error else "render"
-    return f"{kind} changed" if problems else f"{kind} unchanged"
+@dataclass(frozen=True)
+class Item:
+    """One entry of a many-pair report: its id and status, where its report goes (relative to the output
+    directory), and its `Pair` (None: nothing to compare, e.g. a malformed golden case; `problems` say why)."""
+
+    id: str
+    status: str
+    href: str
+    pair: Pair | None
+    problems: tuple[str, ...] = ()
 
 
-def diff_all(out_dir: Path, *, golden_dir: Path = golden.GOLDEN_DIR, dpi: int = DEFAULT_DPI,
-             max_pictures: int = MAX_PICTURES) -> AllWritten:
-    """Every case's committed expected.pdf against the working tree's render: one report per case + index."""
-    started = time.perf_counter()
-    cases = golden.discover(golden_dir)
-    rendered: list[tuple[golden.GoldenCase, golden.CaseOutcome | None, list[str], DiffJob | None]] = []
-    for case in cases:
-        try:
-            fresh = golden.render_case(case.path)
-        except golden.GoldenError as exc:
-            rendered.append((case, None, [str(exc)], None))
-            continue
-        problems = golden.compare(case.path, fresh)
-        rendered.append((case, fresh, problems, case_job(case.path, fresh, dpi=dpi, max_pictures=max_pictures)))
-    jobs = [job for *_, job in rendered if job is not None]
-    results = iter(run_jobs(jobs))
+def pairs_report(items: Sequence[Item], out_dir: Path, title: str, *, dpi: int = DEFAULT_DPI,
+                 max_pictures: int = MAX_PICTURES, started: float | None = None) -> AllWritten:
+    """One report per item with a pair (``out_dir/<href>``) and ``out_dir/index.html`` over all of them;
+    the pictures of every pair are made in one run of the worker processes. `started` (perf_counter) is
+    when the caller began, for the time reported (default: now)."""
+    started = time.perf_counter() if started is None else started
+    jobs = [item.pair.job(dpi=dpi, max_pictures=max_pictures) if item.pair is not None else None for item in items]
+    results = iter(run_jobs([job for job in jobs if job is not None]))
     entries: list[report.IndexEntry] = []
     lines: list[str] = []
-    for case, outcome, problems, job in rendered:
+    for item, job in zip(items, jobs, strict=True):
         doc = next(results) if job is not None else None
-        href = f"{case.layout_id}/{case.name}/{REPORT_NAME}"
-        changed = bool(problems) or (isinstance(doc, DocDiff) and doc.changed) or isinstance(doc, BadPdf)
-        if outcome is not None:
-            _write(out_dir / href, _case_html(case, outcome, problems, doc, f"../../{INDEX_NAME}"))
-        else:
-            href = ""
+        changed = bool(item.problems) or (item.pair is not None and _changed(item.pair, doc))
+        href = ""
+        if item.pair is not None:
+            href = item.href
+            _write(out_dir / href, _pair_html(item.pair, doc, "../" * href.count("/") + INDEX_NAME))
         entries.append(report.IndexEntry(
-            case_id=case.id, status=_status(outcome, problems), changed=changed, href=href or None,
-            doc=doc if isinstance(doc, DocDiff) else None, problems=tuple(problems),
-            headline=_headline(case, outcome, doc),
+            case_id=item.id, status=item.status, changed=changed, href=href or None,
+            doc=doc if isinstance(doc, DocDiff) else None, problems=item.problems,
+            headline=_headline(item.pair, doc),
         ))
-        lines.append(f"{case.id}: {'CHANGED' if changed else 'unchanged'}"
-                     + (f" — {problems[0]}" if problems else ""))
+        lines.append(f"{item.id}: {'CHANGED' if changed else 'unchanged'}"
+                     + (f" — {item.problems[0]}" if item.problems else ""))
         if isinstance(doc, DocDiff):
             lines.extend("    " + line for line in _page_lines(doc))
     seconds = time.perf_counter() - started
     index = out_dir / INDEX_NAME
-    _write(index, report.index_report(f"golden diff — {golden_dir.name}/ ({len(entries)} cases)", entries,
-                                      seconds=seconds))
+    _write(index, report.index_report(title, entries, seconds=seconds))
     lines.append(f"index: {index} ({len(entries)} case(s), {seconds:.1f} s)")
     return AllWritten(index, any(e.changed for e in entries), tuple(entries), tuple(lines), seconds)

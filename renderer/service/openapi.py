@@ -3,7 +3,8 @@
 In: the routes' declared status codes. Out: `responses(...)` dicts for the route decorators, request
 body declarations (bodies are read by the handlers themselves, to bound their size and keep input values
 out of errors), and `ServiceApp`, a FastAPI whose ``openapi()`` adds the shared schemas (Problem,
-Envelope, SyncRequest, LiftRequest) to ``components``.
+Envelope, SyncRequest, LiftRequest) to ``components`` and documents this app's layout ids as the enum of
+every ``layout_id`` path parameter (the routes are shared by every app; the ids are the app's own).
 """
 
 from __future__ import annotations
@@ -70,12 +71,28 @@ def shared_schemas() -> dict[str, Any]:
     return schemas
 
 
+def document_layout_ids(schema: dict[str, Any], layout_ids: list[str]) -> None:
+    """Every ``layout_id`` path parameter documented as an enum of `layout_ids` (none: left open)."""
+    if not layout_ids:
+        return
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("name") == "layout_id":
+                    parameter["schema"]["enum"] = list(layout_ids)
+
+
 class ServiceApp(FastAPI):
-    """FastAPI with the shared schemas in the OpenAPI components."""
+    """FastAPI with the shared schemas in the OpenAPI components and the app's layout ids documented."""
+
+    def __init__(self, *, layout_ids: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.layout_ids = layout_ids
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
             schema = super().openapi()
+            document_layout_ids(schema, self.layout_ids)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for name, value in shared_schemas().items():
                 components.setdefault(name, value)

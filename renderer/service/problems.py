@@ -20,9 +20,10 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
+from renderer.diagnostics import from_pydantic
 from renderer.errors import PROBLEM_BASE
 from renderer.service.work import JobError
 
@@ -173,6 +174,28 @@ def from_job_error(err: JobError, scrub: Scrubber) -> ProblemError:
 def internal(exit_code: int | None = 1) -> ProblemError:
     return ProblemError(500, "internal", "Internal failure; nothing was delivered",
                         "the failure was logged with this request id", exit_code=exit_code)
+
+
+def not_ready() -> ProblemError:
+    return ProblemError(503, "not-ready", "Service Unavailable", "the render workers are not ready",
+                        headers={"Retry-After": "5"})
+
+
+def too_large(detail: str, field: str | None = None) -> ProblemError:
+    return ProblemError(413, "too-large", "Content Too Large", detail, field=field)
+
+
+def forbidden_tenant(field: str) -> ProblemError:
+    return ProblemError(403, "forbidden-tenant", "Forbidden", "this API key acts only for its own tenant",
+                        field=field)
+
+
+def invalid(exc: ValidationError, scrub: Scrubber) -> ProblemError:
+    """A body that failed its pydantic model (sync, lift): 422 with each path and reason, never a value."""
+    items = [ProblemItem(path=scrub(d.path) or "", message=scrub(d.message) or "", hint=d.hint)
+             for d in from_pydantic(exc)]
+    return ProblemError(422, "invalid-input", "Invalid input", f"{len(items)} problem(s)", exit_code=2,
+                        errors=items, field=items[0].path if items else None)
 
 
 def validation_items(errors: Iterable[Mapping[str, Any]], scrub: Scrubber) -> list[ProblemItem]:

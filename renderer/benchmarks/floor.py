@@ -1,4 +1,5 @@
-"""The benchmark's floor: the same display list drawn with plain ReportLab calls, nothing else.
+"""The benchmark's floor: the same display list drawn with plain ReportLab calls, nothing else (the one module
+outside `renderer.draw` that imports ReportLab's canvas: it is what the pipeline is measured against).
 
 In: pages of the display list (already composed) and the fonts. Out: PDF bytes drawn into one canvas with
 ``setFont``/``drawString`` per text run (no composition, no rules, no 長体 or letter spacing, no
