@@ -85,6 +85,9 @@ class Worker:
         self.process: BaseProcess | None = None
         self.conn: Connection | None = None
         self.jobs = 0
+        # kill() runs from a request thread (a dead or timed-out worker) and from close() at shutdown,
+        # possibly at once: the process and pipe are taken out under this lock, so each is closed once.
+        self._kill_lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -113,13 +116,16 @@ class Worker:
         self.jobs = 0
 
     def kill(self) -> None:
-        if self.process is not None and self.process.is_alive():
-            self.process.kill()
-        if self.process is not None:
-            self.process.join(5)
-        if self.conn is not None:
-            self.conn.close()
-        self.process, self.conn = None, None
+        with self._kill_lock:
+            proc, conn = self.process, self.conn
+            self.process, self.conn = None, None
+        if proc is not None and proc.is_alive():
+            proc.kill()
+        if proc is not None:
+            proc.join(5)
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.close()
 
     def stop(self, grace: float = 2.0) -> None:
         if self.conn is not None and self.alive():
@@ -275,7 +281,7 @@ class RenderPool:
                     try:
                         worker.start()
                         break
-                    except NotReady:
+                    except (NotReady, OSError):   # OSError: the pool closed the pipe while it started
                         time.sleep(delay)
                         delay = min(delay * 2, 30.0)
                 if self._closed:
