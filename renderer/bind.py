@@ -49,8 +49,29 @@ def bind(envelope: Envelope, layout: LayoutSpec, tenant: Tenant) -> BoundDocumen
         if name in layout.options:
             options[name] = value
     signer = tenant.signer_for(envelope.request.issued_on, envelope.request.signer)
+    params = bind_parameters(layout, tenant)
+    check_figures(layout, tenant, data, params)
     return BoundDocument(layout=layout, tenant=tenant, request=envelope.request, data=data,
-                         signer=signer, options=options, params=bind_parameters(layout, tenant))
+                         signer=signer, options=options, params=params)
+
+
+def check_figures(layout: LayoutSpec, tenant: Tenant, data: BaseModel,
+                  params: dict[str, int | str | bool | None]) -> None:
+    """The layout's declared consistency checks (`checks:`): data whose figures contradict each other is
+    refused with every broken check named (exit 2), before anything is drawn or any number is spent."""
+    problems: list[Diagnostic] = []
+    for i, check in enumerate(layout.checks):
+        try:
+            failure = check.failure(data, params)
+        except ValueError as exc:   # a tenant's value for a parameter the check reads as a number
+            raise LayoutError(f"tenant {tenant.code}: check {check.name!r} of {layout.id} reads a parameter "
+                              f"that is not a number ({exc})", field=f"checks[{i}]") from None
+        if failure is not None:
+            problems.append(Diagnostic(path=failure.field, message=failure.message,
+                                       hint=f"{layout.id} declares that these figures agree; correct the data"))
+    if problems:
+        raise InputError(f"data: {len(problems)} figure(s) contradict each other", diagnostics=problems,
+                         field=problems[0].path)
 
 
 def bind_parameters(layout: LayoutSpec, tenant: Tenant) -> dict[str, int | str | bool | None]:

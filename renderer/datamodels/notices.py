@@ -4,10 +4,15 @@ In: the envelope's `data`. Out: `KyufuKetteiNotice` or `NozeiNotice`. The addres
 `person_id` (the DV policy treats the addressee as the requester of their own address block) and a
 structured address (printed in full from 都道府県, with the 郵便番号 as 7 digits and a カスタマバーコード).
 Amounts are integers in 円. The eL-QR payload format is not public, so a 納付書's QR payload is data.
+The 納税通知書 is the 固定資産税 (and 都市計画税) notice: its figures (課税標準額, 税額, 年税額, 期別) are
+data, and the layout declares which of them must agree (`checks:`), so input that contradicts itself is
+refused before anything is printed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
@@ -86,15 +91,60 @@ class CoOwner(Model):
     address: DomesticAddress
 
 
+class TaxedAsset(Model):
+    """One line of the 課税明細書 (地方税法364条3項): a parcel of land (所在, 地番, 地目, 地積) or a building
+    (所在, 家屋番号, 種類・構造, 床面積) with its 価格 and, per tax, the 課税標準額 and the 相当税額 (the
+    課税標準額 × 税率 of this asset alone, 1円未満切捨て: the 相当税額 need not add up to the 税額, which is
+    computed on the total 課税標準額)."""
+
+    kind: Literal["土地", "家屋"] = Field(description="資産の区分")
+    location: Annotated[str, Field(min_length=1, max_length=16)] = Field(
+        description="所在 (町名・字: the municipality is the tenant's), e.g. 栄町")
+    number: Annotated[str, Field(min_length=1, max_length=11)] = Field(description="地番 (土地) / 家屋番号 (家屋)")
+    category: Annotated[str, Field(min_length=1, max_length=11)] = Field(
+        description="地目 (土地, e.g. 宅地) / 種類・構造 (家屋, e.g. 居宅・木造)")
+    area: Annotated[Decimal, Field(gt=0, max_digits=11, decimal_places=2)] = Field(
+        description="地積 / 床面積 (㎡, up to 2 decimals)")
+    value: StrictInt = Field(ge=0, le=999_999_999_999, description="価格 (円): 固定資産課税台帳に登録された価格")
+    tax_base: StrictInt = Field(ge=0, le=999_999_999_999, description="固定資産税の課税標準額 (円)")
+    tax: StrictInt = Field(ge=0, le=99_999_999_999, description="固定資産税の相当税額 (円)")
+    city_planning_tax_base: StrictInt | None = Field(
+        default=None, ge=0, le=999_999_999_999, description="都市計画税の課税標準額 (円); null: not levied")
+    city_planning_tax: StrictInt | None = Field(default=None, ge=0, le=99_999_999_999,
+                                                description="都市計画税の相当税額 (円); null: not levied")
+
+
+#: 納付書 the layout places on a sheet (its repeat's per_sheet: a test keeps the two equal)
+SLIPS_PER_SHEET = 4
+#: 課税明細書 lines the notice sheet has room for (its repeat's per_sheet)
+ASSET_LINES = 8
+
+
 class NozeiNotice(Model):
-    """納税通知書 with one 納付書 per installment."""
+    """固定資産税・都市計画税 納税通知書 (地方税法1条1項6号, 364条) with its 課税明細書 and one 納付書 per
+    installment.
+
+    The figures are data; the layout's checks refuse data whose figures disagree (期別の合計 = 年税額;
+    課税標準額 × 税率, 100円未満切捨て = 税額; 固定資産税額 + 都市計画税額 = 年税額). The 課税標準額 is the
+    total after 1,000円未満切捨て (地方税法20条の4の2第1項) and the 税額 after 100円未満切捨て (同条第3項)."""
 
     addressee: Addressee
     document_number: Annotated[str, Field(min_length=1, max_length=40)]
-    tax_year: StrictInt = Field(ge=2000, le=2100, description="年度")
-    tax_name: Annotated[str, Field(min_length=1, max_length=30)] = Field(description="税目 (e.g. 固定資産税)")
+    tax_year: StrictInt = Field(ge=2000, le=2100, description="年度 (西暦 in the data; printed in 和暦)")
     taxpayer_number: Annotated[str, Field(min_length=1, max_length=30)] = Field(description="通知書番号")
-    basis: Annotated[str, Field(max_length=400)] | None = Field(default=None, description="課税標準等の説明")
+    tax_base: StrictInt = Field(ge=0, le=999_999_999_000, multiple_of=1000,
+                                description="固定資産税の課税標準額 (円, 1,000円未満切捨て)")
+    fixed_asset_tax: StrictInt = Field(ge=0, le=99_999_999_900, multiple_of=100,
+                                       description="固定資産税額 (年額, 円, 100円未満切捨て)")
+    city_planning_tax_base: StrictInt | None = Field(
+        default=None, ge=0, le=999_999_999_000, multiple_of=1000,
+        description="都市計画税の課税標準額 (円, 1,000円未満切捨て); null: 都市計画税 is not levied")
+    city_planning_tax: StrictInt | None = Field(
+        default=None, ge=0, le=99_999_999_900, multiple_of=100,
+        description="都市計画税額 (年額, 円, 100円未満切捨て); null: not levied")
+    annual_tax: StrictInt = Field(ge=0, le=99_999_999_900, description="年税額 (円): 固定資産税額 + 都市計画税額")
+    assets: list[TaxedAsset] = Field(default_factory=list, max_length=ASSET_LINES,
+                                     description="課税明細書: 土地・家屋 (償却資産 have no 課税明細書)")
     installments: list[Installment] = Field(min_length=1, max_length=12)
     co_owners: list[CoOwner] = Field(default_factory=list, max_length=10,
                                      description="共有者 (printed on the notice; their addresses follow the DV policy)")
@@ -102,3 +152,25 @@ class NozeiNotice(Model):
     @property
     def total(self) -> int:
         return sum(i.amount for i in self.installments)
+
+    @property
+    def city_planning(self) -> bool:
+        """Is 都市計画税 levied with the 固定資産税 (地方税法702条の8: 賦課徴収 together)?"""
+        return self.city_planning_tax_base is not None or self.city_planning_tax is not None
+
+    @property
+    def tax_name(self) -> str:
+        """税目 as the notice names it."""
+        return "固定資産税・都市計画税" if self.city_planning else "固定資産税"
+
+    @property
+    def fiscal_year_start(self) -> dt.date:
+        """The first day of the 年度 (4月1日), for printing the 年度 in 和暦 (2027年度 → 令和9年度)."""
+        return dt.date(self.tax_year, 4, 1)
+
+    @property
+    def slips_after_notice(self) -> list[Installment | None]:
+        """The 納付書 as the layout's repeat places them, `SLIPS_PER_SHEET` to a sheet: the slots of the first
+        sheet are empty (None: that sheet is the notice itself), then one 納付書 per installment, so the
+        納付書 start on the second sheet and fill every sheet they are on."""
+        return [None] * SLIPS_PER_SHEET + list(self.installments)

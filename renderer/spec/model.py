@@ -13,8 +13,10 @@ rules stage. Those are 実装不可機能 of the standard, so there is no key fo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Literal, NamedTuple, get_args
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -481,6 +483,139 @@ ELEMENT_TAGS: frozenset[str] = frozenset(t.tag() for t in ELEMENT_TYPES)
 
 
 
+# --------------------------------------------------------------------------- consistency checks
+
+#: a path into the data, relative to it as in omissions and sort_keys (name[] for every item of a list), or
+#: params.<name> for a declared parameter
+CheckPath = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*(\[\])?(\.[a-z_][a-z0-9_]*(\[\])?)*$", max_length=200)]
+#: an operand: a path, or a number written in the layout (0.01 turns a percentage into a factor)
+Operand = Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True, allow_inf_nan=False)] | CheckPath
+ROUNDING_MODES = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP}
+
+
+class Rounding(Model):
+    """Round to a multiple of `unit`: {unit: 100, mode: floor} = 100円未満切捨て."""
+
+    unit: int = Field(ge=1, le=1_000_000_000, description="round to a multiple of this (1000 = 千円未満)")
+    mode: Literal["floor", "ceil", "half_up"] = Field(default="floor",
+                                                      description="floor = 切捨て, ceil = 切上げ, half_up = 四捨五入")
+
+    def apply(self, value: Decimal) -> Decimal:
+        unit = Decimal(self.unit)
+        return (value / unit).quantize(Decimal(1), rounding=ROUNDING_MODES[self.mode]) * unit
+
+
+class CheckFailure(NamedTuple):
+    """A broken consistency check: the field that disagrees and what was computed against what was given."""
+
+    field: str
+    message: str
+
+
+class ConsistencyCheck(Model):
+    """Figures on a document that must agree, checked when the data is bound (before anything is drawn).
+
+    Exactly one of `sum` (every value at a list path), `product` or `add` (operands: paths or numbers) is
+    computed exactly (decimal), rounded when `rounding` says so, and must equal the number at `equals`. A
+    null value counts as 0 (an absent amount; a nullable parameter such as X = null)."""
+
+    name: str = Field(min_length=1, max_length=40, description="named in the refusal, e.g. 期別合計")
+    sum: CheckPath | None = Field(default=None, description="a list path, e.g. installments[].amount")
+    product: list[Operand] | None = Field(default=None, min_length=2, max_length=6)
+    add: list[Operand] | None = Field(default=None, min_length=2, max_length=12)
+    rounding: Rounding | None = None
+    equals: CheckPath = Field(description="the field the result must equal, e.g. annual_tax")
+
+    @field_validator("product", "add", mode="before")
+    @classmethod
+    def _no_booleans(cls, v: Any) -> Any:
+        if isinstance(v, list) and any(isinstance(x, bool) for x in v):
+            raise ValueError("an operand is a path or a number, not true/false")
+        return v
+
+    @model_validator(mode="after")
+    def _one_operation(self) -> ConsistencyCheck:
+        given = [k for k in ("sum", "product", "add") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of sum, product, add (given: {', '.join(given) or 'none'})")
+        return self
+
+    def operation(self) -> tuple[str, list[int | float | str]]:
+        """The operation's key and its operands (a sum has one: its list path)."""
+        if self.sum is not None:
+            return "sum", [self.sum]
+        if self.product is not None:
+            return "product", list(self.product)
+        assert self.add is not None
+        return "add", list(self.add)
+
+    def failure(self, data: Any, params: Mapping[str, object]) -> CheckFailure | None:
+        """How `data`, with the layout's parameter values, breaks this check; None when it holds. A parameter
+        that is not a number raises ValueError (the layout and the tenant's values are checked beforehand)."""
+        op, operands = self.operation()
+        values = [_number(v) for o in operands for v in _values(o, data, params)]
+        if op == "product":
+            result = Decimal(1)
+            for v in values:
+                result *= v
+        else:
+            result = sum(values, Decimal(0))
+        rounded = self.rounding.apply(result) if self.rounding is not None else result
+        given = sum((_number(v) for v in _values(self.equals, data, params)), Decimal(0))
+        if rounded == given:
+            return None
+        joiner = " × " if op == "product" else " + "
+        expression = joiner.join(_label(o) for o in operands)
+        computed = f"the sum of {expression}" if op == "sum" else expression
+        computed += f" is {_show(result)}"
+        if self.rounding is not None:
+            computed += f" ({self.rounding.mode} to a multiple of {self.rounding.unit:,}: {_show(rounded)})"
+        return CheckFailure(_label(self.equals),
+                            f"check {self.name!r}: {computed}, but {_label(self.equals)} is {_show(given)}")
+
+
+def _label(operand: int | float | str) -> str:
+    """How an operand is named in a message: data.<path>, params.<name>, or the number itself."""
+    if isinstance(operand, str):
+        return operand if operand.startswith("params.") else f"data.{operand}"
+    return _show(Decimal(str(operand)))
+
+
+def _values(operand: int | float | str, data: Any, params: Mapping[str, object]) -> list[object]:
+    if not isinstance(operand, str):
+        return [operand]
+    if operand.startswith("params."):
+        return [params.get(operand.removeprefix("params."))]
+    from renderer.paths import walk  # here: renderer.paths reads renderer.values, which reads this module
+    return [found.value for found in walk(data, operand)]
+
+
+def _number(value: object) -> Decimal:
+    """A value as an exact decimal: null counts as 0; a numeric string (a rate parameter "1.4") is read."""
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, bool):
+        raise ValueError("true/false is not a number")
+    if isinstance(value, int | Decimal):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, str) and re.fullmatch(NUMBER_PATTERN, value):
+        return Decimal(value)
+    raise ValueError(f"a {type(value).__name__} that is not a number")
+
+
+#: a string parameter a check reads as a number (a rate such as 1.4) matches this
+NUMBER_PATTERN = r"-?[0-9]+(\.[0-9]+)?"
+
+
+def _show(value: Decimal) -> str:
+    """12,345 or 12,345.678: grouped, no exponent, no trailing zeros after the point."""
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value:,f}".rstrip("0").rstrip(".")
+
+
 # --------------------------------------------------------------------------- the layout
 
 
@@ -518,8 +653,20 @@ class ParameterSpec(Model):
     label: str = Field(max_length=200)
     digits: int | None = Field(default=None, ge=1, le=12, description="integer: at most this many digits")
     max_length: int | None = Field(default=None, ge=1, le=400, description="string: at most this many chars")
+    pattern: str | None = Field(default=None, max_length=200,
+                                description="string: the whole value must match this regular expression")
     nullable: bool = False
     default: int | str | bool | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return v
 
     @model_validator(mode="after")
     def _default_fits(self) -> ParameterSpec:
@@ -542,6 +689,8 @@ class ParameterSpec(Model):
                 return "must be a string"
             if self.max_length is not None and len(value) > self.max_length:
                 return f"must be at most {self.max_length} characters"
+            if self.pattern is not None and re.fullmatch(self.pattern, value) is None:
+                return f"must match {self.pattern}"
         elif not isinstance(value, bool):
             return "must be true or false"
         return None
@@ -626,3 +775,7 @@ class LayoutSpec(Model):
     issued_on_window: IssuedOnWindow | None = Field(
         default=None, description="notices and lists: the dates request.issued_on may be (default 60 days back, "
                                   "180 ahead); a certificate is always dated today")
+    # Figures that must agree (期別合計 = 年税額; 課税標準額 × 税率, rounded as declared, = 税額): checked when
+    # the data is bound; input that breaks one is refused (exit 2) before anything is drawn or any number spent.
+    checks: list[ConsistencyCheck] = Field(
+        default_factory=list, description="figures that must agree; input breaking one is refused (exit 2)")

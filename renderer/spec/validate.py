@@ -10,10 +10,12 @@ its `extent()` against the sheet and the envelope window), then the checker of i
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol, Union, get_args, get_origin
 
 from jinja2 import meta
 from pydantic import BaseModel, ValidationError
@@ -25,9 +27,11 @@ from renderer.errors import LayoutError
 from renderer.fonts import FontSet
 from renderer.formats.registry import FORMATTERS, check_args, jinja_filters
 from renderer.paths import check as check_data_path
+from renderer.paths import models_in
 from renderer.spec.load import Loaded, load_yaml
 from renderer.spec.model import (
     ELEMENT_TAGS,
+    NUMBER_PATTERN,
     SCHEMA_VERSION,
     BarcodeElement,
     Cell,
@@ -182,6 +186,7 @@ def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterato
                 yield checks.diag(f"omissions.{item}.paths[{i}]", problem,
                                   f"paths are relative to the {spec.data_model} data; use name[] for lists")
     yield from _dv_problems(spec, model, checks.diag)
+    yield from _consistency_problems(spec, model, checks.diag)
     yield from _element_problems(checks)
     if spec.kind == "certificate":
         yield from _certificate_problems(checks)
@@ -440,3 +445,91 @@ def _dv_problems(spec: LayoutSpec, model: type[BaseModel], diag: Diag) -> Iterat
         if p not in listed:
             yield diag("dv_protected", f"the address {p!r} of the {spec.data_model} data is not listed",
                        "every address of the data model must be protected under current or previous")
+
+
+# --------------------------------------------------------------------------- consistency checks
+
+
+def _consistency_problems(spec: LayoutSpec, model: type[BaseModel], diag: Diag) -> Iterator[Diagnostic]:
+    """Each declared check: a unique name; `sum` a list path, `equals` and the operands of `product`/`add`
+    single values, each path a number field of the data model or a declared numeric parameter."""
+    names: set[str] = set()
+    for i, check in enumerate(spec.checks):
+        path = f"checks[{i}]"
+        if check.name in names:
+            yield diag(f"{path}.name", f"check name {check.name!r} is used twice", "each check has its own name")
+        names.add(check.name)
+        op, operands = check.operation()
+        places = [(f"{path}.{op}" if op == "sum" else f"{path}.{op}[{j}]", o, op == "sum")
+                  for j, o in enumerate(operands)]
+        for where, operand, listed in [*places, (f"{path}.equals", check.equals, False)]:
+            if isinstance(operand, str):
+                problem = _check_operand_problem(spec, model, operand, listed=listed,
+                                                 data_only=where.endswith((".sum", ".equals")))
+                if problem:
+                    yield diag(where, problem, f"paths are relative to the {spec.data_model} data (name[] for "
+                                               "every item of a list); params.<name> is a declared parameter")
+
+
+def _check_operand_problem(spec: LayoutSpec, model: type[BaseModel], operand: str, *, listed: bool,
+                           data_only: bool) -> str | None:
+    if operand.startswith("params."):
+        if data_only:
+            return f"{operand!r}: sum and equals name data, not a parameter"
+        name = operand.removeprefix("params.")
+        param = spec.parameters.get(name)
+        if param is None:
+            return f"{operand!r}: the layout declares no parameter {name!r}"
+        if param.type == "boolean":
+            return f"{operand!r}: a boolean parameter is not a number"
+        if param.type == "string":
+            if param.pattern is None:
+                return f"{operand!r}: a string parameter read as a number must declare a pattern"
+            if isinstance(param.default, str) and re.fullmatch(NUMBER_PATTERN, param.default) is None:
+                return f"{operand!r}: its default is not a number"
+        return None
+    problem = check_data_path(model, operand)
+    if problem:
+        return problem
+    if listed and "[]" not in operand:
+        return f"{operand!r}: a sum adds every item of a list; write the list as name[]"
+    if not listed and "[]" in operand:
+        return f"{operand!r}: only a sum goes through a list ([]); this names one value"
+    kinds = _leaf_annotations(model, operand)
+    if not all(_is_number(k) for k in kinds):
+        return f"{operand!r}: not a number field of {model.__name__}"
+    return None
+
+
+def _leaf_annotations(model: type[BaseModel], path: str) -> list[Any]:
+    """The annotations the last step of a (checked) path may have, an item's when it ends in []."""
+    *heads, last = path.split(".")
+    current = [model]
+    for step in heads:
+        name = step.removesuffix("[]")
+        nxt: list[type[BaseModel]] = []
+        for m in current:
+            nxt.extend(x for x in models_in(m.model_fields[name].annotation) if x not in nxt)
+        current = nxt
+    name = last.removesuffix("[]")
+    annotations = [m.model_fields[name].annotation for m in current]
+    if last.endswith("[]"):
+        annotations = [a for ann in annotations for a in _list_items(ann)]
+    return annotations
+
+
+def _list_items(annotation: Any) -> list[Any]:
+    if get_origin(annotation) is list:
+        return list(get_args(annotation)[:1])
+    return [a for arg in get_args(annotation) for a in _list_items(arg)]
+
+
+def _is_number(annotation: Any) -> bool:
+    """int, float or Decimal (not bool), possibly optional or Annotated."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_number(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return bool(args) and all(_is_number(a) for a in args)
+    return annotation in (int, float, Decimal)

@@ -473,7 +473,10 @@ def build_notice(doc: Doc, env: dict[str, Any]) -> None:
     case.persons = [pid]
     case.addressee, case.postcode = pid, postcode
     if case.layout == "tsuchisho-nozei":
-        env["data"]["installments"] = env["data"]["installments"][:rng.randint(1, 2)]
+        kept = [dict(x) for x in env["data"]["installments"][:rng.randint(1, 2)]]
+        dropped = env["data"]["installments"][len(kept):]
+        kept[0]["amount"] += sum(int(x["amount"]) for x in dropped)   # the 期別 still sum to the 年税額
+        env["data"]["installments"] = kept
         owners: list[dict[str, Any]] = []
         for i in range(rng.randint(0, 3)):
             owner = f"50000001{i}"
