@@ -19,15 +19,23 @@ PersonId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$", description="�
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
+def _is_kana(ch: str) -> bool:
+    """Hiragana or katakana (full or half width); the 長音符 and 中黒 count as kana."""
+    return "\u3041" <= ch <= "\u30ff" or "\uff66" <= ch <= "\uff9f" or "\u31f0" <= ch <= "\u31ff"
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ForeignResident(Model):
-    """外国人住民 items (住基法 30条の45)."""
+    """外国人住民 items (住基法 30条の45). The 氏名 itself is `Person.name`: for a 外国人住民 that is the
+    alphabet (ローマ字) name as registered; the 漢字 form is printed beside it where one is registered."""
 
-    name_alphabet: Name | None = Field(default=None, description="氏名（アルファベット）")
-    alias: Name | None = Field(default=None, description="通称")
+    name_kanji: Name | None = Field(
+        default=None, description="氏名の漢字表記 (併記名), printed with the alphabet 氏名 where registered")
+    alias: Name | None = Field(
+        default=None, description="通称: an item of its own (住基法30条の45 政令事項), never the 氏名")
     nationality: Name = Field(description="国籍・地域")
     status: Literal["中長期在留者", "特別永住者", "一時庇護許可者", "仮滞在許可者", "経過滞在者"] = Field(
         description="法第30条の45に規定する区分")
@@ -49,8 +57,8 @@ class MovingOut(Model):
 
 class Person(Model):
     person_id: PersonId
-    name: Name = Field(description="氏名")
-    name_kana: Name | None = Field(default=None, description="氏名の振り仮名")
+    name: Name = Field(description="氏名; for a 外国人住民 the alphabet (ローマ字) name, never a katakana reading")
+    name_kana: Name | None = Field(default=None, description="氏名の振り仮名 (for a 外国人住民: the reading only)")
     former_name: Name | None = Field(default=None, description="旧氏")
     former_name_kana: Name | None = Field(default=None, description="旧氏の振り仮名")
     birth_date: IsoDate = Field(description="生年月日")
@@ -89,6 +97,15 @@ class Person(Model):
             return validate_resident_code(v)
         except CodeError as exc:
             raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _foreign_name(self) -> Person:
+        # the 氏名 of a 外国人住民 is the alphabet name (with its 漢字 form in foreign.name_kanji); a reading in
+        # kana put in its place would print as the 氏名 (message never contains the name)
+        if self.foreign is not None and any(_is_kana(ch) for ch in self.name):
+            raise ValueError("name: a foreign resident's 氏名 is the alphabet name as registered; the kana "
+                             "reading goes in name_kana and the 漢字 form in foreign.name_kanji")
+        return self
 
     @property
     def is_foreign(self) -> bool:
