@@ -88,8 +88,8 @@ class Mode(StrEnum):
     protected. ``batch`` differs from ``render`` only in that a record naming another layout is invalid
     input (`InputError`: the run goes on), where a single render's wrong layout is a usage error. ``chars``
     reads the data the way composition will (bind and the standard's rules) but leaves the request's checks
-    to the run itself, so a file can be checked before its day; it also takes the envelope's ``issued_on``
-    as given (no default of today).
+    to the run itself, so a file can be checked before its day. In every mode a request without
+    ``issued_on`` is issued today by the server's clock.
     """
 
     RENDER = "render"
@@ -108,11 +108,6 @@ class Mode(StrEnum):
 
     @property
     def counts_sheets(self) -> bool:
-        return self is not Mode.CHARS
-
-    @property
-    def issues_today(self) -> bool:
-        """A request without ``issued_on`` is issued today (by the server's clock)."""
         return self is not Mode.CHARS
 
 
@@ -219,8 +214,7 @@ class Renderer:
         or `RefusedError` (exit 3, after telling `on_refusal`); nothing is spent or logged here."""
         who = caller or Caller.local()
         now = now or self.settings.now()
-        issued = (today or now.astimezone(TOKYO).date()) if mode.issues_today else None
-        envelope = parse_envelope(raw, today=issued)
+        envelope = parse_envelope(raw, today=today or now.astimezone(TOKYO).date())
         spec = self.layout_for(envelope, layout_id, error=InputError if mode is Mode.BATCH else UsageError)
         tenant = self.tenant(envelope.tenant)
         try:

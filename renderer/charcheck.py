@@ -45,7 +45,8 @@ def check_record(renderer: Renderer, raw: Any, layout_id: str, report: CharRepor
         composer.compose([0] * plan.copies)
     except ChohyoError as exc:
         report.failed.append({"record": where, "exit_code": exc.exit_code, "problem": exc.problem,
-                              "field": exc.field, "rule": exc.rule})
+                              "field": exc.field, "rule": exc.rule,
+                              "detail": "; ".join([exc.message, *(f"{d.path}: {d.message}" for d in exc.diagnostics)])})
         return
     for event in composer.chars:
         key = (str(event["kind"]), str(event["sequence"]), str(event.get("font") or ""))

@@ -67,6 +67,9 @@ UPDATE_FLAG = "--update-golden"      # the pytest option (tests/conftest.py)
 UPDATE_DEST = "update_golden"        # its attribute on config.option
 TEST_FILE = "tests/test_golden.py"
 
+#: the server's clock of a case without a `clock` fixture: the day the cases are dated (a fixed day keeps
+#: the expected bytes; the inputs themselves carry no issued_on, so they render on any day)
+DEFAULT_CLOCK = dt.datetime(2026, 11, 27, 9, 0, tzinfo=TOKYO)
 FIXTURE_KEYS = frozenset({"serial_start", "clock", "suppressions", "lifts", "identity_verified"})
 ERROR_KEYS = frozenset({"exit_code", "type", "rule"})
 MAX_DIFF_LINES = 20
@@ -136,8 +139,9 @@ class Fixtures:
     serial_start: int = 1
     #: the caller checked the requester's identity documents (CLI ``--identity-verified``)
     identity_verified: bool = False
-    #: the server's clock during the render (ISO datetime with offset); default: 09:00 Asia/Tokyo on the
-    #: envelope's issued_on, since a certificate must be issued today by the server's clock
+    #: the server's clock during the render (ISO datetime with offset); default `DEFAULT_CLOCK`. Golden
+    #: inputs carry no `request.issued_on`: they are issued on the clock's day, so `chohyo render` takes
+    #: the same input on any day (with today's date)
     clock: dt.datetime | None = None
     #: DV registry records imported for tenant of the envelope before the render (as `chohyo suppressions
     #: import` lines: {"op": "upsert", "person_id": …, "version": …, …})
@@ -239,10 +243,10 @@ def render_case(case_dir: Path, settings_template: Settings | None = None) -> Ca
     with tempfile.TemporaryDirectory(prefix="chohyo-golden-") as tmp:
         settings = dataclasses.replace(template, state_dir=Path(tmp) / "state", database_url=None)
         try:
-            envelope = parse_envelope(raw)
-            request = envelope.request
-            when = fixtures.clock or dt.datetime.combine(request.issued_on, dt.time(9, 0), tzinfo=TOKYO)
+            when = fixtures.clock or DEFAULT_CLOCK
             settings = dataclasses.replace(settings, clock=lambda: when)
+            envelope = parse_envelope(raw, today=when.astimezone(TOKYO).date())
+            request = envelope.request
             renderer = Renderer(settings)
             if fixtures.serial_start > 1:
                 renderer.issue_log.set_counter(LogRecord("counter", when, {"operator": "golden-fixture"}),

@@ -192,3 +192,29 @@ def test_setai_6nin_2mai_sheets() -> None:
     assert "2/2" in second and "1/2" not in second
     assert "この写しは" not in first
     assert "この写しは" in second
+
+
+def test_golden_inputs_carry_no_issued_on() -> None:
+    """The date of a case is its clock fixture's day, never the input's: the input renders on any day."""
+    for case in CASES:
+        request = json.loads((case.path / "input.json").read_text(encoding="utf-8"))["request"]
+        assert "issued_on" not in request, case.id
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not (c.path / "expected-error.json").exists()][:: 7],
+                         ids=lambda c: c.id)
+def test_golden_input_renders_with_the_cli_today(case: GoldenCase, tmp_path: Path) -> None:
+    """As the README says: `chohyo render <layout> input.json -o x.pdf` takes a golden input as-is, dated today
+    by the real clock (every seventh case; the whole set renders through the same call in test_golden_case)."""
+    from typer.testing import CliRunner
+
+    from renderer.cli import app
+
+    fixtures = golden.load_fixtures(case.path)
+    args = ["render", case.layout_id, str(case.path / "input.json"), "-o", str(tmp_path / "x.pdf"),
+            "--state-dir", str(tmp_path / "state")]
+    if fixtures.identity_verified:
+        args.append("--identity-verified")
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert PdfReader(tmp_path / "x.pdf").pages

@@ -71,3 +71,5 @@ def _print(report: CharReport, as_json: bool) -> None:
     for failed in data["failed"]:
         out.print(f"  {failed['record']}: {failed['problem']} (exit {failed['exit_code']}) "
                   f"{failed.get('field') or ''} {failed.get('rule') or ''}".rstrip(), markup=False)
+        if failed.get("detail"):
+            out.print(f"    {failed['detail']}", markup=False)

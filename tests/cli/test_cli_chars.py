@@ -48,3 +48,21 @@ def test_plain_table_output() -> None:
     code, out = run(str(IVS_CASE), "--layout", "juminhyo-setai")
     assert code == 0
     assert "U+8FBB U+E0102" in out and "unprintable" in out
+
+
+def test_bundled_samples_pass_without_issued_on() -> None:
+    """The samples carry no `request.issued_on` (they are issued today): chars check takes them as they are."""
+    for sample in sorted((ROOT / "layouts" / "samples").glob("*.json")):
+        code, out = run(str(sample), "--layout", sample.stem, "--json-report")
+        report = json.loads(out)
+        assert code == 0 and report["failed"] == [] and report["uncovered"] == 0, (sample.name, report["failed"])
+
+
+def test_a_failed_record_says_why(tmp_path: Path) -> None:
+    envelope = json.loads(IVS_CASE.read_text(encoding="utf-8"))
+    envelope["request"]["issued_on"] = "27-11-2026"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(envelope, ensure_ascii=False), encoding="utf-8")
+    code, out = run(str(bad), "--layout", "juminhyo-setai")
+    assert code == 2
+    assert "request.issued_on" in out and "date" in out.lower()
