@@ -13,6 +13,7 @@ A sample tenant's sheets always carry the 「見本」 watermark; no layout or r
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import math
@@ -27,7 +28,7 @@ from renderer.compose.elements import COMPOSERS
 from renderer.compose.printed import my_numbers, page_shows_any, shows_any
 from renderer.compose.table import TablePageComposer, TablePlan, check_rows, plan_table
 from renderer.compose.text import Box, TextFitter
-from renderer.display import DocumentInfo, Op, Page, PagedDocument, TextRun
+from renderer.display import DocumentInfo, Op, Page, PagedDocument, Rect, TextRun
 from renderer.errors import LayoutError
 from renderer.fonts import CharEvent, FontSet
 from renderer.formats.registry import jinja_filters
@@ -166,10 +167,10 @@ class Composer:
 
     def _page(self, pos: SheetPos, ctx: Mapping[str, Any]) -> Page:
         ops: list[Op] = []
-        if self.doc.tenant.sample:
-            ops.append(self._watermark())
         for i, el in enumerate(self.layout.elements):
             self.element(el, f"elements[{i}]", (0.0, 0.0), ctx, pos, ops)
+        if self.doc.tenant.sample:
+            ops = self._under_watermark(ops)
         if self._my_numbers and not self.my_number_printed:
             self.my_number_printed = page_shows_any(self._my_numbers, ops)
         return Page(mm(self.page_w_mm), self.page_h, tuple(ops))
@@ -331,6 +332,21 @@ class Composer:
             return content.empty if content.empty is not None else self.layout.empty_text
         return format_value(value, content.format, ctx.get("item"), field=content.value,
                             where=f"{path}: {content.value}")
+
+    def _under_watermark(self, ops: list[Op]) -> list[Op]:
+        """The page's background fills (cell shading, zebra rows), then the 「見本」 watermark, then everything
+        else: a fill never hides the watermark, and the watermark never greys a line or a character. A
+        filled and stroked rectangle splits into its fill (below) and its frame (above)."""
+        fills: list[Op] = []
+        rest: list[Op] = []
+        for op in ops:
+            if isinstance(op, Rect) and op.fill_gray is not None:
+                fills.append(dataclasses.replace(op, stroke=None))
+                if op.stroke is not None:
+                    rest.append(dataclasses.replace(op, fill_gray=None))
+            else:
+                rest.append(op)
+        return [*fills, self._watermark(), *rest]
 
     def _watermark(self) -> TextRun:
         size = 150.0

@@ -158,3 +158,20 @@ def test_a_row_taller_than_a_page_splits_and_is_reported() -> None:
     assert any(e["step"] == "row_split" for e in c.overflow)
     drawn = "".join(r.text for p in pages for r in p)
     assert drawn.count("見本" * 3) >= 1
+
+
+def test_the_sample_watermark_lies_above_every_fill_and_below_every_line_and_character() -> None:
+    """Zebra rows and shaded headers are painted first, then 「見本」, then frames and text: no fill hides the
+    watermark (it survived only in fragments on 一覧表), and the watermark greys no character."""
+    from renderer.display import Line, Rect
+
+    for page in composer(kyufu(sample_kyufu_rows(30, seed=7))).stream([1]):
+        ops = list(page.ops)
+        mark = next(i for i, op in enumerate(ops) if isinstance(op, TextRun) and op.text == "見本"
+                    and op.size >= 100)
+        fills = [i for i, op in enumerate(ops) if isinstance(op, Rect) and op.fill_gray is not None]
+        assert fills and max(fills) < mark
+        assert all(op.stroke is None for op in ops if isinstance(op, Rect) and op.fill_gray is not None)
+        drawn = [i for i, op in enumerate(ops) if isinstance(op, (Line, TextRun)) or
+                 (isinstance(op, Rect) and op.fill_gray is None)]
+        assert min(i for i in drawn if i != mark) > mark
