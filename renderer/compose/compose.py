@@ -187,7 +187,7 @@ class Composer:
         for i, el in enumerate(self.layout.elements):
             if isinstance(el, RepeatElement):
                 items = self.items(el, f"elements[{i}].items", self.base)
-                sheets = max(sheets, math.ceil(len(items) / el.per_sheet))
+                sheets = max(sheets, el.sheets(len(items)))
             elif isinstance(el, TableElement):
                 sheets = max(sheets, len(self.table_plan().pages))
         self._sheets = sheets

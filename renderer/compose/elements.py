@@ -11,6 +11,7 @@ A new element type is its model in `renderer.spec.model` plus one function here,
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,15 +26,17 @@ from renderer.compose.text import Box
 from renderer.display import Barcode, Image, Line, Rect
 from renderer.errors import LayoutError
 from renderer.spec.model import (
+    HUMAN_READABLE_GAP_MM,
+    HUMAN_READABLE_LINES,
     BarcodeElement,
     BoxElement,
-    Condense,
     ElementModel,
     FieldElement,
     GridElement,
     GroupElement,
     ImageElement,
     LineElement,
+    PartElement,
     QrElement,
     RepeatElement,
     TableElement,
@@ -160,14 +163,37 @@ def _gs1_barcode(c: Composer, el: BarcodeElement, site: Site, source: Any) -> No
     site.ops.extend(placed.rects)
     if el.human_readable is not None:
         style = c.layout.styles[el.human_readable]
-        box = Box(left=mm(at[0]), top=c.y(at[1] + el.height_mm + 0.5), width=mm(to_mm(placed.symbol.w)),
-                  height=line_pitch_pt(style))
-        runs, _entry = c.fitter.fit(symbol.human_readable, box, style, align="center", valign="top",
-                                    overflow=[Condense(condense=0.6), "error"], field=f"{site.path}.source")
+        field = f"{site.path}.source"
+        lines = human_readable_lines(
+            symbol.human_readable, placed.symbol.w,
+            lambda text: c.fonts.width(c.fonts.runs(text, list(style.fonts), field=field), style.size_pt))
+        if len(lines) > HUMAN_READABLE_LINES:
+            raise LayoutError(f"{site.path}.human_readable: the digits need {len(lines)} lines at "
+                              f"{style.size_pt:g} pt under a {to_mm(placed.symbol.w):.1f} mm symbol (at most "
+                              f"{HUMAN_READABLE_LINES}; never condensed)", field=f"{site.path}.human_readable")
+        box = Box(left=mm(at[0]), top=c.y(at[1] + el.height_mm + HUMAN_READABLE_GAP_MM),
+                  width=placed.symbol.w, height=line_pitch_pt(style) * len(lines))
+        runs, _entry = c.fitter.fit("\n".join(lines), box, style, align="center", valign="top",
+                                    overflow=["wrap", "error"], field=field)
         site.ops.extend(runs)
 
 
-def compose_group(c: Composer, el: GroupElement, site: Site) -> None:
+def human_readable_lines(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
+    """The digits under a GS1-128 broken at their hyphens into lines no wider than the symbol (`width`, in
+    the unit `measure` returns), the hyphen ending its line: the manual-entry fallback is never condensed."""
+    lines: list[str] = []
+    current = ""
+    for group in re.findall(r"[^-]+-?", text):
+        if current and measure(current + group) > width:
+            lines.append(current)
+            current = group
+        else:
+            current += group
+    lines.append(current)
+    return lines
+
+
+def compose_group(c: Composer, el: GroupElement | PartElement, site: Site) -> None:
     origin = site.at(el.at)
     for i, child in enumerate(el.elements):
         c.element(child, f"{site.path}.elements[{i}]", origin, site.ctx, site.pos, site.ops)
@@ -175,8 +201,10 @@ def compose_group(c: Composer, el: GroupElement, site: Site) -> None:
 
 def compose_repeat(c: Composer, el: RepeatElement, site: Site) -> None:
     """The block once per slot of this sheet: the sheet's share of the items, then blank slots."""
+    first = el.first_index(site.pos.n)
+    if first is None:
+        return   # a sheet before the block's start_sheet
     items = c.items(el, f"{site.path}.items", site.ctx)
-    first = (site.pos.n - 1) * el.per_sheet
     origin = site.at(el.origin)
     for slot in range(el.per_sheet):
         index = first + slot
@@ -213,6 +241,7 @@ COMPOSERS: dict[type[ElementModel], ComposeFn] = {
     QrElement: compose_qr,
     BarcodeElement: compose_barcode,
     GroupElement: compose_group,
+    PartElement: compose_group,
     RepeatElement: compose_repeat,
     TableElement: compose_table,
 }

@@ -114,8 +114,9 @@ class TaxedAsset(Model):
                                                 description="都市計画税の相当税額 (円); null: not levied")
 
 
-#: 納付書 the layout places on a sheet (its repeat's per_sheet: a test keeps the two equal)
-SLIPS_PER_SHEET = 4
+#: 納付書 (3連, 210 × 99 mm strips) the layout places on a sheet from its second sheet on (its repeat's
+#: per_sheet: a test keeps the two equal)
+SLIPS_PER_SHEET = 3
 #: 課税明細書 lines the notice sheet has room for (its repeat's per_sheet)
 ASSET_LINES = 8
 
@@ -167,10 +168,3 @@ class NozeiNotice(Model):
     def fiscal_year_start(self) -> dt.date:
         """The first day of the 年度 (4月1日), for printing the 年度 in 和暦 (2027年度 → 令和9年度)."""
         return dt.date(self.tax_year, 4, 1)
-
-    @property
-    def slips_after_notice(self) -> list[Installment | None]:
-        """The 納付書 as the layout's repeat places them, `SLIPS_PER_SHEET` to a sheet: the slots of the first
-        sheet are empty (None: that sheet is the notice itself), then one 納付書 per installment, so the
-        納付書 start on the second sheet and fill every sheet they are on."""
-        return [None] * SLIPS_PER_SHEET + list(self.installments)

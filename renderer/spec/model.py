@@ -13,6 +13,7 @@ rules stage. Those are 実装不可機能 of the standard, so there is no key fo
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -24,7 +25,7 @@ from renderer.barcodes.customer import QUIET_ZONE_MM as CUSTOMER_QUIET_MM
 from renderer.barcodes.customer import symbol_size_mm
 from renderer.barcodes.gs1 import QUIET_MODULES as GS1_QUIET_MODULES
 from renderer.barcodes.gs1 import total_width_mm
-from renderer.units import one_line_height_mm
+from renderer.units import cell_lines_height_mm, one_line_height_mm
 
 SCHEMA_VERSION = 1
 
@@ -321,6 +322,12 @@ class QrElement(ElementModel):
         return _box(self.at, self.size, self.size)
 
 
+#: the digits under a GS1-128 (a 納付書's manual-entry fallback): smallest size, most lines, gap to the bars
+HUMAN_READABLE_MIN_PT = 8.0
+HUMAN_READABLE_LINES = 3
+HUMAN_READABLE_GAP_MM = 0.5
+
+
 class BarcodeElement(ElementModel):
     """A barcode drawn as bars: 日本郵便 カスタマバーコード from an addressee (郵便番号 + 住所表示番号), or
     the コンビニ収納 GS1-128 of a 納付書 installment (AI 91, 44 digits). `source` names the data object."""
@@ -332,7 +339,10 @@ class BarcodeElement(ElementModel):
     size_pt: float = Field(default=10.0, ge=8.0, le=11.5, description="カスタマバーコード size (8–11.5 pt)")
     module_mm: float = Field(default=0.19, gt=0.1, le=0.3, description="GS1-128 module width")
     height_mm: float = Field(default=10.0, ge=10.0, le=30.0, description="GS1-128 bar height (≥ 10 mm)")
-    human_readable: Identifier | None = Field(default=None, description="style for the digits under a GS1-128")
+    human_readable: Identifier | None = Field(
+        default=None, description="style for the digits under a GS1-128: the manual-entry fallback, at least "
+                                  f"{HUMAN_READABLE_MIN_PT:g} pt, never condensed, wrapped at its hyphens onto at most "
+                                  f"{HUMAN_READABLE_LINES} lines the symbol's width")
 
     def extent(self, styles: Mapping[str, Style]) -> Extent:
         """The symbol with its quiet zone, which must stay blank and so belongs to the element."""
@@ -343,7 +353,10 @@ class BarcodeElement(ElementModel):
             return (x - quiet, y - quiet, x + w + quiet, y + h + quiet)
         width = total_width_mm(self.module_mm)
         quiet = GS1_QUIET_MODULES * self.module_mm
-        return (x - quiet, y, x - quiet + width, y + self.height_mm)
+        below = 0.0
+        if self.human_readable is not None and self.human_readable in styles:
+            below = HUMAN_READABLE_GAP_MM + cell_lines_height_mm(styles[self.human_readable], HUMAN_READABLE_LINES)
+        return (x - quiet, y, x - quiet + width, y + self.height_mm + below)
 
 
 class GroupElement(ElementModel):
@@ -352,6 +365,24 @@ class GroupElement(ElementModel):
     type: Literal["group"]
     at: Point = (0.0, 0.0)
     elements: list[Element]
+
+    def children(self) -> tuple[Children, ...]:
+        return (Children("elements", self.elements, self.at, None, False),)
+
+
+PartId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,63}$", description="a part file layouts/parts/<id>.yaml")]
+
+
+class PartElement(ElementModel):
+    """A reusable layout part (``layouts/parts/<use>.yaml``: its styles and elements) placed at `at`, like a
+    group. The loader fills `elements` from the part file (a layout never writes them) and merges the part's
+    styles into the layout's; a part cannot contain a part."""
+
+    type: Literal["part"]
+    use: PartId
+    at: Point = (0.0, 0.0)
+    elements: list[Element] = Field(
+        default_factory=list, description="filled from the part file when the layout is loaded; never written")
 
     def children(self) -> tuple[Children, ...]:
         return (Children("elements", self.elements, self.at, None, False),)
@@ -367,7 +398,22 @@ class RepeatElement(ElementModel):
     step: Point
     blank_slots: Literal["draw", "skip"] = Field(
         default="draw", description="draw: unused slots show their frames and labels with no values")
+    start_sheet: int = Field(
+        default=1, ge=1, le=20,
+        description="the sheet the first item is placed on; earlier sheets carry none of the block (a notice "
+                    "sheet before its 納付書)")
     block: list[Element]
+
+    def sheets(self, items: int) -> int:
+        """The sheets the block needs for `items` items, counting the sheets before `start_sheet` (0 when
+        there are no items: the block then adds no sheet)."""
+        return self.start_sheet - 1 + math.ceil(items / self.per_sheet) if items else 0
+
+    def first_index(self, sheet: int) -> int | None:
+        """The index of the first item placed on sheet `sheet` (1-based); None before `start_sheet`."""
+        if sheet < self.start_sheet:
+            return None
+        return (sheet - self.start_sheet) * self.per_sheet
 
     def slot_offset(self, slot: int) -> Offset:
         """Where slot `slot` (0-based) of the block is drawn, relative to the block's origin."""
@@ -472,10 +518,11 @@ class TableElement(ElementModel):
 
 #: every element type: the one list to extend with a new type (tags and the JSON Schema follow from it)
 AnyElement = (TextElement | FieldElement | LineElement | BoxElement | GridElement | ImageElement | QrElement
-              | BarcodeElement | GroupElement | RepeatElement | TableElement)
+              | BarcodeElement | GroupElement | PartElement | RepeatElement | TableElement)
 Element = Annotated[AnyElement, Field(discriminator="type")]
 
 GroupElement.model_rebuild()
+PartElement.model_rebuild()
 RepeatElement.model_rebuild()
 
 ELEMENT_TYPES: tuple[type[ElementModel], ...] = get_args(AnyElement)

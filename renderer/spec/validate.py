@@ -1,6 +1,7 @@
 """Validate a layout: structure (pydantic) and meaning (names, paths, fonts, templates, geometry).
 
-In: a layout file path (or loaded YAML), the fonts. Out: a `LayoutSpec`, or `LayoutError` carrying
+In: a layout file path (or loaded YAML), the fonts; its part elements are filled from layouts/parts/ first
+(`renderer.spec.parts`). Out: a `LayoutSpec`, or `LayoutError` carrying
 *every* problem found, each with its path, source line and a hint (never just the first one).
 
 Elements are walked through their own `children()`; every element gets the same checks (its `when`, and
@@ -31,6 +32,7 @@ from renderer.paths import models_in
 from renderer.spec.load import Loaded, load_yaml
 from renderer.spec.model import (
     ELEMENT_TAGS,
+    HUMAN_READABLE_MIN_PT,
     NUMBER_PATTERN,
     SCHEMA_VERSION,
     BarcodeElement,
@@ -50,6 +52,7 @@ from renderer.spec.model import (
     TextContent,
     TextElement,
 )
+from renderer.spec.parts import resolve_parts
 from renderer.templating import Templates
 from renderer.units import paper_size_mm
 
@@ -61,8 +64,12 @@ REPEAT_NAMES = frozenset({"item", "slot", "index", "blank", "first_blank"})
 _PLAIN_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
+#: where a layout's parts live, beside the layouts (``{type: part, use: <id>}`` → ``parts/<id>.yaml``)
+PARTS_DIR = "parts"
+
+
 def load_layout(path: Path, fonts: FontSet) -> LayoutSpec:
-    spec = validate_loaded(load_yaml(path), fonts)
+    spec = validate_loaded(resolve_parts(load_yaml(path), path.parent / PARTS_DIR), fonts)
     if spec.id != path.stem:
         raise LayoutError(f"{path}: id {spec.id!r} does not match the file name",
                           diagnostics=[Diagnostic("id", f"the layout in {path.name} must have id {path.stem!r}",
@@ -298,8 +305,15 @@ def _check_qr(checks: _Checks, at: _Placed, el: QrElement) -> Iterator[Diagnosti
 
 def _check_barcode(checks: _Checks, at: _Placed, el: BarcodeElement) -> Iterator[Diagnostic]:
     yield from _path_problem(el.source, f"{at.path}.source", at.names, checks.diag)
-    if el.human_readable is not None and el.human_readable not in checks.spec.styles:
-        yield checks.diag(f"{at.path}.human_readable", f"unknown style {el.human_readable!r}")
+    if el.human_readable is not None:
+        style = checks.spec.styles.get(el.human_readable)
+        if style is None:
+            yield checks.diag(f"{at.path}.human_readable", f"unknown style {el.human_readable!r}")
+        elif style.size_pt < HUMAN_READABLE_MIN_PT:
+            yield checks.diag(f"{at.path}.human_readable",
+                              f"the digits under a GS1-128 are the manual-entry fallback: at least "
+                              f"{HUMAN_READABLE_MIN_PT:g} pt (style {el.human_readable!r} is {style.size_pt:g} pt)",
+                              "use a style of 8 pt or more; the digits wrap at their hyphens, never condense")
 
 
 def _check_repeat(checks: _Checks, at: _Placed, el: RepeatElement) -> Iterator[Diagnostic]:

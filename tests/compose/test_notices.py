@@ -117,10 +117,10 @@ def test_tax_notice_has_one_slip_with_a_gs1_barcode_per_installment(tmp_path: Pa
     env = json.loads((ROOT / "layouts" / "samples" / "tsuchisho-nozei.json").read_text(encoding="utf-8"))
     result = renderer_for(tmp_path).render(env, layout_id="tsuchisho-nozei")
     text = text_of(result.pdf)
-    assert result.pages == 2
+    assert result.pages == 3   # the notice, then three 3連 納付書 to a sheet
     for n in range(1, 5):
         assert f"第{n}期" in text
-    assert text.count("(91)912345-") == 4 and "154,500" in text
+    assert text.count("(91)912345-") == 4 and "154,500" in text   # one GS1-128, on the 領収済通知書
     assert result.display.count("barcode qr") == 4
 
 

@@ -269,7 +269,7 @@ def test_the_sample_data_reconciles_with_the_standard_rate() -> None:
 def test_the_tax_year_is_printed_in_wareki_like_every_date(tmp_path: Path) -> None:
     text = text_of(render(tmp_path, envelope()).pdf)
     assert "令和9年度固定資産税・都市計画税納税通知書" in text
-    assert "納付書令和9年度" in text
+    assert text.count("年度・期別令和9年度") == 3 * len(SAMPLE["data"]["installments"])   # every part of every 納付書
     assert "2027年度" not in text and "2027" not in text.replace("-", "")
 
 
@@ -306,19 +306,82 @@ def test_the_installment_table_has_no_empty_rows(tmp_path: Path) -> None:
 
 def test_no_page_is_blank_in_its_top_half(tmp_path: Path) -> None:
     pages = pages_of(render(tmp_path, envelope()).display)
-    assert len(pages) == 2
+    assert len(pages) == 3   # the notice, then 3 + 1 納付書
     for n, page in enumerate(pages, start=1):
         drawn = [op for op in page if not op.watermark and op.y > PAGE_H / 2]
         assert drawn, f"page {n} is blank in its top half"
 
 
-def test_the_slips_fill_the_sheets_after_the_notice(tmp_path: Path) -> None:
+PART_TITLES = ("領収証書", "納付済通知書", "領収済通知書")
+
+
+def _titles(page: list[Op]) -> list[str]:
+    return [op.text for op in texts(page) if op.text in PART_TITLES]
+
+
+def test_the_slips_start_on_the_second_sheet_three_to_a_sheet(tmp_path: Path) -> None:
     layout = yaml.safe_load((ROOT / "layouts" / f"{LAYOUT}.yaml").read_text(encoding="utf-8"))
-    (slips,) = [el for el in layout["elements"] if el.get("items") == "data.slips_after_notice"]
-    assert slips["per_sheet"] == SLIPS_PER_SHEET
+    (slips,) = [el for el in layout["elements"] if el.get("items") == "data.installments" and "start_sheet" in el]
+    assert (slips["per_sheet"], slips["start_sheet"]) == (SLIPS_PER_SHEET, 2)
+    assert slips["block"] == [{"type": "part", "use": "nofusho-3ren"}]
     pages = pages_of(render(tmp_path, envelope()).display)
-    assert not any(op.text.startswith("納付書") for op in texts(pages[0]))
-    assert sum(op.text.startswith("納付書") for op in texts(pages[1])) == SLIPS_PER_SHEET
+    assert _titles(pages[0]) == []
+    assert sorted(_titles(pages[1])) == sorted(PART_TITLES * 3)
+    assert sorted(_titles(pages[2])) == sorted(PART_TITLES)
+
+
+def _strip_texts(page: list[Op], strip: int) -> list[Op]:
+    """The texts of the strip-th 納付書 (0-based) of a slip sheet: 99 mm strips from the top."""
+    top, bottom = PAGE_H - strip * 99 * MM, PAGE_H - (strip + 1) * 99 * MM
+    return [op for op in texts(page) if bottom < op.y <= top]
+
+
+def _part_of(op: Op) -> int:
+    """Which part of its strip an op is on: 0 領収証書 (x 6–64 mm), 1 納付済通知書, 2 領収済通知書 (128–204)."""
+    return 0 if op.x < 65.5 * MM else 1 if op.x < 126.5 * MM else 2
+
+
+def test_every_part_of_every_slip_carries_what_a_bank_needs(tmp_path: Path) -> None:
+    """Three parts per 期, each with its 領収日付印 area, 納入先, 税目, 年度・期別, 納期限, 通知書番号, amount
+    with 円, the payer's address and name (domain reference §6.1)."""
+    result = render(tmp_path, envelope())
+    pages = pages_of(result.display)
+    installments = SAMPLE["data"]["installments"]
+    for n, inst in enumerate(installments):
+        strip = _strip_texts(pages[1 + n // SLIPS_PER_SHEET], n % SLIPS_PER_SHEET)
+        amount = f"{inst['amount']:,}円"
+        for part in range(3):
+            mine = [op.text for op in strip if _part_of(op) == part]
+            joined = "".join(mine)
+            assert PART_TITLES[part] in mine and "領収日付印" in mine, (n, part, mine)
+            assert amount in mine and "R9-000017" in mine, (n, part)
+            for needed in ("納入先", "佐倉市会計管理者", "固定資産税・都市計画税", "令和9年度", inst["period"],
+                           "千葉県佐倉市栄町", "見本\u3000花子\u3000様", "納期限", "通知書番号"):
+                assert needed in joined, (n, part, needed)
+
+
+def test_the_codes_fallback_digits_are_legible_and_complete(tmp_path: Path) -> None:
+    """The digits under the GS1-128 and the eL番号 are the manual-entry fallback: 8 pt or more, never
+    condensed, and the digit lines put together give the symbol's whole human-readable text."""
+    from renderer.barcodes.gs1 import convenience_barcode
+
+    display = render(tmp_path, envelope()).display
+    pages = pages_of(display)
+    inst = SAMPLE["data"]["installments"][0]
+    slip = inst["slip"]
+    symbol = convenience_barcode(issuer_code=slip["issuer_code"], free_field=slip["free_field"],
+                                 reissue=slip["reissue"], due_date=dt.date.fromisoformat(inst["due_on"]),
+                                 stamp_flag=slip["stamp_flag"], amount=inst["amount"])
+    strip = _strip_texts(pages[1], 0)
+    digit_lines = [op for op in strip if _part_of(op) == 2 and re.fullmatch(r"[()0-9-]+", op.text)]
+    assert "".join(op.text for op in digit_lines) == symbol.human_readable
+    el = [op for op in strip if op.text.startswith("eL番号")]
+    assert len(el) == 1 and slip["el_number"] in el[0].text
+    for op in [*digit_lines, *el]:
+        line = op.line
+        size = float(line.split()[4])
+        assert size >= 8.0, line
+        assert "hscale" not in line and "h_scale" not in line, line
 
 
 @pytest.mark.parametrize("case", [p.parent.name for p in GOLDEN] + ["twelve-installments"])

@@ -140,7 +140,7 @@ def test_the_rate_is_the_tenants_parameter(tmp_path: Path) -> None:
     for inst, amount in zip(installments, (45400, 45100, 45100, 45100), strict=True):
         inst["amount"] = amount
     ok = envelope(fixed_asset_tax=148600, annual_tax=180700, installments=installments)
-    assert renderer_for(tmp_path / "ok", layouts).render(ok, layout_id=LAYOUT).pages == 2
+    assert renderer_for(tmp_path / "ok", layouts).render(ok, layout_id=LAYOUT).pages == 3
     # a tenant's rate that is not a number is refused when the tenant's parameters are read
     doc["defaults"]["parameters"][LAYOUT] = {"tax_rate": "1.4%"}
     tenant.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
