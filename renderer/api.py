@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from renderer.bind import BoundDocument, bind
 from renderer.caller import Caller
-from renderer.compose.compose import Composer, issue_number
+from renderer.compose.compose import UNNUMBERED, Composer, issue_number
 from renderer.diagnostics import from_pydantic
 from renderer.display import Page, PagedDocument, dump_header, dump_page
 from renderer.draw import draw
@@ -132,6 +132,8 @@ class RenderResult:
     pdf_sha256: str = ""
     log_seq: int = 0
     numbers: list[IssuedNumber] = field(default_factory=list)
+    #: copies drawn (each with its own 発行番号 when the layout prints one; `issue_numbers` is empty otherwise)
+    copies: int = 1
 
 
 @lru_cache(maxsize=4)
@@ -273,13 +275,17 @@ class Renderer:
                 with_display: bool) -> RenderResult:
         doc, dv = plan.doc, plan.dv
         request, tenant = doc.request, doc.tenant
-        reserve = LogRecord("reserve", now, request_body(plan.doc, caller), job=job)
-        reserve_seq, numbers = self.issue_log.reserve(reserve, tenant.code, request.issued_on, request.terminal,
-                                                      request.printer, request.copies)
+        numbered = doc.layout.prints_issue_number   # a number that is not printed is not spent
+        reserve_seq: int | None = None
+        numbers: list[IssuedNumber] = []
+        if numbered:
+            reserve = LogRecord("reserve", now, request_body(plan.doc, caller), job=job)
+            reserve_seq, numbers = self.issue_log.reserve(reserve, tenant.code, request.issued_on,
+                                                          request.terminal, request.printer, request.copies)
         try:
             composer = Composer(doc, self.fonts)
-            serials = [n.serial for n in numbers]
-            issue_numbers = [issue_number(doc, s) for s in serials]
+            serials = [n.serial for n in numbers] if numbered else [UNNUMBERED] * request.copies
+            issue_numbers = [issue_number(doc, s) for s in serials] if numbered else []
             parts: list[str] = []
             pages = 0
 
@@ -299,7 +305,8 @@ class Renderer:
                                    pdf_sha256=sha, closes=numbers)
             seq = self.issue_log.append(record)   # no record, no PDF: raises IssueLogError (exit 1)
         except BaseException as exc:   # the numbers were reserved: account for them before going on
-            self.void(reserve_seq, doc, caller, now, void_reason(exc), getattr(exc, "rule", None))
+            if reserve_seq is not None:
+                self.void(reserve_seq, doc, caller, now, void_reason(exc), getattr(exc, "rule", None))
             raise
         return RenderResult(
             pdf=pdf,
@@ -317,6 +324,7 @@ class Renderer:
             pdf_sha256=sha,
             log_seq=seq,
             numbers=numbers,
+            copies=request.copies,
         )
 
     def void(self, reserve_seq: int, doc: BoundDocument, caller: Caller, now: dt.datetime, reason: str,

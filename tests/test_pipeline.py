@@ -302,3 +302,31 @@ def test_mode_table_is_what_the_modes_say() -> None:
     assert [m.value for m in Mode] == ["render", "batch", "validate", "chars"]
     assert [(m.reads_registry, m.checks_request, m.counts_sheets) for m in Mode] == [
         (True, True, True), (True, True, True), (False, True, True), (False, False, False)]
+
+
+def _envelope_of(layout: str) -> dict[str, Any]:
+    env: dict[str, Any] = json.loads((ROOT / "layouts" / "samples" / f"{layout}.json").read_text(encoding="utf-8"))
+    env["request"]["issued_on"] = CLOCK.date().isoformat()
+    return env
+
+
+@pytest.mark.parametrize("layout", ["ichiran-kyufu", "ichiran-idosha"])
+def test_a_layout_that_prints_no_issue_number_spends_none(renderer: Renderer, layout: str) -> None:
+    """A number that never reaches the paper is not issued: a list renders with no reservation, no serial,
+    and a render record that closes nothing; the log still verifies."""
+    assert not renderer.layout(layout).prints_issue_number
+    result = renderer.render(_envelope_of(layout), layout_id=layout)
+    assert result.issue_numbers == [] and result.numbers == [] and result.copies == 1
+    bodies = [json.loads(r["body"]) for r in renderer.issue_log.records()]
+    assert [b["event"] for b in bodies] == ["render"] and bodies[0]["issue_numbers"] == []
+    assert renderer.issue_log.verify().ok
+    assert "発行番号" not in "".join(pages_text(result.pdf))
+
+
+@pytest.mark.parametrize("layout", ["juminhyo-setai", "tsuchisho-nozei"])
+def test_a_number_that_is_spent_is_the_number_on_the_paper(renderer: Renderer, layout: str) -> None:
+    env = _envelope_of(layout)
+    assert renderer.layout(layout).prints_issue_number
+    result = renderer.render(env, layout_id=layout)
+    assert len(result.issue_numbers) == 1 == len(result.numbers)
+    assert squash(result.issue_numbers[0]) in squash(pages_text(result.pdf)[0])

@@ -22,11 +22,11 @@ from sqlalchemy.engine import Connection
 
 from renderer.api import Mode, Plan, Renderer
 from renderer.batch.journal import FileRow, RecordRow
-from renderer.batch.records import BatchLog, SerialKey, numbers_of, serial_key
+from renderer.batch.records import BatchLog, SerialKey, issue_numbers_of, numbers_of, serial_key
 from renderer.batch.source import InputIndex, Source
 from renderer.batch.status import FileStatus, RecordStatus
 from renderer.batch.work import PlannedRecord
-from renderer.compose.compose import issue_number
+from renderer.compose.compose import UNNUMBERED
 from renderer.envelope import Envelope
 from renderer.errors import ChohyoError, InputError, LayoutError, RefusedError, UsageError
 from renderer.spec.model import LayoutSpec
@@ -138,8 +138,9 @@ def reserve(conn: Connection, chunk: list[Outcome], name: str | None, log: Batch
     wanted: dict[SerialKey, int] = {}
     for o in placed:
         assert o.plan is not None
-        key = serial_key(o.plan)
-        wanted[key] = wanted.get(key, 0) + o.plan.copies
+        if o.plan.doc.layout.prints_issue_number:   # a layout that prints none spends none
+            key = serial_key(o.plan)
+            wanted[key] = wanted.get(key, 0) + o.plan.copies
     pools = {key: iter(allocate_in(conn, *key, n)) for key, n in wanted.items()}
     rows: list[RecordRow] = []
     file = FilePlan(name or "")
@@ -149,11 +150,11 @@ def reserve(conn: Connection, chunk: list[Outcome], name: str | None, log: Batch
             rows.append(o.row)
             continue
         req, doc = o.plan.doc.request, o.plan.doc
-        pool = pools[serial_key(o.plan)]
-        serials = tuple(next(pool) for _ in range(req.copies))
+        pool = pools.get(serial_key(o.plan))
+        serials = tuple(next(pool) if pool is not None else UNNUMBERED for _ in range(req.copies))
         rows.append(RecordRow(o.position, o.line, RecordStatus.PLANNED, file=name, tenant=doc.tenant.code,
                               day=req.issued_on.isoformat(), terminal=req.terminal, printer=req.printer,
-                              serials=serials, issue_numbers=tuple(issue_number(doc, s) for s in serials),
+                              serials=serials, issue_numbers=tuple(issue_numbers_of(o.plan, serials)),
                               pages=o.pages))
         file.add(o.position, o.plan, serials, o.line)
     row = FileRow(name, placed[0].position, placed[-1].position, FileStatus.PLANNED, None, None) if name else None

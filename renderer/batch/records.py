@@ -18,7 +18,7 @@ from renderer.api import Plan, refusal_record, render_record
 from renderer.batch.journal import RecordRow
 from renderer.batch.work import FileResult, RecordResult
 from renderer.caller import Caller
-from renderer.compose.compose import issue_number
+from renderer.compose.compose import UNNUMBERED, issue_number
 from renderer.envelope import Envelope
 from renderer.errors import RefusedError
 from renderer.settings import Settings
@@ -35,7 +35,14 @@ def serial_key(plan: Plan) -> SerialKey:
 
 
 def numbers_of(plan: Plan, serials: Sequence[int]) -> tuple[IssuedNumber, ...]:
-    return tuple(IssuedNumber(*serial_key(plan), s) for s in serials)
+    """The issued numbers of a record's serials (none for a layout that prints no 発行番号: its copies carry
+    the placeholder `UNNUMBERED`)."""
+    return tuple(IssuedNumber(*serial_key(plan), s) for s in serials if s != UNNUMBERED)
+
+
+def issue_numbers_of(plan: Plan, serials: Sequence[int]) -> list[str]:
+    """The printed 発行番号 of a record's copies (empty when its layout prints none)."""
+    return [issue_number(plan.doc, s) for s in serials if s != UNNUMBERED]
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,7 @@ class BatchLog:
     def render(self, plan: Plan, serials: Sequence[int], line: int, drawn: RecordResult, file: str,
                sha256: str, now: dt.datetime) -> LogRecord:
         return render_record(
-            plan, now, pages=drawn.pages, issue_numbers=[issue_number(plan.doc, s) for s in serials],
+            plan, now, pages=drawn.pages, issue_numbers=issue_numbers_of(plan, serials),
             seal_printed=drawn.seal_printed, my_number_printed=drawn.my_number_printed, pdf_sha256=sha256,
             closes=numbers_of(plan, serials), extra={"batch": self.run_id, "file": file, "record": line})
 
@@ -76,13 +83,14 @@ class BatchLog:
 
     def void_row(self, row: RecordRow) -> LogRecord | None:
         """The void record for a journal row's serials (a record the rules refuse on resume)."""
-        if not row.serials or row.tenant is None or row.day is None:
+        if not [s for s in row.serials if s != UNNUMBERED] or row.tenant is None or row.day is None:
             return None
         day = dt.date.fromisoformat(row.day)
         return LogRecord("void", self.settings.now(), {
             "tenant": row.tenant, "layout": self.layout, "caller": self.caller.record(),
             "reason": "refused-on-resume", "batch": self.run_id, "record": row.line},
-            closes=tuple(IssuedNumber(row.tenant, day, row.terminal or "", row.printer or "", s) for s in row.serials))
+            closes=tuple(IssuedNumber(row.tenant, day, row.terminal or "", row.printer or "", s) for s in row.serials
+                         if s != UNNUMBERED))
 
 
-__all__ = ["BatchLog", "SerialKey", "numbers_of", "serial_key"]
+__all__ = ["BatchLog", "SerialKey", "issue_numbers_of", "numbers_of", "serial_key"]

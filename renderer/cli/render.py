@@ -67,8 +67,9 @@ def deliver(result: RenderResult, layout_id: str, output: Path, *, report: Path 
     else:
         sidecar.unlink(missing_ok=True)   # never leave a stale report next to a new PDF
     write_atomic(output, result.pdf)
-    err.print(f"wrote {output} ({result.pages} page(s), 発行番号 {', '.join(result.issue_numbers)})",
-              markup=False)
+    numbers = f"発行番号 {', '.join(result.issue_numbers)}" if result.issue_numbers else \
+        "no 発行番号: the layout prints none, so none was spent"
+    err.print(f"wrote {output} ({result.pages} page(s), {numbers})", markup=False)
     for warning in result.warnings:   # DV 支援措置: period ended etc. (protection continues)
         err.print(f"warning: {warning}", markup=False)
     if result.overflow:

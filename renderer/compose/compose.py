@@ -81,6 +81,10 @@ def shared_templates() -> Templates:
     return Templates(jinja_filters())
 
 
+#: the serial a copy is composed with when its layout prints no 発行番号 (nothing is reserved; series start at 1)
+UNNUMBERED = 0
+
+
 def issue_number(doc: BoundDocument, serial: int) -> str:
     """発行番号 without the page part: 発行年月日 市区町村名 端末 プリンタ 連番 (blank device parts dropped).
     The request names a terminal and a printer by id; the tenant file declares the names printed here."""

@@ -132,7 +132,7 @@ def run(renderer: Renderer, job: Job) -> Result:
             return validate(renderer, job.raw, job.layout_id, job.caller)
         result = renderer.render(job.raw, layout_id=job.layout_id, with_display=False, caller=job.caller,
                                  job=job.job_id)
-        copies = len(result.issue_numbers)
+        copies = result.copies
         return RenderOutput(pdf=result.pdf, issue_numbers=result.issue_numbers,
                             sheets_per_copy=result.sheets_per_copy, pages=result.pages, copies=copies,
                             overflow=summarize(result.overflow), log_seq=result.log_seq,

@@ -13,6 +13,7 @@ rules stage. Those are 実装不可機能 of the standard, so there is no key fo
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -826,3 +827,10 @@ class LayoutSpec(Model):
     # the data is bound; input that breaks one is refused (exit 2) before anything is drawn or any number spent.
     checks: list[ConsistencyCheck] = Field(
         default_factory=list, description="figures that must agree; input breaking one is refused (exit 2)")
+
+    @functools.cached_property
+    def prints_issue_number(self) -> bool:
+        """Does the layout print the 発行番号 anywhere (a template or value naming ``issue_number``)? A render
+        spends serials only when it does: a number that never reaches the paper is not issued (a certificate
+        must print it on every sheet, which validation checks)."""
+        return re.search(r"\bissue_number\b", self.model_dump_json(by_alias=True)) is not None

@@ -84,6 +84,7 @@ def _layouts_copy(tmp_path: Path) -> Path:
     for layout in sorted(LAYOUTS.glob("*.yaml")):
         shutil.copy2(layout, target / layout.name)
     shutil.copytree(LAYOUTS / "tenants", target / "tenants")
+    shutil.copytree(LAYOUTS / "parts", target / "parts")
     return target
 
 

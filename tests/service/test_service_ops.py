@@ -26,6 +26,7 @@ from svckit import TENANT_A, make_keys, sample, service_settings
 from typer.testing import CliRunner
 
 from renderer.cli import app as cli
+from renderer.envelope import MAX_COPIES
 from renderer.service import create_app
 from renderer.service.keys import KeyStore
 from renderer.service.logs import JsonFormatter
@@ -56,6 +57,17 @@ def _big_list(rows: int) -> dict[str, Any]:
     base = env["data"]["rows"]
     env["data"]["rows"] = [dict(copy.deepcopy(base[i % len(base)]), person_id=str(500000000 + i))
                            for i in range(rows)]
+    return env
+
+
+def _big_household(members: int) -> dict[str, Any]:
+    """A 住民票 of a numbered layout that takes seconds to draw: a large household (施設・寮), many copies."""
+    env = sample("juminhyo-setai", copies=MAX_COPIES)
+    people = env["data"]["household"]["members"]
+    base = [m for m in people if "foreign" not in m]
+    child = base[-1]
+    extra = [dict(copy.deepcopy(child), person_id=str(300000000 + i)) for i in range(members - len(people))]
+    env["data"]["household"]["members"] = people + extra
     return env
 
 
@@ -159,16 +171,16 @@ def test_a_worker_killed_mid_render_leaves_its_numbers_voided(tmp_path: Path) ->
     """kill -9 of the worker after it reserved its 発行番号: the service writes the void record in its place,
     and the log verifies with every number accounted for."""
     settings = service_settings(tmp_path, workers=1, queue_size=0, render_timeout_s=60.0,
-                                max_body_bytes=4_000_000, max_persons=5000)
+                                max_body_bytes=4_000_000, max_persons=5000, max_copies=MAX_COPIES)
     keys = make_keys(settings)
-    slow = _big_list(4000)
+    slow = _big_household(99)   # a numbered layout (lists print no 発行番号 and reserve none)
     app = create_app(settings)
     service = app.state.service
     log = service.renderer.issue_log
     with TestClient(app, raise_server_exceptions=False) as client:
         results: list[httpx2.Response] = []
         worker = threading.Thread(target=lambda: results.append(
-            client.post("/v1/render/ichiran-kyufu", json=slow, headers=keys(TENANT_A, "render"))))
+            client.post("/v1/render/juminhyo-setai", json=slow, headers=keys(TENANT_A, "render"))))
         worker.start()
         deadline = time.monotonic() + 60
         while not any(r["event"] == "reserve" for r in log.records()) and time.monotonic() < deadline:

@@ -90,7 +90,7 @@ async def render(call: EnvelopeDep, request: Request, service: ServiceDep) -> Re
         await run_in_threadpool(service.renderer.spoil, out.numbers, out.issue_numbers, layout=spec.id,
                                 tenant=principal.tenant, caller=caller, reason="client-gone")
         raise ProblemError(499, "client-closed-request", "Client Closed Request",
-                           "the client went away before the PDF was sent; its 発行番号 were voided")
+                           "the client went away before the PDF was sent; it was voided (with its 発行番号, if any)")
     service.metrics.pages.labels(principal.tenant, spec.id).inc(out.pages)
     context_of(request.scope).add(pages=out.pages, copies=out.copies, sheets=out.sheets_per_copy,
                                   issue_log_seq=out.log_seq)
