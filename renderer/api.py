@@ -219,6 +219,10 @@ class Renderer:
         envelope = parse_envelope(raw, today=today or now.astimezone(TOKYO).date())
         spec = self.layout_for(envelope, layout_id, error=InputError if mode is Mode.BATCH else UsageError)
         tenant = self.tenant(envelope.tenant)
+        for kind, why in spec.not_issued_by.items():
+            if kind in tenant.kinds:
+                raise (InputError if mode is Mode.BATCH else UsageError)(
+                    f"tenant: {tenant.code} ({tenant.local_name}) does not issue {spec.id}: {why}", field="tenant")
         try:
             return self.plan(envelope, spec, tenant, now, caller=who, registry=registry, mode=mode)
         except RefusedError as exc:

@@ -172,6 +172,17 @@ class Tenant:
         return self.file.sample
 
     @property
+    def kinds(self) -> frozenset[str]:
+        """What sort of local body the tenant is, as layouts name it in `not_issued_by`: ``special_ward``
+        for Tokyo's 23 特別区 (団体コード 13101–13123, 地方自治法281条), ``ward_office`` for a 政令市の区."""
+        out = set()
+        if self.code[:2] == "13" and 101 <= int(self.code[2:5]) <= 123:
+            out.add("special_ward")
+        if self.file.ward:
+            out.add("ward_office")
+        return frozenset(out)
+
+    @property
     def local_name(self) -> str:
         """市区町村名 as in the 発行番号: 佐倉市, 神戸市中央区, 千代田区."""
         f = self.file

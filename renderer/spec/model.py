@@ -823,6 +823,11 @@ class LayoutSpec(Model):
     issued_on_window: IssuedOnWindow | None = Field(
         default=None, description="notices and lists: the dates request.issued_on may be (default 60 days back, "
                                   "180 ahead); a certificate is always dated today")
+    # Local bodies that do not issue this form: ``special_ward`` (Tokyo's 特別区, where e.g. 固定資産税 is
+    # levied by 東京都, 地方税法734条1項), ``ward_office`` (a 政令市の区). A render for such a tenant is a
+    # usage error (exit 2) naming the reason, before anything is spent.
+    not_issued_by: dict[Literal["special_ward", "ward_office"], Annotated[str, Field(min_length=1, max_length=200)]] = \
+        Field(default_factory=dict, description="kind of local body → why it does not issue this form")
     # Figures that must agree (期別合計 = 年税額; 課税標準額 × 税率, rounded as declared, = 税額): checked when
     # the data is bound; input that breaks one is refused (exit 2) before anything is drawn or any number spent.
     checks: list[ConsistencyCheck] = Field(

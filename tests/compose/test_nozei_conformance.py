@@ -403,3 +403,18 @@ def test_no_tax_name_is_broken_across_lines(tmp_path: Path, case: str) -> None:
             for name in TAX_NAMES:
                 for k in range(1, len(name)):
                     assert not (a.endswith(name[:k]) and b.startswith(name[k:])), f"{name} split: {a!r} / {b!r}"
+
+
+def test_a_special_ward_does_not_issue_the_notice(tmp_path: Path) -> None:
+    """In Tokyo's 特別区 固定資産税・都市計画税 are levied by 東京都 (地方税法734条1項): a 特別区 tenant's
+    render is refused as a usage error before anything is spent; a 政令市の区 still issues it."""
+    from renderer.errors import UsageError
+
+    renderer = renderer_for(tmp_path)
+    env = envelope("131016")
+    with pytest.raises(UsageError, match="地方税法734条1項") as info:
+        renderer.render(env, layout_id=LAYOUT)
+    assert info.value.field == "tenant" and info.value.exit_code == 2
+    assert renderer.issue_log.records() == []
+    assert renderer.tenant("131016").kinds == {"special_ward"}
+    assert renderer.tenant("281107").kinds == {"ward_office"} and renderer.tenant("122122").kinds == set()
