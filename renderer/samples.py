@@ -1,8 +1,10 @@
-"""Sample seals for sample tenants: a square 公印 that visibly says 見本.
+"""Sample seals for sample tenants, and fictitious sample data for the lists and notices.
 
 In: the office title (e.g. 千葉県佐倉市長) and the fonts directory. Out: PNG bytes (black on white,
 600×600 px). Used by `chohyo tenants sample-seal` to make the seals of `layouts/tenants/`, so a demo
 certificate can never pass for a real one.
+The generators `sample_idosha_rows`, `sample_kyufu_rows` and `sample_notices` make deterministic (per seed)
+fictitious rows and envelopes for samples, golden cases, tests and benchmarks; see the notes above them.
 """
 
 from __future__ import annotations
@@ -45,14 +47,34 @@ def make_sample_seal(office_title: str, fonts_dir: Path) -> bytes:
 
 # --------------------------------------------------------------------------- sample list data
 # Fictitious residents for the 一覧表 samples, golden cases and benchmarks: deterministic for a seed.
+# What a clerk checks at a glance holds for every row: the 振り仮名 is the reading of the kanji name
+# (`READINGS`); no resident takes the family name 見本, which the sample tenants give their officials, so
+# no resident shares a 市長's (signer's) name; a 出生 row's person is born on the 異動日; a 転出 row carries
+# its 転出先 in full from 都道府県; a 支給額 is 50,000 円 + X; a 決定日 is a business day; a masked account
+# number shows 7 digits as 「＊＊＊＊」 + the last 3, like the notices.
 
-_FAMILY = ["見本", "試験", "仮名", "例示", "架空", "模擬", "雛形", "検証"]
+_FAMILY = ["標本", "試験", "仮名", "例示", "架空", "模擬", "雛形", "検証"]
 _GIVEN = ["太郎", "花子", "一郎", "次郎", "三郎", "春子", "夏子", "秋子", "冬子", "健一", "裕子", "翔"]
-_KANA_FAMILY = ["ミホン", "シケン", "カメイ", "レイジ", "カクウ", "モギ", "ヒナガタ", "ケンショウ"]
+_KANA_FAMILY = ["ヒョウホン", "シケン", "カメイ", "レイジ", "カクウ", "モギ", "ヒナガタ", "ケンショウ"]
 _KANA_GIVEN = ["タロウ", "ハナコ", "イチロウ", "ジロウ", "サブロウ", "ハルコ", "ナツコ", "アキコ", "フユコ",
                "ケンイチ", "ユウコ", "ショウ"]
+#: the reading (振り仮名) of every family and given name the samples use, 見本 (the notices' addressee) included
+READINGS: dict[str, str] = {**dict(zip(_FAMILY, _KANA_FAMILY, strict=True)),
+                            **dict(zip(_GIVEN, _KANA_GIVEN, strict=True)), "見本": "ミホン"}
 _WARDS = ["中央区", "東灘区", "灘区", "兵庫区", "北区", "長田区", "須磨区", "垂水区", "西区"]
 _REASONS = ["転入", "転出", "転居", "出生", "死亡"]
+#: where a 転出 goes: other municipalities (the towns and numbers below are fictitious)
+_DESTINATIONS = [("大阪府", "大阪市", "北区"), ("京都府", "京都市", "中京区"), ("東京都", "千代田区", None),
+                 ("千葉県", "佐倉市", None), ("兵庫県", "姫路市", None)]
+#: 2026年11月1日–26日 without Saturdays, Sundays and the holidays 文化の日 (3日) and 勤労感謝の日 (23日)
+_BUSINESS_DAYS = [2, 4, 5, 6, 9, 10, 11, 12, 13, 16, 17, 18, 19, 20, 24, 25, 26]
+_BRANCHES = ["佐倉支店", "志津支店", "臼井支店", "本店営業部"]
+BASE_AMOUNT = 50_000
+
+
+def masked_account_number(number: int) -> str:
+    """A 7-digit account number with its first 4 digits masked by the full-width 伏字: ＊＊＊＊567."""
+    return f"＊＊＊＊{number % 1000:03d}"
 
 
 def sample_idosha_rows(count: int, *, seed: int = 1, wards: int = 3) -> list[dict[str, object]]:
@@ -71,13 +93,15 @@ def sample_idosha_rows(count: int, *, seed: int = 1, wards: int = 3) -> list[dic
                  "town": f"試験通{rng.randint(1, 9)}丁目", "block": f"{rng.randint(1, 30)}番地{rng.randint(1, 9)}"}
         if rng.random() < 0.2:
             after["building"] = f"見本マンション{rng.randint(1, 12)}0{rng.randint(1, 9)}号室"
+        moved_on = f"2026-11-{rng.randint(1, 26):02d}"
+        birth_date = f"{rng.randint(1935, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
         row: dict[str, object] = {
             "person_id": f"{300000000 + i}",
-            "moved_on": f"2026-11-{rng.randint(1, 26):02d}",
+            "moved_on": moved_on,
             "reason": reason,
             "name": f"{_FAMILY[f]}　{_GIVEN[g]}",
             "name_kana": f"{_KANA_FAMILY[f]}　{_KANA_GIVEN[g]}",
-            "birth_date": f"{rng.randint(1935, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            "birth_date": moved_on if reason == "出生" else birth_date,   # a 出生's 異動日 is the day of birth
             "ward": ward,
         }
         if reason in ("転居", "転出", "死亡"):
@@ -87,12 +111,21 @@ def sample_idosha_rows(count: int, *, seed: int = 1, wards: int = 3) -> list[dic
         if reason == "転入":
             row["address_before"] = {"prefecture": "大阪府", "municipality": "大阪市", "ward": "北区",
                                      "town": "見本町", "block": f"{rng.randint(1, 9)}番{rng.randint(1, 9)}号"}
+        if reason == "転出":   # the 転出先, in full from 都道府県
+            prefecture, municipality, dest_ward = _DESTINATIONS[rng.randrange(len(_DESTINATIONS))]
+            destination: dict[str, object] = {"prefecture": prefecture, "municipality": municipality,
+                                              "town": f"試験町{rng.randint(1, 5)}丁目",
+                                              "block": f"{rng.randint(1, 20)}番{rng.randint(1, 20)}号"}
+            if dest_ward is not None:
+                destination["ward"] = dest_ward
+            row["address_after"] = destination
         rows.append(row)
     return rows
 
 
-def sample_kyufu_rows(count: int, *, seed: int = 1) -> list[dict[str, object]]:
-    """`count` 支給決定 rows with amounts of 50,000 円 + X (all data fictitious)."""
+def sample_kyufu_rows(count: int, *, seed: int = 1, x: int | None = None) -> list[dict[str, object]]:
+    """`count` 支給決定 rows, each 支給額 = 50,000 円 + X (X: the tenant's parameter `x` of the
+    支給決定通知書, None = not set), decided on business days of November 2026 (all data fictitious)."""
     import random
 
     rng = random.Random(seed)
@@ -101,12 +134,13 @@ def sample_kyufu_rows(count: int, *, seed: int = 1) -> list[dict[str, object]]:
         f, g = rng.randrange(len(_FAMILY)), rng.randrange(len(_GIVEN))
         rows.append({
             "person_id": f"{400000000 + i}",
-            "decided_on": f"2026-11-{rng.randint(1, 26):02d}",
+            "decided_on": f"2026-11-{rng.choice(_BUSINESS_DAYS):02d}",
             "name": f"{_FAMILY[f]}　{_GIVEN[g]}",
             "address": {"prefecture": "千葉県", "municipality": "佐倉市", "town": f"見本町{rng.randint(1, 5)}丁目",
                         "block": f"{rng.randint(1, 40)}番{rng.randint(1, 20)}号"},
-            "amount": 50_000 + rng.choice([0, 0, 10_000, 30_000, rng.randint(0, 999) * 100]),
-            "account": f"見本銀行 {rng.randint(100, 999)}支店 普通 ****{rng.randint(1000, 9999)}",
+            "amount": BASE_AMOUNT + (x or 0),
+            "account": f"見本銀行 {_BRANCHES[rng.randrange(len(_BRANCHES))]} 普通 "
+                       f"{masked_account_number(rng.randint(1000, 9999))}",
         })
     return rows
 
@@ -136,7 +170,7 @@ def sample_notices(count: int, *, seed: int = 1, start: int = 1) -> Iterator[dic
                 "document_number": f"佐福第{i}号", "decided_on": "2026-11-20", "payment_on": "2026-12-10",
                 "household_size": rng.randint(1, 6),
                 "account": {"bank": "見本銀行", "branch": "佐倉支店", "kind": "普通",
-                            "number_masked": f"****{rng.randint(100, 999)}",
+                            "number_masked": masked_account_number(rng.randint(100, 999)),
                             "holder_kana": f"{_KANA_FAMILY[f]}　{_KANA_GIVEN[g]}",
                             "public_account": rng.random() < 0.5},
             },

@@ -148,6 +148,10 @@ def household_of(n: int) -> dict[str, Any]:
         child["name"] = f"見本　{'二三四五六七'[i]}郎"
         child["relationship"] = "二男" if i == 0 else "三男"
         child["birth_date"] = f"201{7 + i}-01-0{1 + i}"
+        # born here: a resident from birth (住基法7条6号), 届出日 the 出生届, no 転入前住所 or 旧氏
+        child["became_resident_on"] = child["notified_on"] = child["birth_date"]
+        for moved in ("address_set_on", "moved_in_from", "former_name", "former_name_kana"):
+            child.pop(moved, None)
         extra.append(child)
     env["data"]["household"]["members"] = base + extra
     return env
@@ -168,7 +172,7 @@ def test_household_order_is_the_standard_one(renderer: Renderer) -> None:
     result = renderer.render(sample(), layout_id="juminhyo-setai")
     names = [line for line in result.display.splitlines() if "IPAmjMincho 13.00" in line]
     order = [n.split("'")[1].replace("\\u3000", "\u3000") for n in names]
-    assert order[:5] == ["見本　太郎", "見本　太郎", "見本　花子", "見本　一郎", "MIHON EMMA"]
+    assert order[:5] == ["見本　太郎", "見本　太郎", "見本　花子", "見本　翔", "MIHON EMMA"]
 
 
 def test_layout_id_must_match_the_envelope(renderer: Renderer) -> None:

@@ -10,9 +10,18 @@ In: a `TableElement`, the (rule-checked) rows, the fonts. Out, in two passes:
    a page; then it splits by lines and the split is reported. The plan holds row indexes and per-page sums
    only, never text or drawing operations, and it is immutable: every copy of a document reads the same
    plan.
+   The room for rows is a whole number of one-line rows (`table_bodies`): the table is drawn that much
+   shorter than its declared height rather than leave a strip narrower than a row above the footer band,
+   which reads as an empty row. A page that is not the last reserves the bands it prints (頁計, 累計,
+   「次頁へ繰越」); the last page reserves its own (頁計, 累計, 合計), so a list whose last page prints fewer
+   bands (or none) never leaves empty band rows on the other pages.
 2. `TablePageComposer.ops(page)` — the drawing operations of one page, built when that page is drawn,
    so memory does not grow with the number of pages. One page composer draws one copy: it keeps that
-   copy's running totals, and counts off each page's 「以下余白」 lines as it draws them.
+   copy's running totals, and counts off each page's 「以下余白」 lines as it draws them. 同一値の省略
+   (`suppress_repeats`) prints 「〃」 in place of a value equal to the one in the row above on the same
+   page (`REPEAT_MARK`); the first row of every page and of every group prints the value in full, so no
+   cell is ever blank for a value that exists. On a page the list continues from, where taller (wrapped)
+   rows left a strip narrower than the next row, the page's last row is drawn down to the footer band.
 """
 
 from __future__ import annotations
@@ -31,6 +40,8 @@ from renderer.units import CELL_HPAD_MM, CELL_VPAD_MM, cell_lines_height_mm, lin
 
 #: a height compared with the room left on a page is allowed this much over (floating point)
 _EPS = 1e-9
+#: printed in place of a value equal to the one in the row above on the same page (同上, 同一値の省略)
+REPEAT_MARK = "〃"
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ def plan_table(el: TableElement, rows: list[Any], *, styles: Mapping[str, Style]
     rows = sort_rows(el, rows, value_of, group_label)
     groups = group_rows(el, rows, value_of, group_label)
     measure = measure_rows(el, rows, styles, fitter, text_of)
-    paginator = Paginator(el, rows, measure, value_of, body_height(el))
+    paginator = Paginator(el, rows, measure, value_of, table_bodies(el))
     for gi, group in enumerate(groups):
         paginator.add_group(gi, group)
     summed = [c for c in el.columns if c.sum]
@@ -181,18 +192,38 @@ def measure_rows(el: TableElement, rows: Sequence[Any], styles: Mapping[str, Sty
 # ------------------------------------------------------------------ step 4: paginate
 
 
-def body_height(el: TableElement) -> float:
-    """The height left for rows once the header and the footer band (its tallest page) are reserved."""
+@dataclass(frozen=True)
+class Bodies:
+    """The room for rows (mm) on a page that is not the last and on the last page, and the table's drawn
+    height: the header, a whole number of one-line rows and the footer bands, at most the declared height."""
+
+    normal: float
+    last: float
+    height: float
+
+
+def band_counts(el: TableElement) -> tuple[int, int]:
+    """Footer bands on a page that is not the last (頁計, 累計, 次頁へ繰越) and on the last (頁計, 累計, 合計)."""
     totals = el.totals
-    footer_rows = 0
-    if totals is not None:
-        normal = sum(1 for t in (totals.page, totals.running, totals.carry_over) if t)
-        last = sum(1 for t in (totals.page, totals.running) if t) + (1 if totals.grand else 0)
-        footer_rows = max(normal, last)
-    height = el.height - el.header_height - footer_rows * el.row_height
-    if height < 2 * el.row_height:
+    if totals is None:
+        return 0, 0
+    normal = sum(1 for t in (totals.page, totals.running, totals.carry_over) if t)
+    last = sum(1 for t in (totals.page, totals.running) if t) + (1 if totals.grand else 0)
+    return normal, last
+
+
+def table_bodies(el: TableElement) -> Bodies:
+    """The room for rows, snapped to whole one-line rows: the part of the declared height that a row could
+    not fill is left below the table instead of showing as an empty strip above the footer bands."""
+    normal, last = band_counts(el)
+    pitch = el.row_height
+    reserved = max(normal, last)
+    whole_rows = int((el.height - el.header_height - reserved * pitch + _EPS) // pitch)
+    if whole_rows < 2:
         raise LayoutError(f"table height {el.height} mm leaves room for fewer than two rows", field="height")
-    return height
+    height = el.header_height + (whole_rows + reserved) * pitch
+    return Bodies(normal=(whole_rows + reserved - normal) * pitch, last=(whole_rows + reserved - last) * pitch,
+                  height=height)
 
 
 @dataclass
@@ -219,9 +250,10 @@ class Paginator:
     """Step 4, with its state in the open: the pages so far, the page being filled, the height it uses."""
 
     def __init__(self, el: TableElement, rows: Sequence[Any], measure: Measure, value_of: ValueOf,
-                 body: float) -> None:
+                 bodies: Bodies) -> None:
         self.el, self.rows, self.measure, self.value_of = el, rows, measure, value_of
-        self.body = body
+        self.body = bodies.normal        # the room on the page being filled: the last page's once it is the last
+        self.body_last = bodies.last
         self.row_h = el.row_height
         self.carry = el.totals is not None and el.totals.carry_forward is not None
         self.has_header = el.group is not None and el.group.header is not None
@@ -249,6 +281,8 @@ class Paginator:
 
     def add_group(self, gi: int, group: Group) -> None:
         el = self.el
+        if group.start == group.end == len(self.rows):   # the list's last group has no rows: its page is the last
+            self.body = self.body_last
         if not self.pages or (el.group is not None and el.group.page_break and gi > 0):
             self.new_page(gi, (group.start, 0), self.has_header)
         elif self.has_header:
@@ -268,6 +302,8 @@ class Paginator:
             self.page.end_marks += 1
 
     def add_row(self, gi: int, ri: int) -> None:
+        if ri == len(self.rows) - 1:     # the list's last row, then its footer and end mark: on the last page
+            self.body = self.body_last
         h = self.measure.height(ri, self.row_h)
         if not self.fits(h) and self.page.start != (ri, 0):
             self.new_page(gi, (ri, 0), self.has_header)
@@ -320,6 +356,8 @@ class _PageState:
     y: float
     end_marks: int
     spans: list[tuple[float, float, int]] = field(default_factory=list)   # (top, bottom, columns spanned)
+    last_row: tuple[float, int, int | None] | None = None   # (top, its rule's op, its zebra fill's op) while
+    #                                                          a row is the last thing drawn on the page
 
 
 class TablePageComposer:
@@ -338,6 +376,8 @@ class TablePageComposer:
         for c in el.columns:
             self.edges.append(self.edges[-1] + c.width)
         self.width = self.edges[-1] - self.x0
+        self.bodies = table_bodies(el)
+        self.height = self.bodies.height    # drawn: whole rows between the header and the bands
         self.running: dict[str, int] = {c.key: 0 for c in el.columns if c.sum}   # 累計 of this copy
 
     def y(self, y_mm: float) -> float:
@@ -347,13 +387,16 @@ class TablePageComposer:
         """Header, opening bands, rows with group breaks, footer band, column rules and frame of page `index`."""
         page = self.plan.pages[index]
         st = _PageState(page=page, out=[], y=self.y0, end_marks=page.end_marks)
+        last = index == len(self.plan.pages) - 1
         self._header(st)
         self._opening(st, ctx)
         self._body(st, ctx)
-        self._footer_band(st, last=index == len(self.plan.pages) - 1)
+        if not last:
+            self._close_strip(st)
+        self._footer_band(st, last=last)
         self._column_rules(st)
         if self.el.frame_pt:
-            st.out.append(Rect(mm(self.x0), self.y(self.y0 + self.el.height), mm(self.width), mm(self.el.height),
+            st.out.append(Rect(mm(self.x0), self.y(self.y0 + self.height), mm(self.width), mm(self.height),
                                self.el.frame_pt, None))
         return st.out
 
@@ -416,14 +459,34 @@ class TablePageComposer:
             bands.append((totals.carry_over, dict(self.running), None))
         if last and totals.grand:
             bands.append((totals.grand, self.plan.totals, f"{totals.count_label} {self.plan.count:,}"))
-        fy = self.y0 + self.el.height - self.el.row_height * len(bands)
+        fy = self.y0 + self.height - self.el.row_height * len(bands)
         for label, sums, extra in bands:
             fy = self._sum_row(st, fy, label, sums, extra)
+
+    def _close_strip(self, st: _PageState) -> None:
+        """On a page the list continues from, draw the last row down to the footer bands when taller (wrapped)
+        rows left a strip the next row did not fit in: an empty strip between ruled columns reads as an
+        empty row. (One-line rows fill the snapped room exactly; the strip is then zero.)"""
+        if st.last_row is None:
+            return
+        top, rule, fill = st.last_row
+        bottom = self.y0 + self.el.header_height + self.bodies.normal
+        if bottom - st.y <= _EPS:
+            return
+        h = bottom - top
+        old = st.out[rule]
+        assert isinstance(old, Rect)
+        st.out[rule] = Rect(old.x, self.y(bottom), old.w, old.h, old.stroke, old.fill_gray)
+        if fill is not None:
+            zebra = st.out[fill]
+            assert isinstance(zebra, Rect)
+            st.out[fill] = Rect(zebra.x, self.y(bottom), zebra.w, mm(h), zebra.stroke, zebra.fill_gray)
+        st.y = bottom
 
     def _column_rules(self, st: _PageState) -> None:
         """Column rules over the whole table, interrupted where a band's label spans the columns."""
         el = self.el
-        bottom = self.y0 + el.height
+        bottom = self.y0 + self.height
         spans = sorted(st.spans)
         for i, x in enumerate(self.edges[1:-1], start=1):
             start = self.y0
@@ -492,14 +555,21 @@ class TablePageComposer:
         else:
             first_line, last, h = 0, 1, el.row_height
         y, out = st.y, st.out
+        fill: int | None = None
         if el.zebra_gray is not None and zebra % 2 == 1:
+            fill = len(out)
             out.append(Rect(mm(self.x0), self.y(y + h), mm(self.width), mm(h), None, el.zebra_gray))
+        st.last_row = (y, len(out), fill)
         out.append(Rect(mm(self.x0), self.y(y + h), mm(self.width), 0.0, el.rule_pt or None, None))
         values: list[str] = []
         for i, c in enumerate(el.columns):
             text = self.text_of(c, data)
             values.append(text)
-            if c.suppress_repeats and previous is not None and previous[i] == text and first_line == 0:
+            if c.suppress_repeats and previous is not None and previous[i] == text and text and first_line == 0:
+                # 同一値の省略: 〃 (同上), never a blank cell that reads as a missing value
+                self._cell(out, REPEAT_MARK, i, i + 1, y, h, c.style or el.body_style, c.align,
+                           f"{el.items}[{row}].{c.value.removeprefix('row.')}", c.overflow or el.overflow,
+                           record=row)
                 continue
             if first_line or (plan.lines is not None and last != plan.lines[row]):
                 self._lines(out, text, i, y, h, c, first_line, last)
@@ -540,6 +610,7 @@ class TablePageComposer:
             self.report(record_dict)
 
     def _band(self, st: _PageState, y: float, text: str, h: float, *, rule: bool = True) -> float:
+        st.last_row = None
         if rule:
             st.out.append(Rect(mm(self.x0), self.y(y + h), mm(self.width), 0.0, self.el.rule_pt or None, None))
         # bands span the table: draw the text in the first columns' width, left aligned
@@ -552,6 +623,7 @@ class TablePageComposer:
                  extra: str | None = None) -> float:
         el = self.el
         h = el.row_height
+        st.last_row = None
         st.out.append(Rect(mm(self.x0), self.y(y + h), mm(self.width), mm(h), el.rule_pt or None, 0.96))
         first_sum = next((i for i, c in enumerate(el.columns) if c.sum), len(el.columns))
         label_text = f"{label}　{extra}" if extra else label

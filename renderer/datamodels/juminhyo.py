@@ -2,7 +2,10 @@
 
 In: the envelope's `data`. Out: `JuminhyoData`. Every person carries a stable `person_id` (宛名番号,
 unique within the tenant, hence within the household). Dates are ISO dates; the layout's formatters
-print them in 和暦 (西暦 for a foreign resident's 生年月日 and 在留期間の満了の日).
+print them in 和暦 (西暦 for a foreign resident's 生年月日 and 在留期間の満了の日). The residence dates follow
+住基法7条: 住民となった年月日 (6号: the 転入 or birth), 住所を定めた年月日 (7号: a later 転居 within the
+municipality), 届出日 and 転入前住所 (8号: the 届出 of the 転入 — or 出生 — and the 従前の住所); data that
+contradicts them is refused (`Person._residence_dates_agree`).
 """
 
 from __future__ import annotations
@@ -66,10 +69,21 @@ class Person(Model):
     relationship: Annotated[str, Field(min_length=1, max_length=20)] = Field(description="続柄")
     honseki: Name | None = Field(default=None, description="本籍")
     hittosha: Name | None = Field(default=None, description="筆頭者")
-    became_resident_on: IsoDate | None = Field(default=None, description="住民となった年月日")
-    address_set_on: IsoDate | None = Field(default=None, description="住所を定めた年月日")
-    notified_on: IsoDate | None = Field(default=None, description="届出日")
-    moved_in_from: Address | None = Field(default=None, description="転入前住所 (国外を含む)")
+    became_resident_on: IsoDate | None = Field(
+        default=None,
+        description="住民となった年月日 (住基法7条6号): the 転入 date, or the birth date for a person born here")
+    address_set_on: IsoDate | None = Field(
+        default=None,
+        description="住所を定めた年月日 (住基法7条7号): the last move (転居) within the municipality after becoming "
+                    "a resident; absent (【空欄】) when there was none")
+    notified_on: IsoDate | None = Field(
+        default=None,
+        description="届出日 = 住所を定めた旨の届出の年月日 (住基法7条8号): the 届出 by which the person became a "
+                    "resident here (転入届; 出生届 for a birth; the date of a 職権記載); a later 転居 does not "
+                    "change it")
+    moved_in_from: Address | None = Field(
+        default=None,
+        description="転入前住所 = 従前の住所 of the 転入 (住基法7条8号), 国外を含む; absent for a person born here")
     my_number: str | None = Field(default=None, description="個人番号 (12 digits, check digit verified)")
     resident_code: str | None = Field(default=None, description="住民票コード (11 digits)")
     remarks: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
@@ -105,6 +119,31 @@ class Person(Model):
         if self.foreign is not None and any(_is_kana(ch) for ch in self.name):
             raise ValueError("name: a foreign resident's 氏名 is the alphabet name as registered; the kana "
                              "reading goes in name_kana and the 漢字 form in foreign.name_kanji")
+        return self
+
+    @model_validator(mode="after")
+    def _residence_dates_agree(self) -> Person:
+        """住基法7条6号–8号 tie the dates to the 異動 they record; data that contradicts them is refused (messages
+        name the item, never its value)."""
+        became = self.became_resident_on or (self.foreign.became_resident_on if self.foreign else None)
+        if became is None:
+            return self
+        if became < self.birth_date:
+            raise ValueError("became_resident_on: 住民となった年月日 (住基法7条6号) cannot precede the 生年月日")
+        if self.moved_in_from is not None and became == self.birth_date:
+            raise ValueError("moved_in_from: a person who became a resident on the day of birth was born here and "
+                             "has no 転入前住所 (従前の住所, 住基法7条8号); a person who moved in became a resident "
+                             "on the 転入 date")
+        if self.notified_on is not None and self.notified_on < became:
+            raise ValueError("notified_on: 届出日 (住基法7条8号) is the 届出 of becoming a resident (転入届, 出生届 or "
+                             "the 職権記載) and cannot precede 住民となった年月日")
+        if self.address_set_on is not None:
+            if self.address_set_on <= became:
+                raise ValueError("address_set_on: 住所を定めた年月日 (住基法7条7号) is a later 転居 within the "
+                                 "municipality and comes after 住民となった年月日; without one it stays empty")
+            if self.notified_on is not None and self.notified_on > self.address_set_on:
+                raise ValueError("notified_on: 届出日 (住基法7条8号) belongs to the 転入 (or 出生), not to a later "
+                                 "転居: it cannot follow 住所を定めた年月日 (7条7号)")
         return self
 
     @property

@@ -48,9 +48,19 @@ class PayeeAccount(Model):
     bank: Name = Field(description="金融機関名")
     branch: Name = Field(description="支店名")
     kind: Literal["普通", "当座", "貯蓄"] = Field(description="預金種目")
-    number_masked: Annotated[str, Field(pattern=r"^[0-9*＊]{4,8}$")] = Field(description="口座番号 (一部伏字)")
-    holder_kana: Name = Field(description="口座名義 (カナ)")
+    number_masked: Annotated[str, Field(pattern=r"^[0-9*＊]{4,8}$")] = Field(
+        description="口座番号 (一部伏字); a half-width * is held as the full-width 伏字 「＊」, as the forms print it")
+    holder_kana: Name = Field(description="口座名義 (カナ): the reading of the account holder's name")
     public_account: StrictBool = Field(default=False, description="公金受取口座 (登録済みの口座) を利用")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _full_width_mask(cls, data: object) -> object:
+        """「＊」 for every masked digit: a half-width * prints as a tiny raised mark beside the digits (the
+        lists hold the same 伏字, `renderer.datamodels.lists.KyufuRow`)."""
+        if isinstance(data, dict) and isinstance(data.get("number_masked"), str):
+            return {**data, "number_masked": data["number_masked"].replace("*", "＊")}
+        return data
 
 
 class KyufuKetteiNotice(Model):
@@ -62,6 +72,12 @@ class KyufuKetteiNotice(Model):
     payment_on: IsoDate = Field(description="支給予定日")
     household_size: StrictInt = Field(ge=1, le=99, description="対象世帯の人数")
     account: PayeeAccount
+
+    @model_validator(mode="after")
+    def _paid_after_the_decision(self) -> KyufuKetteiNotice:
+        if self.payment_on < self.decided_on:
+            raise ValueError("payment_on (支給予定日) is before decided_on (決定日)")
+        return self
 
 
 class Slip(Model):

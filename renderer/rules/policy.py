@@ -6,6 +6,17 @@ In: a `BoundDocument`. Out: a new `BoundDocument` whose data has
 - every optional item (§1.6) that is not printed *replaced* by a `Withheld` marker carrying the layout's
   declared omitted text, so a withheld value never reaches composition, the PDF or its text layer.
 
+Which optional items print: the request's ``include`` when it names them; otherwise the tenant's defaults
+(``defaults.include``), but only for the requesters those defaults are meant for (`uses_tenant_defaults`):
+- ``self``, ``same_household`` and ``agent`` (a 本人等の請求, 住基法12条; an agent asks for the person acted
+  for): the tenant's defaults — 12条5項 lets the municipality omit 世帯主・続柄, 本籍 etc. unless specially
+  requested, so what it prints by default is its setting;
+- ``third_party`` (本人等以外の者の申出, 住基法12条の3): never the tenant's defaults. A third party gets
+  世帯主の氏名及び続柄, 本籍・筆頭者 (and every other optional item) only when its request names the item in
+  ``include`` (domain reference §1.6: 続柄・本籍 only with a justified reason);
+- ``public_office`` (国又は地方公共団体の機関の請求, 住基法12条の2): the sources say nothing, so it is the
+  layout option ``public_office_tenant_defaults`` (declared: default off = only what the request names).
+
 Hard rules that no layout, tenant or request can weaken (a request that explicitly asks for a forbidden
 item is refused with exit 3 naming the rule; a tenant default never smuggles one in):
 - a ``third_party`` request never gets 個人番号 or 住民票コード;
@@ -51,6 +62,22 @@ def forbidden_items(relation: str, channel: str) -> dict[OmissionItem, str]:
     return out
 
 
+#: requesters a tenant's ``defaults.include`` is for (住基法12条: 本人等の請求; an agent acts for the 本人)
+TENANT_DEFAULT_RELATIONS = frozenset({"self", "same_household", "agent"})
+#: the layout option that extends the tenant's defaults to a 公用請求 (住基法12条の2); off unless declared on
+PUBLIC_OFFICE_OPTION = "public_office_tenant_defaults"
+
+
+def uses_tenant_defaults(relation: str, options: dict[str, bool]) -> bool:
+    """Whether a request that names no ``include`` gets the tenant's default optional items. A third party
+    (住基法12条の3) never does: it gets only what its request names."""
+    if relation in TENANT_DEFAULT_RELATIONS:
+        return True
+    if relation == "public_office":
+        return bool(options.get(PUBLIC_OFFICE_OPTION, False))
+    return False
+
+
 def apply_rules(doc: BoundDocument) -> BoundDocument:
     request = doc.request
     forbidden = forbidden_items(request.requester.relation, request.channel)
@@ -61,8 +88,10 @@ def apply_rules(doc: BoundDocument) -> BoundDocument:
                     f"request.include[{i}] asks for {item}, which rule {forbidden[item]} never allows",
                     rule=forbidden[item], field=f"request.include[{i}]")
         included = frozenset(request.include)
-    else:
+    elif uses_tenant_defaults(request.requester.relation, doc.options):
         included = frozenset(doc.tenant.file.defaults.include) - frozenset(forbidden)
+    else:
+        included = frozenset()
     data = doc.data
     positions: dict[str, list[int]] = {}
     if isinstance(data, JuminhyoData):
@@ -130,4 +159,5 @@ def _withhold(data: Any, path: str, marker: Withheld) -> Any:
     return paths.replace(data, path, lambda _value, _owner: marker)
 
 
-__all__ = ["HARD_RULES", "Withheld", "WithheldItem", "apply_rules", "forbidden_items"]
+__all__ = ["HARD_RULES", "PUBLIC_OFFICE_OPTION", "TENANT_DEFAULT_RELATIONS", "Withheld", "WithheldItem",
+           "apply_rules", "forbidden_items", "uses_tenant_defaults"]

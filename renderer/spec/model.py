@@ -438,7 +438,9 @@ class Column(Model):
     overflow: list[OverflowStep] | None = Field(
         default=None, description="wrap makes the row taller; default: the table's overflow")
     empty: str = Field(default="", max_length=20)
-    suppress_repeats: bool = Field(default=False, description="同一値の省略: blank when equal to the row above")
+    suppress_repeats: bool = Field(
+        default=False, description="同一値: 〃 when equal to the row above on the same page; in full on the "
+                                   "first row of a page or group")
     sum: bool = Field(default=False, description="add this (integer) column into 頁計, 累計, 繰越 and totals")
 
     @field_validator("overflow")

@@ -335,6 +335,15 @@ def test_households_of_ten_or_more_print_four_to_a_sheet(renderer: Renderer, siz
     for r in printed:
         assert r.h_scale == 1.0
         assert left + 0.5 < r.x and r.x + width_pt(r) < right - 0.5, (r.text, r.x, width_pt(r))
+    # every member printed exactly once, in the standard order (the 世帯主 first; the 世帯主 row of every sheet
+    # repeats the head's name), and the unused blocks of the last sheet closed by 「以下余白」
+    members = household(size)["data"]["household"]["members"]
+    name_size = spec.styles["name"].size_pt
+    names = [r.text for r in found if r.font == "IPAmjMincho" and r.size == name_size]
+    head = members[0]["name"]
+    assert names.count(head) == 1 + sheets
+    assert sorted(n for n in names if n != head) == sorted(m["name"] for m in members[1:])
+    assert texts(result).count("以下余白") == (1 if size % 4 else 0)
     # every person's 個人番号 printed (positive control that nobody was dropped)
     joined = "".join(texts(result)).replace(" ", "")
     assert all(m["my_number"] in joined for m in household(size)["data"]["household"]["members"])
@@ -370,3 +379,178 @@ def test_kojin_of_one_person_carries_its_certification(renderer: Renderer) -> No
     page = texts(result, 1)
     assert "この写しは、住民票の原本と相違ないことを証明する。" in page and "千葉県佐倉市長" in page
     assert "（次葉に続く）" not in page and any(t.endswith(" 1/1") for t in page)
+
+
+# --------------------------------------------------------------------------- 6. 第三者請求: no tenant default
+
+_RELATIONSHIPS = {"世帯主", "妻", "長男", "同居人"}
+
+
+def _head_and_relationship_printed(result: RenderResult) -> tuple[bool, set[str]]:
+    """Whether the 世帯主 row of every sheet carries the 世帯主's name (printed once more as a member), and which
+    続柄 values are printed (the row's label 「世帯主」, one run per sheet, is counted out)."""
+    printed = texts(result)
+    relationships = {t for t in printed if t in _RELATIONSHIPS}
+    if printed.count("世帯主") == result.pages:      # only the labels: no 続柄 「世帯主」 for the head
+        relationships.discard("世帯主")
+    head_rows = printed.count("見本\u3000太郎") - 1
+    assert head_rows in (0, result.pages), head_rows
+    return head_rows == result.pages, relationships
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_third_party_without_include_gets_no_head_and_relationship(renderer: Renderer, layout: str) -> None:
+    """住基法12条の3: a third party gets 世帯主の氏名及び続柄 only when it asks; the tenant's default
+    (defaults.include: [head_and_relationship], 122122) is for 本人等 (12条) and never applies to it."""
+    env = sample(layout, requester={"relation": "third_party", "purpose": "見本（架空の相続手続）"})
+    env["request"].pop("include")
+    env["request"].pop("members", None)
+    result = renderer.render(env, layout_id=layout)
+    head_row, relationships = _head_and_relationship_printed(result)
+    assert not head_row and relationships == set()               # the head only as a member
+    assert "世帯主" in texts(result)                               # the row's label stays (declared: blank value)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_third_party_asking_for_head_and_relationship_gets_it(renderer: Renderer, layout: str) -> None:
+    env = sample(layout, requester={"relation": "third_party", "purpose": "見本（架空の相続手続）"},
+                 include=["head_and_relationship"])
+    env["request"].pop("members", None)
+    head_row, relationships = _head_and_relationship_printed(renderer.render(env, layout_id=layout))
+    assert head_row and relationships == _RELATIONSHIPS
+
+
+def test_the_person_themself_without_include_gets_the_tenant_default(renderer: Renderer) -> None:
+    """Control: 本人 (住基法12条) with no include gets the tenant's default 世帯主・続柄."""
+    env = sample("juminhyo-setai")
+    env["request"].pop("include")
+    head_row, relationships = _head_and_relationship_printed(renderer.render(env, layout_id="juminhyo-setai"))
+    assert head_row and relationships == _RELATIONSHIPS
+
+
+def test_public_office_without_include_gets_nothing_optional_unless_the_option_says_so(renderer: Renderer) -> None:
+    env = sample("juminhyo-setai", requester={"relation": "public_office", "purpose": "見本事務"})
+    env["request"].pop("include")
+    head_row, relationships = _head_and_relationship_printed(renderer.render(env, layout_id="juminhyo-setai"))
+    assert not head_row and relationships == set()
+
+
+def test_who_gets_the_tenant_defaults() -> None:
+    from renderer.rules.policy import PUBLIC_OFFICE_OPTION, uses_tenant_defaults
+    for relation in ("self", "same_household", "agent"):
+        assert uses_tenant_defaults(relation, {})
+    assert not uses_tenant_defaults("third_party", {PUBLIC_OFFICE_OPTION: True})
+    assert not uses_tenant_defaults("public_office", {})
+    assert uses_tenant_defaults("public_office", {PUBLIC_OFFICE_OPTION: True})
+    for layout in LAYOUTS:      # declared in both layouts, off by default
+        assert spec_of(layout).options[PUBLIC_OFFICE_OPTION].default is False
+
+
+# --------------------------------------------------------------------------- 7. 住基法7条6–8号: the 異動 dates
+
+_BAD_DATES: dict[str, tuple[str, dict[str, Any]]] = {
+    # 届出日 paired with the 2014 転居 instead of the 2010 転入 (7条8号)
+    "notified-on-the-move": ("notified_on", {"notified_on": "2014-03-20"}),
+    # 住民となった年月日 = 生年月日 next to a 転入前住所 (born here, yet moved in)
+    "born-here-but-moved-in": ("moved_in_from", {"became_resident_on": "1984-04-02", "notified_on": "1984-04-10"}),
+    # 住所を定めた年月日 equal to the 転入 (7条7号 is a later move within the municipality)
+    "address-set-on-the-move-in": ("address_set_on", {"address_set_on": "2010-04-01"}),
+    "notified-before-the-move-in": ("notified_on", {"notified_on": "2010-03-20"}),
+    "resident-before-birth": ("became_resident_on", {"became_resident_on": "1980-01-01"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_DATES))
+def test_residence_dates_that_contradict_article_7_are_refused(renderer: Renderer, case: str) -> None:
+    item, edit = _BAD_DATES[case]
+    env = sample("juminhyo-setai")
+    member(env, "100000001").update(edit)
+    with pytest.raises(InputError) as info:
+        renderer.render(env, layout_id="juminhyo-setai")
+    assert info.value.exit_code == 2
+    assert any(d.path.startswith("data.household.members[1]") and item in d.message
+               for d in info.value.diagnostics), info.value.diagnostics
+    for value in edit.values():       # the message names the item, never the value
+        assert value not in str(info.value) and all(value not in d.message for d in info.value.diagnostics)
+
+
+def _inputs() -> list[Path]:
+    return sorted((ROOT / "golden").glob("juminhyo-*/*/input.json")) + [
+        ROOT / "layouts" / "samples" / f"{layout}.json" for layout in LAYOUTS]
+
+
+def _signer_names() -> set[str]:
+    import yaml
+    names: set[str] = set()
+    for path in (ROOT / "layouts" / "tenants").glob("*.yaml"):
+        names |= {s["name"] for s in yaml.safe_load(path.read_text(encoding="utf-8"))["signers"]}
+    return names
+
+
+@pytest.mark.parametrize("path", _inputs(), ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}"
+                         if p.parent.parent.name != "layouts" else p.stem)
+def test_sample_and_golden_data_pass_a_clerks_reading(path: Path) -> None:
+    """What a clerk spots at once in fictitious data: the model's 7条 checks, a resident bearing the 市長's
+    name, a 筆頭者 of another 氏 (one 戸籍 = one 氏), a 転入前住所 inside the municipality, a 振り仮名 that reads
+    the same 氏 two ways."""
+    from renderer.datamodels.juminhyo import JuminhyoData
+    env = json.loads(path.read_text(encoding="utf-8"))
+    if path.parent.name == "gaiji-kyohi":
+        return                                   # refused for its 外字 on purpose
+    data = JuminhyoData.model_validate(env["data"])
+    household = data.household
+    signers = _signer_names()
+    kana_of: dict[str, str] = {}
+    for m in household.members:
+        assert m.name not in signers, f"{m.person_id} bears a 市区町村長's name"
+        if m.foreign is not None:
+            continue
+        surname = m.name.split("\u3000")[0]
+        if m.hittosha is not None:
+            assert m.hittosha.split("\u3000")[0] == surname, f"{m.person_id}: 筆頭者 of another 氏"
+            same = [o for o in household.members if o.name == m.hittosha]
+            assert all(o.honseki == m.honseki for o in same), f"{m.person_id}: 筆頭者 with another 本籍"
+        if m.name_kana is not None:
+            kana = m.name_kana.split("\u3000")[0]
+            assert kana_of.setdefault(surname, kana) == kana, f"{m.person_id}: 氏 read two ways"
+        src = m.moved_in_from
+        if src is not None and getattr(src, "municipality", None) is not None:
+            assert (src.prefecture, src.municipality) != (household.address.prefecture,  # type: ignore[union-attr]
+                                                          household.address.municipality), \
+                f"{m.person_id}: 転入前住所 inside the municipality"
+
+
+# --------------------------------------------------------------------------- 8. 外国人住民's 転出届
+
+
+def _foreign_moving_out(layout: str, planned_on: str) -> dict[str, Any]:
+    env = _foreign_only(layout)
+    person = member(env, FOREIGN)
+    person["remarks"] = ["見本（架空）"]
+    person["moving_out"] = {
+        "planned_on": planned_on, "notified_on": "2026-11-20",
+        "destination": {"prefecture": "北海道", "municipality": "札幌市", "ward": "北区", "town": "見本西五条",
+                        "block": "6丁目7番8号"}}
+    return env
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_foreign_residents_moving_out_prints_like_a_japanese_residents(renderer: Renderer, layout: str) -> None:
+    """住基法30条の45 lists the same 転出 items for a 外国人住民: on or after the 転出予定年月日 the 転出届 prints
+    (in rows 9–10), with every 30条の45 item and the 備考 still on the sheet."""
+    result = renderer.render(_foreign_moving_out(layout, ISSUED_ON), layout_id=layout)
+    printed = texts(result)
+    for text in ["転出予定年月日", "令和8年11月27日", "転出届出日", "令和8年11月20日", "転出先",
+                 "北海道札幌市北区見本西五条6丁目7番8号", "見本（架空）", "法第30条の45に規定する区分", "中長期在留者",
+                 "技術・人文知識・国際業務", "2027年3月31日", "オーストラリア"]:
+        assert text in printed, text
+    assert result.overflow == []
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_foreign_residents_moving_out_is_withheld_before_the_planned_day(renderer: Renderer, layout: str) -> None:
+    result = renderer.render(_foreign_moving_out(layout, "2026-12-10"), layout_id=layout)
+    printed = texts(result)
+    assert not {"転出予定年月日", "転出届出日", "転出先"} & set(printed)
+    assert "北海道札幌市北区見本西五条6丁目7番8号" not in "".join(printed)
+    assert "見本（架空）" in printed and printed.count("備考") == 4       # the 備考 rows as usual

@@ -15,7 +15,8 @@ from pypdf import PdfReader
 from renderer.api import Renderer, parse_envelope
 from renderer.bind import bind
 from renderer.compose.compose import Composer
-from renderer.display import TextRun
+from renderer.compose.table import REPEAT_MARK, table_bodies
+from renderer.display import Rect, TextRun
 from renderer.rules.policy import apply_rules
 from renderer.samples import sample_idosha_rows, sample_kyufu_rows
 from renderer.settings import Settings
@@ -128,12 +129,33 @@ def test_groups_break_pages_and_number_them_per_group() -> None:
         assert p.group_footers == [p.group]
 
 
-def test_repeated_values_are_suppressed_within_a_page() -> None:
-    rows = sample_kyufu_rows(20, seed=2)
+def test_repeated_values_print_a_ditto_mark_and_in_full_at_the_top_of_every_page() -> None:
+    """同一値の省略: a repeated 決定日 prints 「〃」 (never a blank cell, which after a ruled line reads as a
+    missing date); the first row of every page prints the date in full."""
+    rows = sample_kyufu_rows(60, seed=2)
     for row in rows:
         row["decided_on"] = "2026-11-02"
+    c = composer(kyufu(rows))
+    plan = c.table_plan()
+    pages = page_texts(c)
+    assert len(pages) >= 2
+    for runs, page in zip(pages, plan.pages, strict=True):
+        on_page = page.end[0] - page.start[0]
+        full = [r for r in runs if r.text == "令和8年11月2日"]
+        marks = [r for r in runs if r.text == REPEAT_MARK]
+        assert len(full) == 1 and len(marks) == on_page - 1
+        assert full[0].y > max(m.y for m in marks)          # the full date is on the page's first row
+        first_id = max((r for r in runs if re.fullmatch(r"4000\d{5}", r.text)), key=lambda r: r.y)
+        assert abs(full[0].y - first_id.y) < 1.0
+
+
+def test_a_different_value_is_never_replaced_by_the_mark() -> None:
+    rows = sample_kyufu_rows(12, seed=3)
+    for i, row in enumerate(rows):
+        row["decided_on"] = f"2026-11-{2 + i // 3:02d}"
     runs = page_texts(composer(kyufu(rows)))[0]
-    assert sum(1 for r in runs if r.text == "令和8年11月2日") == 1
+    assert sum(1 for r in runs if r.text.startswith("令和8年11月")) == 4
+    assert sum(1 for r in runs if r.text == REPEAT_MARK) == 8
 
 
 def test_end_mark_follows_the_last_row() -> None:
@@ -175,3 +197,44 @@ def test_the_sample_watermark_lies_above_every_fill_and_below_every_line_and_cha
         drawn = [i for i, op in enumerate(ops) if isinstance(op, (Line, TextRun)) or
                  (isinstance(op, Rect) and op.fill_gray is None)]
         assert min(i for i in drawn if i != mark) > mark
+
+
+# --------------------------------------------------------------------------- no empty strip above the bands
+
+
+def _rules(ops: list[Any], x0: float) -> list[float]:
+    """The y (pt) of every horizontal rule that starts at the table's left edge."""
+    return sorted({round(op.y, 2) for op in ops if isinstance(op, Rect) and op.h == 0.0 and abs(op.x - x0) < 0.01})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(count=st.integers(min_value=1, max_value=120), height=st.floats(min_value=45, max_value=178))
+def test_no_empty_strip_above_the_footer_band(count: int, height: float) -> None:
+    """A full page's last row ends where the 頁計 band starts: the room for rows is whole rows (the layout's
+    178 mm left a half row above 頁計 on every full page), and the table is drawn that much shorter."""
+    c = composer(kyufu(sample_kyufu_rows(count, seed=count)), height=height)
+    plan = c.table_plan()
+    el = next(e for e in c.layout.elements if e.type == "table")
+    bodies = table_bodies(el)
+    assert bodies.height <= height + 1e-6 and height - bodies.height < el.row_height
+    band_y = 595.28 - (el.at[1] + bodies.height - 3 * el.row_height) * 72 / 25.4   # top of 頁計 (3 bands)
+    for i, page in enumerate(c.stream([1])):
+        if i < len(plan.pages) - 1:
+            # the rule under the page's last row is the top edge of the 頁計 band: nothing between them
+            assert any(abs(y - band_y) < 0.01 for y in _rules(list(page.ops), 10 * 72 / 25.4))
+
+
+def test_a_continued_page_of_wrapped_rows_draws_its_last_row_down_to_the_bottom() -> None:
+    rows = sample_idosha_rows(80, seed=4, wards=1)
+    for i, row in enumerate(rows):
+        after = row.get("address_after")
+        if i % 3 == 0 and isinstance(after, dict):
+            row["address_after"] = {**after, "building": "見本" * (8 + i % 20)}   # 2–3 lines
+    c = composer(idosha(rows))
+    plan = c.table_plan()
+    el = next(e for e in c.layout.elements if e.type == "table")
+    bottom = 595.28 - (el.at[1] + table_bodies(el).height) * 72 / 25.4
+    assert len(plan.pages) >= 3
+    for page in list(c.stream([1]))[:-1]:
+        rules = _rules(list(page.ops), 10 * 72 / 25.4)
+        assert abs(min(rules) - bottom) < 0.01      # the last row's rule is the table's bottom edge

@@ -415,15 +415,15 @@ def test_a_notice_may_carry_another_date(notice: Renderer) -> None:
 def test_every_printed_domestic_address_starts_with_prefecture_and_municipality(
         renderer: Renderer, address: dict[str, str], prefix: str) -> None:
     env = sample()
-    env["data"]["household"]["members"][0]["moved_in_from"] = address
+    env["data"]["household"]["members"][1]["moved_in_from"] = address
     assert prefix in text_of(renderer, env)
 
 
 @pytest.mark.parametrize("part", ["prefecture", "municipality"])
 def test_an_address_without_prefecture_or_municipality_is_invalid(renderer: Renderer, part: str) -> None:
     env = sample()
-    env["data"]["household"]["members"][0]["moved_in_from"] = {"prefecture": "東京都", "municipality": "千代田区"}
-    del env["data"]["household"]["members"][0]["moved_in_from"][part]
+    env["data"]["household"]["members"][1]["moved_in_from"] = {"prefecture": "東京都", "municipality": "千代田区"}
+    del env["data"]["household"]["members"][1]["moved_in_from"][part]
     with pytest.raises(InputError) as info:
         renderer.render(env, layout_id="juminhyo-setai")
     assert info.value.exit_code == 2

@@ -242,7 +242,12 @@ def expected_refusal(sc: Scenario, state: dict[str, list[dict[str, Any]]], layou
     if kind != "certificate":
         return None
     selected = set(sc.env["request"].get("members") or [m["person_id"] for m in members(sc)])
-    included = set(include) if include is not None else {"head_and_relationship"}
+    # the tenant's default (head_and_relationship) is for 本人等 (住基法12条) only: a third party (12条の3) and a
+    # 公用請求 (option public_office_tenant_defaults, off by default) get only what they name
+    if include is not None:
+        included = set(include)
+    else:
+        included = set() if req["relation"] in ("third_party", "public_office") else {"head_and_relationship"}
     if req["relation"] == "third_party" or sc.env["request"]["channel"] == "wide_area":
         included -= {"my_number", "resident_code"} if req["relation"] == "third_party" else set()
     head = members(sc)[0]["person_id"]
@@ -356,7 +361,10 @@ def test_c_withheld_items_never_appear(world: tuple[Renderer, Clock], data: st.D
         return
     pdf = inspect_pdf(result.pdf)
     include = sc.env["request"]["include"]
-    asked = set(include) if include is not None else {"head_and_relationship"}
+    # the tenant's default is for 本人等 (住基法12条); a third party or 公用請求 gets only what it names
+    relation = sc.env["request"]["requester"]["relation"]
+    default = set() if relation in ("third_party", "public_office") else {"head_and_relationship"}
+    asked = set(include) if include is not None else default
     selected = set(sc.env["request"].get("members") or [m["person_id"] for m in members(sc)])
     for pid, number in sc.my_numbers.items():
         if pid not in selected:

@@ -443,6 +443,10 @@ def build_juminhyo(doc: Doc, env: dict[str, Any]) -> None:
         elif r < 0.6:
             tok = doc.plant(Site("household.members[].moved_in_from", pid, printed))
             m["moved_in_from"] = {"kind": "overseas", "country": "オーストラリア", "text": f"{tok}通り1番"}
+        if "moved_in_from" in m and m.get("became_resident_on") == m["birth_date"]:
+            # born here (the sample's 長男) yet given a 転入前住所: 住基法7条6号/8号 make that invalid data, so the
+            # 住民となった年月日 is left out (the model refuses 転入前住所 with 住民となった年月日 = 生年月日)
+            m.pop("became_resident_on")
         # a 転出届 whose 転出予定日 has come: printed on a certificate (not for a 外国人住民: both layouts give
         # its rows 11–12 to the foreign-resident items, "declared:" in their headers)
         if rng.random() < 0.25 and "foreign" not in m:
@@ -502,7 +506,8 @@ def build_kyufu_list(doc: Doc, env: dict[str, Any]) -> None:
     case.printed_persons = set(case.persons)
 
 
-IDOSHA_ADDRESSES: Final = {"転入": ("before", "after"), "転出": ("before",), "転居": ("before", "after"),
+# which addresses a row of each 異動事由 has (renderer.datamodels.lists.IDOSHA_ADDRESSES: a 転出 carries its 転出先)
+IDOSHA_ADDRESSES: Final = {"転入": ("before", "after"), "転出": ("before", "after"), "転居": ("before", "after"),
                            "出生": ("after",), "死亡": ("before",)}
 
 
@@ -578,6 +583,11 @@ def make_case(index: int) -> Case:
     if rng.random() < 0.1:   # the same person_id protected in another tenant protects nothing here
         case.records.append((OTHER_TENANT, record(rng, rng.choice(persons), layout, persons)))
     relation = rng.choice(RELATIONS)
+    if case.layout.startswith("juminhyo-") and relation in ("third_party", "public_office"):
+        # the tenant's default include (世帯主・続柄) is for 本人等 (住基法12条): a third party (12条の3) or a 公用請求
+        # (option public_office_tenant_defaults, off) gets no 世帯主氏名, so the head is on it only when selected
+        chosen = env["request"].get("members")
+        case.printed_persons = set(chosen if chosen is not None else case.persons)
     shielded = [p for p in protected if p in persons]
     pool: list[str | None] = [*persons, *shielded, *shielded, OUTSIDER, ADVERSARY, None]
     if case.addressee:
