@@ -80,7 +80,9 @@ def journal_rows(state: Path) -> dict[int, tuple[str, str | None]]:
     """position → (status, serials JSON) from the runtime database (read-only, outside the API)."""
     con = sqlite3.connect(f"file:{state / 'chohyo.sqlite3'}?mode=ro", uri=True)
     try:
-        rows = con.execute("SELECT position, status, serials FROM batch_records").fetchall()
+        created = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'batch_records'").fetchone()
+        # a run killed before it created its tables (a slow start on a loaded machine) has journaled nothing
+        rows = con.execute("SELECT position, status, serials FROM batch_records").fetchall() if created else []
     finally:
         con.close()
     return {int(p): (str(s), ser) for p, s, ser in rows}

@@ -133,7 +133,7 @@ class Scan:
     tounicode: frozenset[str]   # every character a ToUnicode map can produce
     streams: bytes              # every stream, decoded through its filters
     strings: str                # every string object (outside and inside streams), decoded, squashed
-    raw: bytes                  # the file as is
+    raw: bytes                  # the file's bytes outside its streams (the streams are searched decoded)
     undecoded: tuple[str, ...]  # streams whose filters could not be undone (a leak could hide there)
 
     def where(self, token: str) -> list[str]:
@@ -268,11 +268,14 @@ def scan_pdf(pdf: bytes) -> Scan:
         except (ValueError, zlib.error) as exc:
             undecoded.append(f"at byte {start} ({exc})")
             data = pdf[start:end]
-        decoded.append(data)
         if b"begincmap" in data:
+            decoded.append(data)
             maps |= _tounicode(data)
         elif b"/Length1" not in head and b"/Image" not in head:   # not a font program or pixels
+            decoded.append(data)
             strings.extend(_strings(data))
+        # A font program or an image holds outlines and pixels, never text: its bytes are not searched for
+        # token bytes (4 random bytes of a 100 KB binary match a token's UTF-16 now and then: a false leak).
         pos = end
     outside += pdf[pos:]
     strings.extend(_strings(bytes(outside)))
@@ -288,7 +291,7 @@ def scan_pdf(pdf: bytes) -> Scan:
     finally:
         doc.close()
     return Scan(text=squash("".join(texts)), tounicode=frozenset(maps), streams=b"\0".join(decoded),
-                strings=squash("".join(strings)), raw=pdf, undecoded=tuple(undecoded))
+                strings=squash("".join(strings)), raw=bytes(outside), undecoded=tuple(undecoded))
 
 
 def char_forms(ch: str) -> tuple[str, ...]:
@@ -1123,6 +1126,9 @@ def test_positive_control_a_planted_address_is_found(world: World) -> None:
 
 def _pdf_with(pdf: bytes, token: str, place: str) -> bytes:
     """`pdf` with `token` written into one place a careless renderer could leak it to."""
+    if place == "outside-utf16":   # bytes between the objects, outside every stream (a comment line)
+        at = pdf.rindex(b"xref")
+        return pdf[:at] + b"% " + token.encode("utf-16-be") + b"\n" + pdf[at:]
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     if place == "info":
         writer.add_metadata({"/Title": f"見本{token}"})
@@ -1157,6 +1163,7 @@ def _pdf_with(pdf: bytes, token: str, place: str) -> bytes:
     ("xmp", "decoded streams (utf-8)"),
     ("actualtext", "string objects (Info, XMP, ActualText …)"),
     ("raw-utf16", "decoded streams (utf-16-be)"),
+    ("outside-utf16", "file bytes (utf-16-be)"),
     ("undecodable", "undecodable stream"),
 ])
 def test_negative_self_test_each_pdf_scan_path_fires(world: World, place: str, finds: str) -> None:
