@@ -2,7 +2,9 @@
 
 In: the fonts directory and a style's font chain (family names). Out: `runs()` splits text into runs
 drawn by the first font in the chain that has each character; `width()` measures them with the font's
-own advance widths (the numbers ReportLab embeds). Never system fonts.
+own advance widths (the numbers ReportLab embeds), looked up in a per-font table of advances in em (drawing
+code → float, size-independent, filled once per code: `FontMetrics.advance_em`/`advances_em`). Never
+system fonts.
 
 - A character no font in the chain covers raises `GlyphError` naming the code point and the field (a
   missing glyph is an error, never a tofu box) unless the field declares a substitute, which is reported.
@@ -99,6 +101,8 @@ class FontMetrics:
             self.vert: dict[str, str] = _vertical_substitutions(tt)
             self._glyph_ids = {name: tt.getGlyphID(name) for name in self._unencoded_targets()}
         self.pua, self.pua_source = self._pua_table()
+        #: the advance table: drawing code → advance in em (size-independent), filled on first use of a code
+        self._em: dict[str, float] = {}
 
     def _unencoded_targets(self) -> set[str]:
         names = {g for g in self.uvs.values() if g is not None}
@@ -148,6 +152,25 @@ class FontMetrics:
         return glyph
 
     def advance_em(self, ch: str) -> float:
+        """Advance of the drawing code `ch` in em (KeyError when the font has no glyph for it)."""
+        em = self._em.get(ch)
+        if em is None:
+            em = self._em[ch] = self._advance_of(ch)
+        return em
+
+    def advances_em(self, codes: str) -> list[float]:
+        """`advance_em` of every drawing code of `codes`, in order (one table look-up each)."""
+        table = self._em
+        get = table.get
+        out: list[float] = []
+        for ch in codes:
+            em = get(ch)
+            if em is None:
+                em = table[ch] = self._advance_of(ch)
+            out.append(em)
+        return out
+
+    def _advance_of(self, ch: str) -> float:
         glyph = self.glyph_for_code(ord(ch))
         if glyph is None:
             raise KeyError(ch)
@@ -318,9 +341,8 @@ class FontSet:
         total = 0.0
         count = 0
         for run in runs:
-            m = self.metrics(run.family)
-            for code in run.draw:
-                total += m.advance_em(code) * size_pt
+            for em in self.metrics(run.family).advances_em(run.draw):
+                total += em * size_pt
                 count += 1
         return (total + letter_spacing_pt * count) * h_scale
 

@@ -68,3 +68,16 @@ def test_width_uses_font_advances(fonts: FontSet) -> None:
     runs = fonts.runs("住民票", ["IPAexMincho"], field="f")
     assert fonts.width(runs, 10.0) == pytest.approx(30.0)            # full-width: 1 em each
     assert fonts.width(runs, 10.0, h_scale=0.5) == pytest.approx(15.0)
+
+
+def test_advance_table_gives_the_hmtx_advances_in_em(fonts: FontSet) -> None:
+    # the table is filled once per code and gives exactly the font's numbers: advance / unitsPerEm
+    m = fonts.metrics("IPAmjMincho")
+    codes = "住民票A1　" + chr(m.pua["辻\U000E0102"]) + "\U00020BB7"
+    with TTFont(str(fonts.files["IPAmjMincho"].path), lazy=True) as tt:
+        cmap, hmtx, upem = tt.getBestCmap(), tt["hmtx"].metrics, tt["head"].unitsPerEm
+        expected = [hmtx[m.glyph_for_code(ord(ch)) or cmap[ord(ch)]][0] / upem for ch in codes]
+    assert m.advances_em(codes) == expected
+    assert [m.advance_em(ch) for ch in codes] == expected          # the same table, the same floats
+    with pytest.raises(KeyError):
+        m.advance_em("\U0010fffd")

@@ -1,8 +1,10 @@
-"""`run_batch` over N copies of the pipeline sample with 1 and 2 workers, each run in a fresh process with
-its own state directory, so each coordinator's peak RSS is its own.
+"""`run_batch` over N varied records (`renderer.benchmarks.varied`; or N copies of the pipeline sample) with 1
+and 2 workers, each run in a fresh process with its own state directory, so each coordinator's peak RSS is
+its own.
 
-In: a record count, pages per file and worker counts. Out: one `BatchRunStats` per worker count: records/s
-and the peak RSS of the coordinator and of every worker process (sampled from /proc while it runs).
+In: a record count, pages per file, worker counts and varied or not. Out: one `BatchRunStats` per worker
+count: records/s and the peak RSS of the coordinator and of every worker process (sampled from /proc while
+it runs).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from renderer.api import Renderer
 from renderer.benchmarks.sample import PIPELINE_LAYOUT, sample_envelope
+from renderer.benchmarks.varied import DEFAULT_SEED, varied_envelopes
 from renderer.errors import ChohyoError
 from renderer.settings import Settings
 
@@ -44,14 +47,16 @@ class BatchRunStats:
         return self.records / self.seconds if self.seconds else 0.0
 
 
-def compare_workers(records: int, pages_per_file: int, workers: tuple[int, ...] = (1, 2)) -> list[BatchRunStats]:
-    """`run_batch` over a JSONL of `records` copies of the sample, once per worker count, each in a fresh
-    process with its own state directory (so each coordinator's peak RSS is its own)."""
+def compare_workers(records: int, pages_per_file: int, workers: tuple[int, ...] = (1, 2), *,
+                    varied: bool = True, seed: int = DEFAULT_SEED) -> list[BatchRunStats]:
+    """`run_batch` over a JSONL of `records` varied records (or copies of the sample), once per worker
+    count, each in a fresh process with its own state directory (so each coordinator's peak RSS is its
+    own)."""
     out = []
     with tempfile.TemporaryDirectory(prefix="chohyo-bench-batch-") as tmp:
         jsonl = Path(tmp) / "input.jsonl"
-        line = json.dumps(sample_envelope(), ensure_ascii=False)
-        jsonl.write_text((line + "\n") * records, encoding="utf-8")
+        envelopes = varied_envelopes(records, seed=seed) if varied else [sample_envelope()] * records
+        jsonl.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in envelopes), encoding="utf-8")
         for n in workers:
             proc = subprocess.run([sys.executable, "-m", "renderer.benchmarks", "batch", str(jsonl), str(n),
                                    str(pages_per_file)], capture_output=True, text=True, check=False)

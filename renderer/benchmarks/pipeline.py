@@ -1,13 +1,21 @@
-"""`chohyo bench pipeline`: the 1-page 住民票の写し N times through the full pipeline in this process, as a batch
-worker draws a file (plan each record, compose, all pages into one canvas), against the floor that draws the
-same display list with plain ReportLab calls (`renderer.benchmarks.floor`).
+"""`chohyo bench pipeline`: N 住民票の写し records through the full pipeline in this process, as a batch worker
+draws a file (plan each record, compose, all pages into one canvas), against the floor that draws the same
+display list with plain ReportLab calls (`renderer.benchmarks.floor`).
 
-In: a record count and switches (cProfile, the batch comparison). Out: a `PipelineReport`: pages/s of the
-pipeline and of the floor and their ratio, per stage (plan, compose, draw), the same for the shaping variant
-(IVS variants and font fallback in the names), optionally the top functions by own time and `run_batch` with
-1 and 2 workers (`renderer.benchmarks.batches`). Both PDFs of each pair must give the same page count and
-the same text per page, else `BenchCheckError`. Serial allocation and the issue log (database work per
-chunk) are not in the in-process pipeline; the batch comparison includes them.
+In: a record count, the mode and switches (cProfile, the batch comparison). Two modes:
+
+- varied (the default): N different records (`renderer.benchmarks.varied`: households of 1–9, names with
+  IVS variants, addresses with and without 方書, 備考 of 0–80 characters), compared in the same run with
+  the 1-page sample repeated N times;
+- same (``--same``): the 1-page sample N times, and its shaping variant (IVS variants and font fallback
+  in the names) N times — the benchmark as it was before varied records.
+
+Out: a `PipelineReport`: for each of the two runs, pages/s of the pipeline and of its floor and their
+ratio, per stage (plan, compose, draw), optionally the top functions by own time (of fresh records of
+the first run's kind) and `run_batch` with 1 and 2 workers over records of the first run's kind
+(`renderer.benchmarks.batches`). Both PDFs of each pair must give the same page count and the same text
+per page, else `BenchCheckError`. Serial allocation and the issue log (database work per chunk) are not in
+the in-process pipeline; the batch comparison includes them.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import math
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +35,7 @@ from renderer.batch.run import RegistryViews
 from renderer.benchmarks.batches import BatchRunStats, compare_workers
 from renderer.benchmarks.floor import draw_floor
 from renderer.benchmarks.sample import sample_envelope, shaping_envelope
+from renderer.benchmarks.varied import DEFAULT_SEED, varied_envelopes
 from renderer.compose.compose import Composer
 from renderer.display import Page, PagedDocument
 from renderer.draw import draw
@@ -99,6 +108,9 @@ class PipelineReport:
     profile: list[ProfileLine] = field(default_factory=list)
     batches: list[BatchRunStats] = field(default_factory=list)
     pages_per_file: int = 0
+    #: "varied": `plain` is the varied records and `shaped` the sample repeated; "same": `plain` is the
+    #: sample repeated and `shaped` its IVS + fallback variant repeated
+    mode: str = "same"
 
     @property
     def ratio(self) -> float:
@@ -134,18 +146,20 @@ def _timed(items: Iterator[T], spent: list[float]) -> Iterator[T]:
         yield page
 
 
-def run_pipeline(renderer: Renderer, envelope: dict[str, Any], records: int, *, label: str = "pipeline",
-                 keep: list[Page] | None = None) -> PipelineRun:
-    """Plan `records` copies of `envelope` (as the batch coordinator does: the DV registry read once into
-    a view), then compose and draw them all into one canvas, as `renderer.batch.work.render_file` does
-    (serials are given, not allocated: no database work)."""
+def run_pipeline(renderer: Renderer, envelope: dict[str, Any] | Sequence[dict[str, Any]], records: int, *,
+                 label: str = "pipeline", keep: list[Page] | None = None) -> PipelineRun:
+    """Plan `records` records — copies of `envelope`, or the envelopes of a sequence in turn — (as the
+    batch coordinator does: the DV registry read once into a view), then compose and draw them all into
+    one canvas, as `renderer.batch.work.render_file` does (serials are given, not allocated: no database
+    work)."""
     now = renderer.settings.now()
     today = now.astimezone(TOKYO).date()
+    envelopes = [envelope] if isinstance(envelope, dict) else list(envelope)
     t0 = time.perf_counter()
     plans = []
     views = RegistryViews(renderer.registry)   # the DV registry as the batch coordinator reads it
-    for _ in range(records):
-        env = parse_envelope(envelope, today=today)
+    for i in range(records):
+        env = parse_envelope(envelopes[i % len(envelopes)], today=today)
         plans.append(renderer.plan(env, renderer.layout(env.layout), renderer.tenant(env.tenant), now,
                                    registry=views))
     t1 = time.perf_counter()
@@ -206,8 +220,8 @@ def check_same_text(pipeline_pdf: bytes, floor_pdf: bytes, *, what: str) -> None
             raise BenchCheckError(f"{what}: page {n} has no extractable text")
 
 
-def profile_pipeline(renderer: Renderer, envelope: dict[str, Any], records: int, *, top: int = 25
-                     ) -> list[ProfileLine]:
+def profile_pipeline(renderer: Renderer, envelope: dict[str, Any] | Sequence[dict[str, Any]], records: int,
+                     *, top: int = 25) -> list[ProfileLine]:
     """cProfile of one pipeline run: the functions with the most time of their own."""
     import cProfile
     import pstats
@@ -230,29 +244,40 @@ def profile_pipeline(renderer: Renderer, envelope: dict[str, Any], records: int,
 
 
 def run_pipeline_bench(records: int, *, profile: bool = False, workers_compare: bool = False,
-                       pages_per_file: int | None = None) -> PipelineReport:
+                       pages_per_file: int | None = None, varied: bool = True, seed: int = DEFAULT_SEED
+                       ) -> PipelineReport:
     """The whole `chohyo bench pipeline` run (fresh temporary state; the sample tenant)."""
     with tempfile.TemporaryDirectory(prefix="chohyo-bench-") as state:
         renderer = Renderer(Settings.from_env(state_dir=Path(state)))
-        plain_env, shaped_env = sample_envelope(), shaping_envelope()
-        for env in (plain_env, shaped_env):   # warm up: fonts, layout, templates, ReportLab registration
+        first: dict[str, Any] | list[dict[str, Any]]
+        if varied:
+            first, second = varied_envelopes(records, seed=seed), sample_envelope()
+            labels = ("pipeline, varied records", "pipeline, the sample repeated")
+            what = ("varied records", "the sample repeated")
+        else:
+            first, second = sample_envelope(), shaping_envelope()
+            labels = ("pipeline", "pipeline (IVS + fallback)")
+            what = ("plain", "shaping variant")
+        warm_envs = (varied_envelopes(10, seed=seed + 1), second) if varied else (first, second)
+        for env in warm_envs:   # warm up: fonts, layout, templates, ReportLab registration
             warm: list[Page] = []
             run_pipeline(renderer, env, 10, keep=warm)
             run_floor(renderer.fonts, warm)
         plain_pages: list[Page] = []
-        plain = run_pipeline(renderer, plain_env, records, keep=plain_pages)
+        plain = run_pipeline(renderer, first, records, label=labels[0], keep=plain_pages)
         floor = run_floor(renderer.fonts, plain_pages)
         del plain_pages
         shaped_pages: list[Page] = []
-        shaped = run_pipeline(renderer, shaped_env, records, label="pipeline (IVS + fallback)", keep=shaped_pages)
+        shaped = run_pipeline(renderer, second, records, label=labels[1], keep=shaped_pages)
         shaped_floor = run_floor(renderer.fonts, shaped_pages)
         del shaped_pages
-        check_same_text(plain.pdf, floor.pdf, what="plain")
-        check_same_text(shaped.pdf, shaped_floor.pdf, what="shaping variant")
-        report = PipelineReport(records, plain, floor, shaped, shaped_floor)
+        check_same_text(plain.pdf, floor.pdf, what=what[0])
+        check_same_text(shaped.pdf, shaped_floor.pdf, what=what[1])
+        report = PipelineReport(records, plain, floor, shaped, shaped_floor, mode="varied" if varied else "same")
         if profile:
-            report.profile = profile_pipeline(renderer, plain_env, records)
+            fresh = varied_envelopes(records, seed=seed + 2) if varied else first   # not in the fit cache yet
+            report.profile = profile_pipeline(renderer, fresh, records)
     if workers_compare:
         report.pages_per_file = pages_per_file or max(1, math.ceil(records / 8))
-        report.batches = compare_workers(records, report.pages_per_file)
+        report.batches = compare_workers(records, report.pages_per_file, varied=varied, seed=seed)
     return report

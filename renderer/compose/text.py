@@ -9,16 +9,25 @@ Line breaking applies 禁則: no line starts with closing brackets, 、。 ー �
 ends with an opening bracket; characters are pushed to the next line, never hung outside the box.
 U+3000 (全角スペース) is kept as a character. Vertical text (縦書き) sets columns right to left with the
 fonts' vertical forms, upright CJK, 縦中横 for numbers of up to two digits, and the same 禁則 per column.
+
+Fitting is calculated, not searched: the em advances of the clusters are looked up once per fit in the
+fonts' advance tables (`FontMetrics.advances_em`) and summed once; on one line the width is proportional
+to size and 長体 scale, so whether a line fits at a (size, scale) is decided from that one sum, and the 長体
+scale is solved directly (the largest scale of the declared step sequence 1.0, 0.975, … down to the floor
+that fits — the one a step-by-step search would stop at). Only when the estimate lies within a provable
+rounding bound of the limit is the width summed glyph by glyph, exactly as drawn, so every decision is the
+one the step-by-step measurement makes. Wrap points are found in one pass over per-cluster widths.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Literal
 
 from renderer.display import TextRun
 from renderer.errors import TextOverflowError
-from renderer.fonts import CharEvent, CharSink, Cluster, FontSet, group_runs
+from renderer.fonts import CharEvent, CharSink, Cluster, FontSet
 from renderer.spec.model import Align, Condense, OverflowStep, Shrink, Style, VAlign
 from renderer.units import line_pitch_pt
 
@@ -35,6 +44,8 @@ Line = list[Cluster]
 #: box and style values, policy, field path); emptied when full, so memory stays bounded in a long run
 FIT_CACHE_LIMIT = 20_000
 _FIT_CACHE: dict[tuple[object, ...], tuple[tuple[TextRun, ...], OverflowEntry | None, tuple[CharEvent, ...]]] = {}
+#: the relative rounding bound per term of a sum of advances (2 ulp: generous against the 1/2 ulp of IEEE)
+_ULP = 2.0 ** -52
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,50 @@ class _Try:
     wrap: bool
     scale: float
     size: float
+
+
+class _Measure:
+    """The em advances of a line's clusters (from the fonts' advance tables), their sum and count: one
+    measurement, valid at every size and scale ("\n" clusters count 0; they are never measured). Keeps
+    the clusters it measured, so the lines cut from them are drawn with the same advances."""
+
+    __slots__ = ("clusters", "count", "ems", "total")
+
+    def __init__(self, ems: list[float], clusters: Line | None = None) -> None:
+        self.clusters = clusters or []
+        self.ems = ems
+        self.total = sum(ems)
+        self.count = len(ems)
+
+    def exact(self, size: float, spacing: float, scale: float) -> float:
+        """The line's length as drawn: per cluster ``(em × size + spacing) × scale``, summed in order."""
+        return sum((e * size + spacing) * scale for e in self.ems)
+
+    def exceeds(self, size: float, spacing: float, scale: float, limit: float) -> bool:
+        """``exact(size, spacing, scale) > limit``, decided from the one sum unless within rounding of it.
+
+        The exact sum and the estimate ``(Σem × size + n × spacing) × scale`` each differ from the true
+        value by at most (n + 4) roundings of the sum of the terms' magnitudes; outside twice that band the
+        estimate decides, inside it the exact sum does."""
+        n = self.count
+        approx = (self.total * size + n * spacing) * scale
+        margin = (2 * n + 16) * _ULP * (self.total * size + n * abs(spacing)) * abs(scale)
+        if approx > limit + margin:
+            return True
+        if approx < limit - margin:
+            return False
+        return self.exact(size, spacing, scale) > limit
+
+
+def scale_steps(start: float, floor: float) -> list[float]:
+    """The 長体 scales a step-by-step search tries, in order: `start`, then SCALE_STEP less each time
+    (rounded to 4 places), never below `floor`, ending with the first at or below it."""
+    steps = [start]
+    scale = start
+    while scale > floor + 1e-9:
+        scale = max(floor, round(scale - SCALE_STEP, 4))
+        steps.append(scale)
+    return steps
 
 
 class TextFitter:
@@ -109,20 +164,21 @@ class TextFitter:
         vertical = direction == "vertical"
         clusters = self.fonts.clusters(text, style.fonts, field=field, vertical=vertical,
                                        substitute=substitute, sink=sink, collect=self.collect)
+        measure = None if vertical else self._measure(clusters)
         attempt = _Try(wrap=False, scale=1.0, size=style.size_pt)
-        lines = self._lines(clusters, box, style, attempt, vertical)
+        lines = self._lines(clusters, box, style, attempt, vertical, measure)
         if lines is not None:
-            return self._draw(lines, box, style, attempt, align, valign, vertical), None
+            return self._draw(lines, box, style, attempt, align, valign, vertical, measure), None
 
         last_step = "none"
         for step in overflow:
             if step == "wrap":
                 attempt = _Try(True, attempt.scale, attempt.size)
                 last_step = "wrap"
-                lines = self._lines(clusters, box, style, attempt, vertical)
+                lines = self._lines(clusters, box, style, attempt, vertical, measure)
             elif isinstance(step, Condense):
                 last_step = "condense"
-                lines, attempt = self._search_scale(clusters, box, style, attempt, step.condense, vertical)
+                lines, attempt = self._solve_scale(clusters, box, style, attempt, step.condense, vertical, measure)
             elif isinstance(step, Shrink):
                 last_step = "shrink"
                 floor_scale = attempt.scale
@@ -130,8 +186,8 @@ class TextFitter:
                 size = attempt.size
                 while lines is None and size - SIZE_STEP_PT >= step.shrink_to_pt - 1e-9:
                     size = round(size - SIZE_STEP_PT, 4)
-                    lines, attempt = self._search_scale(clusters, box, style, _Try(attempt.wrap, 1.0, size),
-                                                        floor_scale, vertical)
+                    lines, attempt = self._solve_scale(clusters, box, style, _Try(attempt.wrap, 1.0, size),
+                                                       floor_scale, vertical, measure)
                 if lines is None:
                     attempt = _Try(attempt.wrap, floor_scale, step.shrink_to_pt)
             elif step == "error":
@@ -141,39 +197,88 @@ class TextFitter:
             elif step == "blank":
                 return [], OverflowEntry(field, "blank", attempt.scale, attempt.size, 0, len(clusters))
             elif step == "fit_as_much":
-                kept, lost = self._as_much(clusters, box, style, attempt, vertical)
-                ops = self._draw(kept, box, style, attempt, align, valign, vertical)
+                kept, lost = self._as_much(clusters, box, style, attempt, vertical, measure)
+                ops = self._draw(kept, box, style, attempt, align, valign, vertical, measure)
                 return ops, OverflowEntry(field, "fit_as_much", attempt.scale, attempt.size, len(kept), lost)
             if lines is not None:
                 entry = OverflowEntry(field, last_step, attempt.scale, attempt.size, len(lines), 0)
-                return self._draw(lines, box, style, attempt, align, valign, vertical), entry
+                return self._draw(lines, box, style, attempt, align, valign, vertical, measure), entry
         raise AssertionError("overflow policies always end with a terminal step")   # pragma: no cover
 
     def wrap(self, text: str, width: float, style: Style, *, field: str) -> list[Line]:
         """The lines `text` wraps into at the style's size (for row heights and split rows of lists)."""
         clusters = self.fonts.clusters(text, style.fonts, field=field, collect=self.collect)
-        return self._break(clusters, width, style, _Try(True, 1.0, style.size_pt), False)
+        return self._break_line(clusters, self._measure(clusters), width, style, _Try(True, 1.0, style.size_pt))
 
     def draw_lines(self, lines: list[Line], box: Box, style: Style, *, align: Align) -> list[TextRun]:
         """Draw already broken lines from the top of `box` (a split row's share of its lines)."""
-        return self._draw(lines, box, style, _Try(True, 1.0, style.size_pt), align, "top", False)
+        return self._draw(lines, box, style, _Try(True, 1.0, style.size_pt), align, "top", False, None)
 
     # ------------------------------------------------------------------ measuring and breaking
 
-    def _search_scale(self, clusters: Line, box: Box, style: Style, attempt: _Try, floor: float,
-                      vertical: bool) -> tuple[list[Line] | None, _Try]:
+    def _measure(self, clusters: Line) -> _Measure:
+        """One look-up per cluster in its font's advance table (a "\n" counts 0: it is never measured)."""
+        ems: list[float] = []
+        metrics = self.fonts.metrics
+        family = ""
+        advance = None
+        for c in clusters:
+            if c.text == "\n":
+                ems.append(0.0)
+                continue
+            if c.family != family or advance is None:
+                family = c.family
+                advance = metrics(family).advance_em
+            ems.append(advance(c.code))
+        return _Measure(ems, clusters)
+
+    def _solve_scale(self, clusters: Line, box: Box, style: Style, attempt: _Try, floor: float,
+                     vertical: bool, measure: _Measure | None) -> tuple[list[Line] | None, _Try]:
+        """The first scale of `scale_steps` at which the text fits, and its lines; else (None, the last).
+
+        On one line the length grows with the scale, so the answer is the largest step that fits: found
+        from one measurement (the scale at which the text exactly fills the box), then confirmed against
+        its neighbours with `_Measure.exceeds`. Wrapped text is broken at each step in turn (a 禁則 carry
+        may lengthen a line, so the line count is not a function of the total length), each break one pass
+        over widths computed from the same measurement."""
         if vertical:   # 長体 does not apply to vertical text (validation rejects it); keep the scale
             trial = _Try(attempt.wrap, 1.0, attempt.size)
-            return self._lines(clusters, box, style, trial, vertical), trial
-        scale = 1.0 if attempt.scale > floor else attempt.scale
-        while True:
-            trial = _Try(attempt.wrap, scale, attempt.size)
-            lines = self._lines(clusters, box, style, trial, vertical)
-            if lines is not None:
-                return lines, trial
-            if scale <= floor + 1e-9:
-                return None, trial
-            scale = max(floor, round(scale - SCALE_STEP, 4))
+            return self._lines(clusters, box, style, trial, vertical, measure), trial
+        assert measure is not None
+        m = measure
+        steps = scale_steps(1.0 if attempt.scale > floor else attempt.scale, floor)
+        size = attempt.size
+        if attempt.wrap:
+            for scale in steps:
+                trial = _Try(True, scale, size)
+                lines = self._lines(clusters, box, style, trial, False, measure)
+                if lines is not None:
+                    return lines, trial
+            return None, trial
+        last = _Try(False, steps[-1], size)
+        if size > box.height + 1e-6 or any(c.text == "\n" for c in clusters):
+            return None, last                 # no scale helps
+        spacing = style.letter_spacing_em * size
+        limit = box.width + 1e-6
+
+        def fits(k: int) -> bool:
+            return not m.exceeds(size, spacing, steps[k], limit)
+
+        natural = m.total * size + m.count * spacing
+        if natural <= 0:
+            k = 0
+        else:   # the steps descend: the first at or below the scale that exactly fills the box
+            target = limit / natural
+            k = min(len(steps) - 1, bisect_left([-x for x in steps], -target))
+        if fits(k):
+            while k > 0 and fits(k - 1):
+                k -= 1
+        else:
+            while k < len(steps) - 1 and not fits(k):
+                k += 1
+            if not fits(k):
+                return None, last
+        return [clusters], _Try(False, steps[k], size)
 
     def _advance(self, c: Cluster, style: Style, t: _Try, vertical: bool) -> float:
         """Advance of one cluster along the line (horizontal) or down the column (vertical)."""
@@ -237,15 +342,71 @@ class TextFitter:
         lines.append(line)
         return lines
 
-    def _lines(self, clusters: Line, box: Box, style: Style, t: _Try, vertical: bool) -> list[Line] | None:
+    def _break_line(self, clusters: Line, measure: _Measure, room: float, style: Style, t: _Try) -> list[Line]:
+        """`_break` of horizontal text in one pass over per-cluster widths (the same widths, the same sums
+        and the same break points as `_break`)."""
+        size, scale = t.size, t.scale
+        spacing = style.letter_spacing_em * size
+        limit = room + 1e-6
+        lines: list[Line] = []
+        line: Line = []
+        widths: list[float] = []
+        used = 0.0
+        for c, e in zip(clusters, measure.ems, strict=True):
+            if c.text == "\n":
+                lines.append(line)
+                line, widths, used = [], [], 0.0
+                continue
+            w = (e * size + spacing) * scale
+            if line and used + w > limit:
+                carry: Line = []
+                carry_w: list[float] = []
+                space = max((k for k, x in enumerate(line) if x.text == "\u3000" and k > 0
+                             and (line[k - 1].text.isdigit() or line[k - 1].text in "号番地")), default=-1)
+                if space >= max(1, len(line) // 2) and space < len(line) - 1:
+                    carry, carry_w = line[space + 1:], widths[space + 1:]
+                    del line[space + 1:], widths[space + 1:]
+                if not carry and c.text[0] in NO_LINE_START:
+                    while line and len(carry) < 3:
+                        carry.insert(0, line.pop())
+                        carry_w.insert(0, widths.pop())
+                        if carry[0].text[0] not in NO_LINE_START:
+                            break
+                while line and line[-1].text[0] in NO_LINE_END:
+                    carry.insert(0, line.pop())
+                    carry_w.insert(0, widths.pop())
+                if not carry and _word_char(c) and line and _word_char(line[-1]):
+                    while line and _word_char(line[-1]):
+                        carry.insert(0, line.pop())
+                        carry_w.insert(0, widths.pop())
+                if not line:
+                    line, carry = carry, []
+                    widths, carry_w = carry_w, []
+                lines.append(line)
+                line, widths = carry, carry_w
+                used = sum(widths)
+            line.append(c)
+            widths.append(w)
+            used += w
+        lines.append(line)
+        return lines
+
+    def _lines(self, clusters: Line, box: Box, style: Style, t: _Try, vertical: bool,
+               measure: _Measure | None) -> list[Line] | None:
         along, across = (box.height, box.width) if vertical else (box.width, box.height)
         if t.wrap:
-            lines = self._break(clusters, along, style, t, vertical)
+            if vertical or measure is None:
+                lines = self._break(clusters, along, style, t, vertical)
+            else:
+                lines = self._break_line(clusters, measure, along, style, t)
         else:
             if any(c.text == "\n" for c in clusters):
                 return None
             lines = [clusters]
-            if self._length(clusters, style, t, vertical) > along + 1e-6:
+            if vertical or measure is None:
+                if self._length(clusters, style, t, vertical) > along + 1e-6:
+                    return None
+            elif measure.exceeds(t.size, style.letter_spacing_em * t.size, t.scale, along + 1e-6):
                 return None
         pitch = self._line_pitch(style, t)
         if len(lines) > 1 and (len(lines) - 1) * pitch + t.size > across + 1e-6:
@@ -255,10 +416,13 @@ class TextFitter:
         return lines
 
     def _as_much(self, clusters: Line, box: Box, style: Style, t: _Try,
-                 vertical: bool) -> tuple[list[Line], int]:
+                 vertical: bool, measure: _Measure | None) -> tuple[list[Line], int]:
         along, across = (box.height, box.width) if vertical else (box.width, box.height)
         if t.wrap:
-            lines = self._break(clusters, along, style, t, vertical)
+            if vertical or measure is None:
+                lines = self._break(clusters, along, style, t, vertical)
+            else:
+                lines = self._break_line(clusters, measure, along, style, t)
             max_lines = max(1, int((across - t.size + 1e-6) // self._line_pitch(style, t)) + 1)
             kept = lines[:max_lines]
         else:
@@ -272,7 +436,9 @@ class TextFitter:
     # ------------------------------------------------------------------ drawing
 
     def _draw(self, lines: list[Line], box: Box, style: Style, t: _Try, align: Align, valign: VAlign,
-              vertical: bool) -> list[TextRun]:
+              vertical: bool, measure: _Measure | None) -> list[TextRun]:
+        """Place the lines; a line's advances come from `measure` (the fit's one measurement, when the
+        lines are consecutive pieces of the measured clusters) or are looked up once here."""
         if vertical:
             return self._draw_vertical(lines, box, style, t, align, valign)
         pitch = self._line_pitch(style, t)
@@ -287,11 +453,14 @@ class TextFitter:
             top = box.top - (box.height - block) / 2
         ops: list[TextRun] = []
         spacing = style.letter_spacing_em * t.size
+        line_ems = self._line_ems(lines, measure)
         for i, line in enumerate(lines):
             if not line:
                 continue
             baseline = top - t.size * ascent - i * pitch
-            natural = self._length(line, style, t, False) - spacing * t.scale   # no spacing after the last
+            ems = line_ems[i]
+            natural = (sum((e * t.size + spacing) * t.scale for e in ems)
+                       - spacing * t.scale)   # no spacing after the last
             extra = 0.0
             if align == "distribute" and len(line) > 1 and natural < box.width:
                 extra = (box.width - natural) / (len(line) - 1) / t.scale
@@ -302,13 +471,41 @@ class TextFitter:
                 x = box.left + box.width - natural
             else:
                 x = box.left
-            for run in group_runs(line):
-                ops.append(TextRun(x=x, y=baseline, font=run.family, size=t.size, text=run.text,
+            start = 0
+            while start < len(line):   # runs: consecutive clusters of one font (as `group_runs`)
+                family = line[start].family
+                end = start + 1
+                while end < len(line) and line[end].family == family:
+                    end += 1
+                text = "".join(c.text for c in line[start:end])
+                draw = "".join(c.code for c in line[start:end])
+                ops.append(TextRun(x=x, y=baseline, font=family, size=t.size, text=text,
                                    h_scale=t.scale, char_space=spacing + extra, gray=style.gray,
-                                   draw=run.draw if run.draw != run.text else ""))
-                m = self.fonts.metrics(run.family)
-                x += sum((m.advance_em(code) * t.size + spacing + extra) * t.scale for code in run.draw)
+                                   draw=draw if draw != text else ""))
+                x += sum((e * t.size + spacing + extra) * t.scale for e in ems[start:end])
+                start = end
         return ops
+
+    def _line_ems(self, lines: list[Line], measure: _Measure | None) -> list[list[float]]:
+        """Each line's em advances: slices of the fit's measurement when the lines are its clusters in
+        order (line breaks drop only "\n" clusters; a cut keeps a prefix), else looked up per line."""
+        out: list[list[float]] = []
+        if measure is not None:
+            clusters = measure.clusters
+            k = 0
+            for line in lines:
+                while k < len(clusters) and line and clusters[k] is not line[0]:
+                    k += 1
+                if k + len(line) > len(clusters) or any(clusters[k + j] is not c for j, c in enumerate(line)):
+                    break
+                out.append(measure.ems[k:k + len(line)])
+                k += len(line)
+            else:
+                return out
+            out = []
+        for line in lines:
+            out.append(self._measure(line).ems)
+        return out
 
     def _draw_vertical(self, columns: list[Line], box: Box, style: Style, t: _Try, align: Align,
                        valign: VAlign) -> list[TextRun]:
