@@ -10,6 +10,14 @@ warnings). Each stage lives in its own module; this one calls them in order and 
 - a render whose log record cannot be written delivers nothing: the PDF is returned only after its
   record (with its 発行番号s and sha256) is committed, else `IssueLogError` (exit 1) is raised.
 
+Provenance: every record of a render (``reserve``, ``render``, ``void``; single or batch, all built by
+`request_body`) cites what drew it — the sha256 of the layout file as loaded (``layout_sha256``) and of each
+part file it uses (``layout_parts_sha256``, part id → sha256: per file, so each can be checked with
+``sha256sum``), of the tenant file (``tenant_sha256``), of the font manifest ``fonts/manifest.toml``
+(``font_manifest_sha256``, which lists each font file's sha256) and the renderer version
+(``renderer_version``). The hashes are those of the files when this process loaded them (layouts and
+tenants are cached per `Renderer`), which is what drew the PDF even if a file changed on disk since.
+
 `Renderer.prepare` is the one pipeline up to composition, for every entry point: the CLI and the service
 render through `Renderer.render`, the service's validate, batch planning and the character report call it
 with their `Mode` (what each mode runs and skips is said once, in `Mode`). `Renderer.layout_for` is the one
@@ -23,7 +31,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -33,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from renderer import __version__
 from renderer.bind import BoundDocument, bind
 from renderer.caller import Caller
 from renderer.compose.compose import UNNUMBERED, Composer, issue_number
@@ -58,7 +67,7 @@ from renderer.rules.dv import (
 from renderer.rules.policy import apply_rules
 from renderer.settings import Settings
 from renderer.spec.model import LayoutSpec
-from renderer.spec.validate import load_layout
+from renderer.spec.validate import LayoutSource, load_layout_traced
 from renderer.state.db import Database, open_database
 from renderer.state.issue_log import IssuedNumber, IssueLog, IssueLogError, LogRecord
 from renderer.state.registry import Registry
@@ -141,6 +150,16 @@ def font_set(fonts_dir: Path) -> FontSet:
     return FontSet(fonts_dir)
 
 
+@lru_cache(maxsize=4)
+def font_manifest_sha256(fonts_dir: Path) -> str:
+    """sha256 of ``<fonts_dir>/manifest.toml`` (read once per process and directory, like `font_set`)."""
+    try:
+        return hashlib.sha256((fonts_dir / "manifest.toml").read_bytes()).hexdigest()
+    except OSError as exc:
+        raise LayoutError(f"{fonts_dir / 'manifest.toml'}: cannot read the font manifest "
+                          f"({exc.__class__.__name__})") from None
+
+
 class Renderer:
     """Holds what is shared between renders of one process: fonts, validated layouts, tenants."""
 
@@ -148,6 +167,7 @@ class Renderer:
         self.settings = settings
         self.fonts = font_set(settings.fonts_dir)
         self._layouts: dict[str, LayoutSpec] = {}
+        self._sources: dict[str, LayoutSource] = {}
         self._tenants: dict[str, Tenant] = {}
         self._db: Database | None = None
 
@@ -178,8 +198,17 @@ class Renderer:
             path = self.settings.layouts_dir / f"{layout_id}.yaml"
             if not path.is_file():
                 raise self._unknown(layout_id)
-            spec = self._layouts[layout_id] = load_layout(path, self.fonts)
+            spec, self._sources[layout_id] = load_layout_traced(path, self.fonts)
+            self._layouts[layout_id] = spec
         return spec
+
+    def provenance(self, spec: LayoutSpec, tenant: Tenant) -> dict[str, Any]:
+        """What draws a document of `spec` for `tenant`, as every record of its render cites it."""
+        self.layout(spec.id)
+        source = self._sources[spec.id]
+        return {"layout_sha256": source.sha256, "layout_parts_sha256": dict(source.parts),
+                "tenant_sha256": tenant.sha256, "font_manifest_sha256": font_manifest_sha256(self.settings.fonts_dir),
+                "renderer_version": __version__}
 
     def _unknown(self, layout_id: str) -> UsageError:
         return UsageError(f"unknown layout {layout_id!r}; known: {', '.join(self.layout_ids())}", field="layout")
@@ -273,7 +302,7 @@ class Renderer:
             composer = Composer(doc, self.fonts)
             sheets, overflow = composer.count_sheets(), composer.overflow
         return Plan(doc=doc, sheets=sheets, person_ids=[pid for _, pid in persons_in(doc.data)], dv=dv,
-                    caller=who, overflow=overflow)
+                    caller=who, overflow=overflow, provenance=self.provenance(spec, tenant))
 
     def _render(self, plan: Plan, now: dt.datetime, caller: Caller, job: str | None,
                 with_display: bool) -> RenderResult:
@@ -283,7 +312,7 @@ class Renderer:
         reserve_seq: int | None = None
         numbers: list[IssuedNumber] = []
         if numbered:
-            reserve = LogRecord("reserve", now, request_body(plan.doc, caller), job=job)
+            reserve = LogRecord("reserve", now, request_body(plan.doc, caller, plan.provenance), job=job)
             reserve_seq, numbers = self.issue_log.reserve(reserve, tenant.code, request.issued_on,
                                                           request.terminal, request.printer, request.copies)
         try:
@@ -310,7 +339,8 @@ class Renderer:
             seq = self.issue_log.append(record)   # no record, no PDF: raises IssueLogError (exit 1)
         except BaseException as exc:   # the numbers were reserved: account for them before going on
             if reserve_seq is not None:
-                self.void(reserve_seq, doc, caller, now, void_reason(exc), getattr(exc, "rule", None))
+                self.void(reserve_seq, doc, caller, now, void_reason(exc), getattr(exc, "rule", None),
+                          provenance=plan.provenance)
             raise
         return RenderResult(
             pdf=pdf,
@@ -332,10 +362,10 @@ class Renderer:
         )
 
     def void(self, reserve_seq: int, doc: BoundDocument, caller: Caller, now: dt.datetime, reason: str,
-             rule: str | None = None) -> None:
+             rule: str | None = None, *, provenance: Mapping[str, Any] | None = None) -> None:
         """Close the open numbers of one reservation with a ``void`` record. Best effort: when the log
         itself is what failed, the reservation stays open and `chohyo audit verify` reports it."""
-        body = {**request_body(doc, caller), "reason": reason, "rule": rule}
+        body = {**request_body(doc, caller, provenance), "reason": reason, "rule": rule}
         with contextlib.suppress(IssueLogError):
             self.issue_log.void_open(LogRecord("void", now, body), seqs=[reserve_seq])
 
@@ -384,21 +414,25 @@ class Plan:
     dv: DvOutcome
     caller: Caller = field(default_factory=Caller.local)
     overflow: list[dict[str, object]] = field(default_factory=list)
+    #: what draws it (`Renderer.provenance`): layout, parts, tenant and font manifest sha256, renderer version
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def copies(self) -> int:
         return self.doc.request.copies
 
 
-def request_body(doc: BoundDocument, caller: Caller) -> dict[str, Any]:
+def request_body(doc: BoundDocument, caller: Caller, provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Who asked for what, as every record of a render states it: the authenticated caller beside the
-    request's free-text operator and the requester's claim (never a name, address or number)."""
+    request's free-text operator and the requester's claim (never a name, address or number), and what
+    draws it (`provenance`, see the module docstring; hashes and a version only)."""
     request = doc.request
     r = request.requester
     return {"operator": request.operator, "caller": caller.record(), "tenant": doc.tenant.code,
             "layout": doc.layout.id, "kind": doc.layout.kind, "channel": request.channel, "output": request.output,
             "relation": r.relation, "requester_person_id": r.person_id, "acting_for": r.acting_for,
-            "terminal": request.terminal, "printer": request.printer, "copies": request.copies}
+            "terminal": request.terminal, "printer": request.printer, "copies": request.copies,
+            **(provenance or {})}
 
 
 def render_record(plan: Plan, now: dt.datetime, *, pages: int, issue_numbers: list[str], seal_printed: bool,
@@ -406,7 +440,7 @@ def render_record(plan: Plan, now: dt.datetime, *, pages: int, issue_numbers: li
                   extra: dict[str, Any] | None = None) -> LogRecord:
     """The issue log's record of one rendered envelope (no names, addresses or numbers of residents)."""
     body: dict[str, Any] = {
-        **request_body(plan.doc, plan.caller), "pages": pages, "sheets": plan.sheets,
+        **request_body(plan.doc, plan.caller, plan.provenance), "pages": pages, "sheets": plan.sheets,
         "issue_numbers": issue_numbers, "seal_printed": seal_printed,
         "my_number_printed": my_number_printed, "person_ids": plan.person_ids, "lifts": plan.dv.lifts,
         "pdf_sha256": pdf_sha256, **(extra or {})}
@@ -443,4 +477,5 @@ def parse_envelope(raw: Any, *, today: dt.date | None = None) -> Envelope:
 
 
 __all__ = ["ISSUED_ON_RULE", "TOKYO", "Mode", "OnRefusal", "Plan", "RenderResult", "Renderer", "SnapshotSource",
-           "font_set", "parse_envelope", "refusal_record", "render_record", "request_body", "void_reason"]
+           "font_manifest_sha256", "font_set", "parse_envelope", "refusal_record", "render_record", "request_body",
+           "void_reason"]

@@ -41,7 +41,7 @@ from renderer.api import TOKYO, Renderer, parse_envelope
 from renderer.caller import Caller
 from renderer.errors import ChohyoError
 from renderer.files import write_atomic
-from renderer.settings import PROJECT_ROOT, Settings
+from renderer.settings import PROJECT_ROOT, Settings, resource_dir
 from renderer.state.issue_log import LogRecord
 from renderer.state.registry import seed_registry
 
@@ -231,7 +231,7 @@ def _error_bytes(error: Mapping[str, Any]) -> bytes:
 
 def default_settings() -> Settings:
     """The project's own layouts and fonts (environment overrides ignored); the state dir is replaced."""
-    return Settings.from_env(layouts_dir=PROJECT_ROOT / "layouts", fonts_dir=PROJECT_ROOT / "fonts")
+    return Settings.from_env(layouts_dir=resource_dir("layouts"), fonts_dir=resource_dir("fonts"))
 
 
 def render_case(case_dir: Path, settings_template: Settings | None = None) -> CaseOutcome:

@@ -2,7 +2,14 @@
 
 In: environment variables (``CHOHYO_LAYOUTS_DIR``, ``CHOHYO_FONTS_DIR``, ``CHOHYO_STATE_DIR``,
 ``CHOHYO_DATABASE_URL``, ``CHOHYO_LOG_KEY``) or explicit values. Out: a frozen `Settings`, passed
-explicitly (no global configuration). Runtime state (serial counters, the DV suppression registry, the
+explicitly (no global configuration).
+
+The standard layouts (with tenants, parts, samples and schemas) and the vendored fonts come from
+`resource_dir`, the one place that knows where an installation keeps them: an installed wheel carries them
+inside the package (``renderer/bundled/layouts``, ``renderer/bundled/fonts``, mapped there from the top-level
+folders by the build, see pyproject.toml); a checkout (an editable install) has no ``renderer/bundled`` and
+uses its top-level ``layouts/`` and ``fonts/``. ``CHOHYO_LAYOUTS_DIR`` / ``CHOHYO_FONTS_DIR`` (or the CLI
+options) override either. Runtime state (serial counters, the DV suppression registry, the
 issue log and its key) never lives in the repository: the default state directory is
 ``$XDG_STATE_HOME/chohyo`` (``~/.local/state/chohyo``) and the default database is the SQLite file
 ``chohyo.sqlite3`` inside it; ``CHOHYO_DATABASE_URL`` (e.g. ``postgresql+psycopg://…``) points several
@@ -20,10 +27,26 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from renderer.errors import UsageError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: a checkout's top level (golden files, tests); in an installed package this is site-packages: use
+#: `resource_dir` for layouts and fonts
+PROJECT_ROOT = PACKAGE_DIR.parent
+#: where a wheel puts the top-level ``layouts/`` and ``fonts/`` (absent in a checkout)
+BUNDLED_DIR = PACKAGE_DIR / "bundled"
+
+Resource = Literal["layouts", "fonts"]
+
+
+def resource_dir(name: Resource) -> Path:
+    """The standard layouts or the vendored fonts of this installation (before any override): the copy
+    inside the installed package when there is one, else the checkout's top-level folder. The bundled copy
+    is looked for first, so a stray ``layouts/`` beside an installed package is never picked up."""
+    bundled = BUNDLED_DIR / name
+    return bundled if bundled.is_dir() else PROJECT_ROOT / name
 
 Clock = Callable[[], dt.datetime]
 
@@ -63,8 +86,8 @@ class Settings:
         xdg = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
         key = env.get("CHOHYO_LOG_KEY")
         return cls(
-            layouts_dir=layouts_dir or Path(env.get("CHOHYO_LAYOUTS_DIR") or PROJECT_ROOT / "layouts"),
-            fonts_dir=fonts_dir or Path(env.get("CHOHYO_FONTS_DIR") or PROJECT_ROOT / "fonts"),
+            layouts_dir=layouts_dir or Path(env.get("CHOHYO_LAYOUTS_DIR") or resource_dir("layouts")),
+            fonts_dir=fonts_dir or Path(env.get("CHOHYO_FONTS_DIR") or resource_dir("fonts")),
             state_dir=state_dir or Path(env.get("CHOHYO_STATE_DIR") or xdg / "chohyo"),
             database_url=env.get("CHOHYO_DATABASE_URL") or None,
             log_key=parse_log_key(key) if key else None,

@@ -4,11 +4,14 @@ In: a tenant YAML file and its seal image. Out: a validated `Tenant` with the se
 count, black only), the signer in office on a date (`signer_for`), and the 職名 always prefixed with the
 都道府県名 (「千葉県佐倉市長」, 「兵庫県神戸市中央区長」: dropping the prefecture is 実装しない機能).
 A tenant marked `sample: true` prints a 「見本」 watermark on every sheet and its seal says 見本.
+`Tenant.sha256` is the sha256 of the tenant file's bytes exactly as they were parsed (the issue log cites
+it as ``tenant_sha256``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import unicodedata
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from renderer.diagnostics import Diagnostic, from_pydantic
 from renderer.errors import InputError, LayoutError, RefusedError
 from renderer.formats.codes import CodeError, validate_lg_code
-from renderer.spec.load import load_yaml
+from renderer.spec.load import load_yaml_text
 from renderer.spec.model import OmissionItem
 
 MAX_SEAL_BYTES = 2_000_000
@@ -162,6 +165,8 @@ class Tenant:
     file: TenantFile
     seal_png: bytes
     source: Path
+    #: sha256 (hex) of the tenant file's bytes as parsed: provenance for the issue log
+    sha256: str = ""
 
     @property
     def code(self) -> str:
@@ -231,7 +236,12 @@ def load_tenant(tenants_dir: Path, code: str) -> Tenant:
     path = tenants_dir / f"{code}.yaml"
     if not path.is_file():
         raise InputError(f"tenant: unknown tenant {code} (no tenant file for this 団体コード)", field="tenant")
-    loaded = load_yaml(path)
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LayoutError(f"{path}: cannot read: {exc.__class__.__name__}") from None
+    loaded = load_yaml_text(text, source=str(path))   # the very bytes that are hashed below
     try:
         tf = TenantFile.model_validate(loaded.data)
     except ValidationError as exc:
@@ -242,7 +252,8 @@ def load_tenant(tenants_dir: Path, code: str) -> Tenant:
     seal_path = (tenants_dir / tf.seal.image).resolve()
     if tenants_dir.resolve() not in seal_path.parents:
         raise LayoutError(f"{path}: seal.image must stay inside {tenants_dir}", field="seal.image")
-    return Tenant(file=tf, seal_png=check_seal_image(seal_path, source=str(path)), source=path)
+    return Tenant(file=tf, seal_png=check_seal_image(seal_path, source=str(path)), source=path,
+                  sha256=hashlib.sha256(raw).hexdigest())
 
 
 def check_seal_image(path: Path, *, source: str) -> bytes:

@@ -1,4 +1,4 @@
-"""`chohyo audit verify | anchor | void-stale`: the issue log's chain, its anchors and its 発行番号 accounting.
+"""`chohyo audit verify | anchor | void-stale | show`: the issue log's chain, anchors, 発行番号 accounting, lookups.
 
 In: the state directory (or ``CHOHYO_DATABASE_URL``) and the log key (``CHOHYO_LOG_KEY`` or
 ``<state_dir>/issue-log.key``); an anchor target (``--anchor`` / ``--to``, default ``CHOHYO_AUDIT_ANCHOR``):
@@ -12,23 +12,35 @@ an append-only file outside the state directory or an http(s) URL. Out:
   business day and after every batch run; see the README). Exit 1 if the log does not verify.
 - ``void-stale``: voids the open reservations older than ``--older-than-minutes`` that no unfinished batch
   run owns (a CLI render killed mid-way), one void record each, reason ``abandoned``.
+- ``show SERIAL``: the records of one 発行番号 — its ``reserve`` record and the ``render`` or ``void`` record
+  that closed it, each with its MAC checked — so a printed certificate is traced to what drew it (the
+  render record's layout, parts, tenant and font manifest sha256 and renderer version). SERIAL is a serial
+  (``12`` or ``000012``: every series holding it, narrowed by ``--tenant`` / ``--day``) or the whole printed
+  発行番号 (``20261127 佐倉市 窓口1 プリンタA 000012``, with or without its ``n/N``). The records hold no
+  names, addresses or numbers of residents (a record's keys are a closed set: `renderer.state.issue_log`);
+  they are printed as stored. Exit 2 when no record matches, 1 when a shown record fails its MAC.
 ``--json`` prints one object.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 import os
+import re
 import sys
-from typing import Annotated
+import unicodedata
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
 
+from renderer.api import Renderer
 from renderer.caller import Caller
 from renderer.cli.common import Cli, command, err, out
-from renderer.errors import UsageError
-from renderer.state.issue_log import LogRecord
+from renderer.errors import ChohyoError, UsageError
+from renderer.state.issue_log import IssueLogError, LogRecord, chain_mac
 
 audit_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                         help="The issue log (印刷ログ・交付履歴).")
@@ -124,3 +136,174 @@ def audit_void_stale(
         out.print(f"voided {len(voided)} abandoned reservation(s)"
                   + (f": {', '.join(map(str, voided))}" if voided else ""), markup=False)
     return 0
+
+
+# ---------------------------------------------------------------------------------------------------- show
+
+_PAGE_PART = re.compile(r"^\d+/\d+$")
+
+
+@dataclass(frozen=True)
+class NumberQuery:
+    """What ``audit show`` looks for: a serial, and for a whole 発行番号 its day and printed text."""
+
+    serial: int
+    day: dt.date | None = None
+    printed: str | None = None   # the whole 発行番号 without its n/N, NFKC-normalised, single spaces
+
+
+def parse_number(text: str) -> NumberQuery:
+    """A serial (``12``, ``000012``) or a whole printed 発行番号 (``YYYYMMDD 市区町村名 [端末] [プリンタ] NNNNNN``,
+    with or without the sheet's ``n/N``); full-width digits and spaces are read as ASCII (NFKC)."""
+    tokens = unicodedata.normalize("NFKC", text).split()
+    if tokens and len(tokens) > 1 and _PAGE_PART.match(tokens[-1]):
+        tokens = tokens[:-1]
+    if len(tokens) == 1 and tokens[0].isdigit() and tokens[0].isascii():
+        return NumberQuery(serial=int(tokens[0]))
+    hint = "give a serial (e.g. 000012) or the whole 発行番号 as printed (e.g. '20261127 佐倉市 窓口1 000012')"
+    if len(tokens) < 2 or not (tokens[-1].isdigit() and tokens[-1].isascii()):
+        raise UsageError(f"SERIAL: not a 発行番号 or a serial; {hint}", field="SERIAL")
+    try:
+        day = dt.datetime.strptime(tokens[0], "%Y%m%d").date()
+    except ValueError:
+        raise UsageError(f"SERIAL: a whole 発行番号 starts with its date (YYYYMMDD); {hint}", field="SERIAL") from None
+    return NumberQuery(serial=int(tokens[-1]), day=day, printed=" ".join(tokens))
+
+
+@dataclass(frozen=True)
+class ShownNumber:
+    tenant: str
+    day: str
+    terminal: str
+    printer: str
+    serial: int
+    reserved_by: int            # the reserve record's seq
+    closed_by: int | None       # the render or void record's seq; None = still open
+    outcome: str | None         # rendered | void | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "day": self.day, "terminal": self.terminal, "printer": self.printer,
+                "serial": self.serial, "reserved_by": self.reserved_by, "closed_by": self.closed_by,
+                "outcome": self.outcome}
+
+
+def find_numbers(renderer: Renderer, query: NumberQuery, *, tenant: str | None,
+                 day: dt.date | None) -> list[ShownNumber]:
+    """The issued numbers (every series) with this serial, narrowed by tenant and day."""
+    from sqlalchemy import select
+
+    from renderer.state.db import issued_numbers, number_outcomes
+
+    n, o = issued_numbers.c, number_outcomes.c
+    stmt = (select(n.tenant, n.day, n.terminal, n.printer, n.serial, n.seq, o.seq.label("closed_by"), o.outcome)
+            .outerjoin(number_outcomes, (o.tenant == n.tenant) & (o.day == n.day) & (o.terminal == n.terminal)
+                       & (o.printer == n.printer) & (o.serial == n.serial))
+            .where(n.serial == query.serial).order_by(n.seq))
+    for value, column in ((tenant, n.tenant), (day and day.isoformat(), n.day),
+                          (query.day and query.day.isoformat(), n.day)):
+        if value:
+            stmt = stmt.where(column == value)
+    with renderer.db.read() as conn:
+        rows = conn.execute(stmt).all()
+    return [ShownNumber(r.tenant, r.day, r.terminal, r.printer, int(r.serial), int(r.seq),
+                        None if r.closed_by is None else int(r.closed_by), r.outcome) for r in rows]
+
+
+def read_records(renderer: Renderer, seqs: set[int]) -> dict[int, dict[str, Any]]:
+    """The records `seqs` as stored (body parsed), each with ``mac_ok``: its own MAC against the log key
+    (None when the key is not available here). The whole chain is `chohyo audit verify`'s job."""
+    from sqlalchemy import select
+
+    from renderer.state.db import issue_log
+
+    if not seqs:
+        return {}
+    with renderer.db.read() as conn:
+        rows = conn.execute(select(issue_log).where(issue_log.c.seq.in_(sorted(seqs)))).all()
+    try:
+        key: bytes | None = renderer.issue_log.key(create=False)
+    except IssueLogError:
+        key = None
+    found: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        r = row._mapping
+        try:
+            body = json.loads(r["body"])
+        except ValueError:
+            body = None
+        mac_ok = None if key is None or body is None else hmac.compare_digest(
+            str(r["mac"]), chain_mac(key, int(r["seq"]), str(r["prev"]), body))
+        found[int(r["seq"])] = {"seq": int(r["seq"]), "mac_ok": False if body is None else mac_ok, "body": body}
+    return found
+
+
+def _printed_as(renderer: Renderer, number: ShownNumber) -> str | None:
+    """The 発行番号 this series prints for the number, by the tenant file as it is now (None if it cannot say)."""
+    try:
+        t = renderer.tenant(number.tenant)
+        parts = [number.day.replace("-", ""), t.local_name, t.device_name("terminal", number.terminal),
+                 t.device_name("printer", number.printer), f"{number.serial:06d}"]
+    except ChohyoError:
+        return None
+    return unicodedata.normalize("NFKC", " ".join(p for p in parts if p))
+
+
+def _matches(renderer: Renderer, query: NumberQuery, number: ShownNumber, records: dict[int, dict[str, Any]]) -> bool:
+    """Whether a whole 発行番号 names this number: as its render record printed it, or as its tenant file
+    composes it today (a voided number was never printed)."""
+    if query.printed is None:
+        return True
+    closing = records.get(number.closed_by) if number.closed_by is not None else None
+    printed = (closing or {}).get("body") or {}
+    issued = [unicodedata.normalize("NFKC", " ".join(str(s).split())) for s in printed.get("issue_numbers", [])]
+    return query.printed in issued or _printed_as(renderer, number) == query.printed
+
+
+@audit_app.command("show")
+@command()
+def audit_show(
+    cli: Cli,
+    serial: Annotated[str, typer.Argument(metavar="SERIAL",
+                                          help="a serial (000012) or the whole printed 発行番号")],
+    tenant: Annotated[str | None, typer.Option("--tenant", help="only this tenant (団体コード)")] = None,
+    day: Annotated[str | None, typer.Option("--day", help="only this 発行年月日 (YYYY-MM-DD)")] = None,
+) -> int:
+    """Print the issue-log records of a 発行番号 (reserve, render or void), with each record's MAC checked.
+    Exit 2 when there is none."""
+    query = parse_number(serial)
+    try:
+        on_day = dt.date.fromisoformat(day) if day else None
+    except ValueError:
+        raise UsageError("--day must be YYYY-MM-DD", field="--day") from None
+    renderer = cli.renderer()
+    numbers = find_numbers(renderer, query, tenant=tenant, day=on_day)
+    records = read_records(renderer, {s for n in numbers for s in (n.reserved_by, n.closed_by) if s is not None})
+    numbers = [n for n in numbers if _matches(renderer, query, n, records)]
+    if not numbers:
+        where = "".join(f" {k} {v}" for k, v in (("tenant", tenant), ("day", day)) if v)
+        raise UsageError(f"no issue-log record of 発行番号 {query.printed or f'serial {query.serial:06d}'}{where}",
+                         field="SERIAL")
+    wanted = sorted({s for n in numbers for s in (n.reserved_by, n.closed_by) if s is not None})
+    if cli.as_json:
+        sys.stdout.write(json.dumps({"numbers": [n.as_dict() for n in numbers],
+                                     "records": [records[s] for s in wanted if s in records]},
+                                    ensure_ascii=False) + "\n")
+        return 0
+    for n in numbers:
+        state = f"{n.outcome} (record {n.closed_by})" if n.outcome else "open (reserved, not yet rendered or voided)"
+        out.print(f"発行番号 {n.serial:06d} of tenant {n.tenant}, {n.day}, terminal {n.terminal or '-'}, "
+                  f"printer {n.printer or '-'}: reserved by record {n.reserved_by}, {state}", markup=False)
+    for seq in wanted:
+        record = records.get(seq)
+        if record is None:
+            err.print(f"record {seq}: missing from the issue log (run chohyo audit verify)", markup=False)
+            continue
+        mac = {True: "MAC ok", False: "MAC FAILS (edited?)", None: "MAC not checked (no log key here)"}
+        body = record["body"] or {}
+        out.print(f"\nrecord {seq}: {body.get('event', '?')} at {body.get('at', '?')} — {mac[record['mac_ok']]}",
+                  markup=False)
+        for name in sorted(k for k in body if k not in ("event", "at")):
+            value = body[name]
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+            out.print(f"  {name}: {shown}", markup=False)
+    return 0 if all(records.get(s, {}).get("mac_ok") is not False for s in wanted) else 1

@@ -26,7 +26,7 @@ from fontTools.ttLib import TTFont
 
 from renderer.goldendiff.text import LineDiff, Row, Segment, diff_lines
 from renderer.goldendiff.worker import ZOOM_FACTOR, DocDiff, PageDiff, Pictures
-from renderer.settings import PROJECT_ROOT
+from renderer.settings import resource_dir
 
 VIEWS = (
     ("side", "並べて side-by-side"),
@@ -162,10 +162,12 @@ def _page(title: str, body: str, view: str = "side") -> str:
 _DATA_URL = re.compile(r"data:[a-z/]+;base64,[A-Za-z0-9+/=]+")
 
 
-def japanese_font_face(text: str, fonts_dir: Path = PROJECT_ROOT / "fonts") -> str:
+def japanese_font_face(text: str, fonts_dir: Path | None = None) -> str:
     """An ``@font-face`` (family ``ReportJa``) holding only the non-ASCII characters of `text`, cut from the
     vendored IPAexゴシック (IPA Font License v1.0) as WOFF, so the report reads the same on a machine without
-    Japanese fonts (CI, a bare container). Empty when there is nothing to embed or the font is not found."""
+    Japanese fonts (CI, a bare container). Empty when there is nothing to embed or the font is not found.
+    `fonts_dir` defaults to this installation's vendored fonts (`renderer.settings.resource_dir`)."""
+    fonts_dir = fonts_dir or resource_dir("fonts")
     chars = sorted({c for c in _DATA_URL.sub("", text) if ord(c) > 0x7F})
     if not chars:
         return ""

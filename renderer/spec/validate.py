@@ -3,6 +3,8 @@
 In: a layout file path (or loaded YAML), the fonts; its part elements are filled from layouts/parts/ first
 (`renderer.spec.parts`). Out: a `LayoutSpec`, or `LayoutError` carrying
 *every* problem found, each with its path, source line and a hint (never just the first one).
+`load_layout_traced` also returns the `LayoutSource`: the sha256 of the layout file's bytes as parsed and
+of each part file the layout uses (provenance for the issue log).
 
 Elements are walked through their own `children()`; every element gets the same checks (its `when`, and
 its `extent()` against the sheet and the envelope window), then the checker of its type in `CHECKERS`.
@@ -10,6 +12,7 @@ its `extent()` against the sheet and the envelope window), then the checker of i
 
 from __future__ import annotations
 
+import hashlib
 import re
 import types
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +32,7 @@ from renderer.fonts import FontSet
 from renderer.formats.registry import FORMATTERS, check_args, jinja_filters
 from renderer.paths import check as check_data_path
 from renderer.paths import models_in
-from renderer.spec.load import Loaded, load_yaml
+from renderer.spec.load import Loaded, load_yaml_text
 from renderer.spec.model import (
     ELEMENT_TAGS,
     HUMAN_READABLE_MIN_PT,
@@ -68,13 +71,61 @@ _PLAIN_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 PARTS_DIR = "parts"
 
 
+@dataclass(frozen=True)
+class LayoutSource:
+    """What a layout was drawn from, for the issue log: `sha256` of the layout file's bytes exactly as they
+    were parsed, and `parts`, each part file it uses (part id → sha256 of the file). A part file is hashed
+    right after the parts were resolved (it is read by `renderer.spec.parts`), so a part rewritten in that
+    instant could be cited with its new hash; the layout file itself is hashed from the very bytes parsed."""
+
+    sha256: str
+    parts: dict[str, str]
+
+
 def load_layout(path: Path, fonts: FontSet) -> LayoutSpec:
-    spec = validate_loaded(resolve_parts(load_yaml(path), path.parent / PARTS_DIR), fonts)
+    return load_layout_traced(path, fonts)[0]
+
+
+def load_layout_traced(path: Path, fonts: FontSet) -> tuple[LayoutSpec, LayoutSource]:
+    """The validated layout of `path`, and the sha256 of what it was loaded from (`LayoutSource`)."""
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LayoutError(f"{path}: cannot read: {exc.__class__.__name__}") from None
+    loaded = load_yaml_text(text, source=str(path))
+    parts_dir = path.parent / PARTS_DIR
+    spec = validate_loaded(resolve_parts(loaded, parts_dir), fonts)
     if spec.id != path.stem:
         raise LayoutError(f"{path}: id {spec.id!r} does not match the file name",
                           diagnostics=[Diagnostic("id", f"the layout in {path.name} must have id {path.stem!r}",
                                                   source=str(path), hint="a layout's id is its file name")])
-    return spec
+    parts = {use: _file_sha256(parts_dir / f"{use}.yaml") for use in sorted(_parts_used(loaded.data))}
+    return spec, LayoutSource(sha256=hashlib.sha256(raw).hexdigest(), parts=parts)
+
+
+def _parts_used(raw: Any) -> set[str]:
+    """The ids of the parts a loaded (unresolved) layout places: ``{type: part, use: <id>}`` at any depth."""
+    found: set[str] = set()
+    stack = [raw.get("elements")] if isinstance(raw, dict) else []
+    while stack:
+        elements = stack.pop()
+        if not isinstance(elements, list):
+            continue
+        for el in elements:
+            if not isinstance(el, dict):
+                continue
+            if el.get("type") == "part" and isinstance(el.get("use"), str):
+                found.add(el["use"])
+            stack.extend(el.get(key) for key in ("elements", "block"))
+    return found
+
+
+def _file_sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise LayoutError(f"{path}: cannot read: {exc.__class__.__name__}") from None
 
 
 def validate_loaded(loaded: Loaded, fonts: FontSet) -> LayoutSpec:

@@ -88,6 +88,8 @@ BODY_KEYS = frozenset({
     "field", "lift", "import", "file_sha256", "records", "batch", "file", "record",
     "caller", "requester_person_id", "acting_for", "terminal", "printer", "serials", "reserved", "reason", "job",
     "last", "spoils",
+    # provenance of a render (renderer.api.Renderer.provenance): hashes and a version, nothing about a person
+    "layout_sha256", "layout_parts_sha256", "tenant_sha256", "font_manifest_sha256", "renderer_version",
 })
 
 
