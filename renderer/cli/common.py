@@ -23,14 +23,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, get_type_hints
 
 import typer
 from rich.console import Console
 
-from renderer.api import Renderer
 from renderer.errors import ChohyoError, UsageError
-from renderer.settings import Settings
+
+if TYPE_CHECKING:   # imported when first used: `chohyo keys list` or `--help` need no renderer
+    from renderer.api import Renderer
+    from renderer.settings import Settings
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -66,9 +68,13 @@ class Cli:
 
     @cached_property
     def settings(self) -> Settings:
+        from renderer.settings import Settings
+
         return Settings.from_env(layouts_dir=self.layouts_dir, fonts_dir=self.fonts_dir, state_dir=self.state_dir)
 
     def renderer(self) -> Renderer:
+        from renderer.api import Renderer
+
         return Renderer(self.settings)
 
 

@@ -7,12 +7,15 @@ paths). Keys: `chohyo keys create`. Exit codes: 0 stopped, 2 invalid usage or th
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from renderer.cli.common import Cli, command
 from renderer.errors import UsageError
+
+DocsMode = Literal["on", "key", "off"]
+DOCS_MODES: tuple[DocsMode, ...] = ("on", "key", "off")   # as renderer.service.docs (not imported: it needs FastAPI)
 
 
 def _opt(name: str, env: str, text: str) -> typer.models.OptionInfo:
@@ -35,8 +38,12 @@ def serve(
     rate: Annotated[float, _opt("--rate", "RATE", "requests per second per API key (429)")] = 10.0,
     burst: Annotated[int, _opt("--burst", "BURST", "burst per API key")] = 20,
     log_level: Annotated[str, _opt("--log-level", "LOG_LEVEL", "debug, info, warning, error")] = "info",
+    docs: Annotated[str, _opt("--docs", "DOCS", "API docs (/openapi.json, /docs): on, key (the document needs an "
+                                                "API key) or off; production: key or off")] = "on",
 ) -> int:
     """Run the HTTP render service (POST /v1/render/{layout_id}, …; OpenAPI at /docs)."""
+    if docs not in DOCS_MODES:
+        raise UsageError(f"--docs must be one of {', '.join(DOCS_MODES)}", field="--docs")
     try:
         import uvicorn
 
@@ -48,7 +55,7 @@ def serve(
     settings = ServiceSettings(
         renderer=cli.settings, workers=workers, queue_size=queue,
         render_timeout_s=render_timeout, max_body_bytes=max_body, max_copies=max_copies,
-        max_persons=max_persons, max_rows=max_rows, rate_per_second=rate, rate_burst=burst)
+        max_persons=max_persons, max_rows=max_rows, rate_per_second=rate, rate_burst=burst, docs=docs)
     configure_logging(log_level)
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False,
                 server_header=False, timeout_graceful_shutdown=30)

@@ -11,7 +11,7 @@ In: `ServiceSettings`; then HTTP requests with an API key (``X-API-Key``). Out: 
     POST /v1/suppressions/{person_id}/lifts    role lift    a 一時解除 (reviewer = the key)
     GET  /healthz, /readyz                     no key       liveness; readiness (workers, fonts, layouts, state)
     GET  /metrics                              role admin   Prometheus (untagged + own tenant's series)
-    GET  /openapi.json, /docs                  no key
+    GET  /openapi.json, /docs                  no key (setting docs: on | key | off; `renderer.service.docs`)
 
 A key acts only for its own tenant: an envelope or body naming another is 403, and registry reads and
 writes use the key's tenant. Renders run in the worker pool (`renderer.service.pool`); each writes its
@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from renderer.service.core import Service
+from renderer.service.docs import docs_router
 from renderer.service.handlers import install_handlers
 from renderer.service.logs import RequestMiddleware
 from renderer.service.openapi import ServiceApp
@@ -56,14 +57,15 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                     "same JSON envelope as the `chohyo` CLI. Every non-2xx answer is RFC 9457 problem+json "
                     "without input values.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,        # served by renderer.service.docs from the installed swagger-ui-bundle (no CDN)
         redoc_url=None,
-        openapi_url="/openapi.json",
-        layout_ids=service.renderer.layout_ids(),   # documented as an enum: clients and the fuzzer see the real ids
+        openapi_url=None,
+        service=service,      # layout ids as an enum, each layout's data schema and sample
     )
     app.state.service = service
     app.add_middleware(RequestMiddleware, metrics=service.metrics, logger=service.logger)
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(docs_router(settings.docs))
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from renderer.settings import Settings
 
@@ -44,12 +45,17 @@ class ServiceSettings:
     rate_burst: int = 20
     #: the hashed API keys; None = ``<state_dir>/api-keys.json``
     keys_file: Path | None = None
+    #: the API documentation (``/openapi.json``, Swagger UI at ``/docs``): ``on`` open to anyone, ``key`` the
+    #: document needs an API key (any role), ``off`` not served (see `renderer.service.docs`)
+    docs: Literal["on", "key", "off"] = "on"
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.queue_size < 0:
             raise ValueError("workers must be ≥ 1 and queue_size ≥ 0")
         if min(self.render_timeout_s, self.queue_timeout_s, self.rate_per_second) <= 0 or self.rate_burst < 1:
             raise ValueError("timeouts and rates must be positive")
+        if self.docs not in ("on", "key", "off"):
+            raise ValueError("docs must be on, key or off")
 
     @property
     def keys_path(self) -> Path:

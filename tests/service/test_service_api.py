@@ -95,26 +95,27 @@ def test_openapi_declares_problem_json_for_every_error_and_the_key_scheme(servic
     assert seen == {"400", "401", "403", "404", "413", "422", "423", "429", "500", "503"}
     render = doc["paths"]["/v1/render/{layout_id}"]["post"]
     assert list(render["responses"]["200"]["content"]) == ["application/pdf"]
-    assert render["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Envelope"}
+    assert render["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/RenderRequest"}
 
 
 
 def test_openapi_operations_and_the_layout_ids_of_the_app(service: Running) -> None:
-    """One operation per route with FastAPI's generated ids (clients are generated from them), and every
+    """One operation per route with a stable, readable id (clients are generated from them), and every
     layout_id path parameter documented as an enum of this app's layouts."""
     doc = service.client.get("/openapi.json").json()
     operations = {(path, method): op for path, ops in doc["paths"].items() for method, op in ops.items()}
     assert {key: op["operationId"] for key, op in operations.items()} == {
-        ("/v1/render/{layout_id}", "post"): "render_v1_render__layout_id__post",
-        ("/v1/validate/{layout_id}", "post"): "validate_v1_validate__layout_id__post",
-        ("/v1/layouts", "get"): "layouts_v1_layouts_get",
-        ("/v1/layouts/{layout_id}", "get"): "layout_v1_layouts__layout_id__get",
-        ("/v1/suppressions", "post"): "sync_v1_suppressions_post",
-        ("/v1/suppressions", "get"): "suppressions_v1_suppressions_get",
-        ("/v1/suppressions/{person_id}/lifts", "post"): "lift_v1_suppressions__person_id__lifts_post",
-        ("/healthz", "get"): "healthz_healthz_get",
-        ("/readyz", "get"): "readyz_readyz_get",
-        ("/metrics", "get"): "metrics_metrics_get",
+        ("/v1/render/{layout_id}", "post"): "render",
+        ("/v1/validate/{layout_id}", "post"): "validate",
+        ("/v1/layouts", "get"): "listLayouts",
+        ("/v1/layouts/{layout_id}", "get"): "getLayout",
+        ("/v1/suppressions", "post"): "syncSuppressions",
+        ("/v1/suppressions", "get"): "listSuppressions",
+        ("/v1/suppressions/{person_id}/lifts", "post"): "grantLift",
+        ("/healthz", "get"): "health",
+        ("/readyz", "get"): "ready",
+        ("/metrics", "get"): "metrics",
     }
     layouts = sorted(p.stem for p in (ROOT / "layouts").glob("*.yaml"))
     for (path, _method), op in operations.items():

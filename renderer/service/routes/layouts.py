@@ -19,7 +19,8 @@ router = APIRouter(tags=["layouts"])
 AnyRole = Annotated[Principal, Depends(require(None))]
 
 
-@router.get("/v1/layouts", summary="The layouts (id, kind, title)", responses=problem_responses(401, 429, 500, 503))
+@router.get("/v1/layouts", operation_id="listLayouts",
+            summary="The layouts (id, kind, title)", responses=problem_responses(401, 429, 500, 503))
 async def layouts(_: AnyRole, service: ServiceDep) -> list[LayoutSummary]:
     if not service.layouts:
         raise not_ready()
@@ -27,7 +28,7 @@ async def layouts(_: AnyRole, service: ServiceDep) -> list[LayoutSummary]:
             for s in service.layouts.values()]
 
 
-@router.get("/v1/layouts/{layout_id}", summary="One layout with its input JSON Schema",
+@router.get("/v1/layouts/{layout_id}", operation_id="getLayout", summary="One layout with its input JSON Schema",
             responses=problem_responses(401, 404, 422, 429, 500, 503))
 async def layout(layout_id: LayoutId, _: AnyRole, service: ServiceDep) -> LayoutDetail:
     spec = service.layout(layout_id)

@@ -20,12 +20,12 @@ from renderer.service.problems import ProblemError, not_ready
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness (no key)")
+@router.get("/healthz", operation_id="health", summary="Liveness (no key)")
 async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz",
+@router.get("/readyz", operation_id="ready",
             summary="Readiness: workers up, fonts registered, layouts loaded, state directory and database writable",
             responses=problem_responses(503))
 async def readyz(request: Request, service: ServiceDep) -> Ready:
@@ -39,7 +39,8 @@ async def readyz(request: Request, service: ServiceDep) -> Ready:
                  layouts=len(service.layouts))
 
 
-@router.get("/metrics", summary="Prometheus metrics (role admin; own tenant's series)", response_class=Response,
+@router.get("/metrics", operation_id="metrics",
+            summary="Prometheus metrics (role admin; own tenant's series)", response_class=Response,
             responses={200: {"description": "Prometheus text format",
                              "content": {"text/plain": {"schema": {"type": "string"}}}},
                        **problem_responses(401, 403, 429)})

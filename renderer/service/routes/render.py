@@ -74,7 +74,7 @@ EnvelopeDep = Annotated[EnvelopeCall, Depends(envelope_call)]
 
 
 @router.post(
-    "/v1/render/{layout_id}", response_class=PdfResponse, openapi_extra=ENVELOPE_BODY,
+    "/v1/render/{layout_id}", operation_id="render", response_class=PdfResponse, openapi_extra=ENVELOPE_BODY,
     summary="Render an envelope to a PDF",
     responses={200: {"description": "the PDF; its issue-log record is already written",
                      "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
@@ -113,7 +113,7 @@ def render_headers(out: RenderOutput, layout_id: str) -> dict[str, str]:
     }
 
 
-@router.post("/v1/validate/{layout_id}", openapi_extra=ENVELOPE_BODY,
+@router.post("/v1/validate/{layout_id}", operation_id="validate", openapi_extra=ENVELOPE_BODY,
              summary="Check an envelope without rendering (no 発行番号, no issue log, no DV registry)",
              responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 500, 503))
 async def validate(call: EnvelopeDep, service: ServiceDep) -> ValidateResult:

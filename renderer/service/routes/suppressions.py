@@ -42,7 +42,8 @@ PersonId = Annotated[str, Path(pattern=PersonIdPath, description="宛名番号 o
 SyncBody = Annotated[JsonBody, Depends(body_for("sync", lambda s: s.max_sync_body_bytes))]
 
 
-@router.post("/v1/suppressions", openapi_extra=json_body("SyncRequest", "deltas"),
+@router.post("/v1/suppressions", operation_id="syncSuppressions",
+             openapi_extra=json_body("SyncRequest", "deltas"),
              summary="Sync the DV 支援措置 registry from 住民記録 (one transaction; a bad record rejects all)",
              responses=problem_responses(400, 401, 403, 413, 422, 429, 500))
 async def sync(request: Request, principal: Annotated[Principal, Depends(require("sync"))], body: SyncBody,
@@ -65,7 +66,7 @@ async def sync(request: Request, principal: Annotated[Principal, Depends(require
     return result
 
 
-@router.get("/v1/suppressions", summary="The key's tenant's registry and active lifts",
+@router.get("/v1/suppressions", operation_id="listSuppressions", summary="The key's tenant's registry and active lifts",
             responses=problem_responses(401, 403, 422, 429, 500))
 async def suppressions(
     principal: Annotated[Principal, Depends(require("lift"))],
@@ -106,7 +107,8 @@ async def lift_call(person_id: PersonId, request: Request, service: ServiceDep,
     return LiftCall(person_id, principal, req, scrub)
 
 
-@router.post("/v1/suppressions/{person_id}/lifts", status_code=201, openapi_extra=json_body("LiftRequest", "the lift"),
+@router.post("/v1/suppressions/{person_id}/lifts", operation_id="grantLift", status_code=201,
+             openapi_extra=json_body("LiftRequest", "the lift"),
              summary="Grant a 一時解除 for one protected person and layout (it expires by itself)",
              responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 500))
 async def lift(call: Annotated[LiftCall, Depends(lift_call)], request: Request, service: ServiceDep) -> LiftResult:
