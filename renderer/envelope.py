@@ -42,7 +42,15 @@ class Requester(Model):
         return self
 
 
+def _issued_on_may_be_absent(schema: dict[str, Any]) -> None:
+    """The JSON Schema of a request: ``issued_on`` may be absent (`parse_envelope` fills in today before the model
+    validates it), so the published schemas accept the samples as they are."""
+    schema["required"] = [r for r in schema.get("required", []) if r != "issued_on"]
+
+
 class Request(Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_issued_on_may_be_absent)
+
     requester: Requester
     channel: Literal["counter", "mail", "wide_area", "convenience_store"] = Field(
         description="窓口, 郵送, 広域交付, コンビニ交付")

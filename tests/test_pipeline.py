@@ -334,3 +334,16 @@ def test_a_number_that_is_spent_is_the_number_on_the_paper(renderer: Renderer, l
     result = renderer.render(env, layout_id=layout)
     assert len(result.issue_numbers) == 1 == len(result.numbers)
     assert squash(result.issue_numbers[0]) in squash(pages_text(result.pdf)[0])
+
+
+def test_samples_and_golden_inputs_validate_against_the_published_input_schemas() -> None:
+    """An integrator's validator accepts what we ship: `request.issued_on` may be absent (issued today)."""
+    import jsonschema  # type: ignore[import-untyped]
+
+    inputs = sorted((ROOT / "layouts" / "samples").glob("*.json")) + sorted((ROOT / "golden").glob("*/*/input.json"))
+    for path in inputs:
+        envelope = json.loads(path.read_text(encoding="utf-8"))
+        schema = json.loads((ROOT / "layouts" / "input-schemas" / f"{envelope['layout']}.json").read_text("utf-8"))
+        if (path.parent / "expected-error.json").exists():
+            continue   # a refused case may be invalid on purpose
+        jsonschema.validate(envelope, schema)

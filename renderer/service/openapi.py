@@ -76,7 +76,6 @@ def shared_schemas() -> dict[str, Any]:
     for (model, _mode), schema in keyed.items():
         if "$ref" not in schema:
             schemas[model.__name__] = schema
-    optional_issued_on(schemas.get("Request", {}))
     envelope = schemas["Envelope"]
     envelope.setdefault("description", "The input envelope (the same as the CLI's); `data` is typed per layout "
                                        "in GET /v1/layouts/{layout_id} → input_schema.")
@@ -156,7 +155,6 @@ def layout_envelopes(service: Service) -> tuple[dict[str, Any], dict[str, Any]]:
         envelope = _rebase(service.input_schema(spec), layout_id)
         for name, model in envelope.pop("$defs", {}).items():   # titled by component: generators name classes by title
             defs[component_name(layout_id, name)] = {**model, "title": component_name(layout_id, name)}
-        optional_issued_on(defs.get(component_name(layout_id, "Request"), {}))
         name = component_name(layout_id, "Envelope")
         envelope["title"] = name
         envelope["description"] = f"The input envelope of {layout_id} ({spec.title}): `data` is {spec.data_model}."
@@ -173,13 +171,6 @@ def layout_envelopes(service: Service) -> tuple[dict[str, Any], dict[str, Any]]:
              "oneOf": [{"$ref": ref} for ref in mapping.values()],
              "discriminator": {"propertyName": "layout", "mapping": mapping}}
     return {"$defs": defs, RENDER_REQUEST: union}, examples
-
-
-def optional_issued_on(request: dict[str, Any]) -> None:
-    """``request.issued_on`` may be absent (the renderer fills in today before the model validates it, which is
-    why the samples carry none), so the document does not list it as required."""
-    if "issued_on" in request.get("required", []):
-        request["required"] = [r for r in request["required"] if r != "issued_on"]
 
 
 def type_envelope_bodies(schema: dict[str, Any], examples: dict[str, Any]) -> None:
