@@ -32,12 +32,14 @@ LAYOUT = "tsuchisho-kyufu-kettei"
 DOC_NUMBER = re.compile(r"佐福第(\d+)号")
 
 
-def settings(state: Path) -> Settings:
-    return Settings(layouts_dir=PROJECT_ROOT / "layouts", fonts_dir=PROJECT_ROOT / "fonts", state_dir=state)
+def settings(state: Path, database_url: str | None = None) -> Settings:
+    """Settings on `state`; `database_url` None = the state directory's SQLite file."""
+    return Settings(layouts_dir=PROJECT_ROOT / "layouts", fonts_dir=PROJECT_ROOT / "fonts", state_dir=state,
+                    database_url=database_url)
 
 
-def renderer(state: Path) -> Renderer:
-    return Renderer(settings(state))
+def renderer(state: Path, database_url: str | None = None) -> Renderer:
+    return Renderer(settings(state, database_url))
 
 
 def write_jsonl(path: Path, records: Iterable[Any]) -> Path:

@@ -14,17 +14,20 @@ import json
 import re
 import shutil
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject, IndirectObject, NameObject, StreamObject
+from sqlalchemy import Connection, CursorResult
 
 from renderer.api import Renderer
 from renderer.caller import Caller
 from renderer.settings import Settings
+from renderer.state.db import open_database
 from renderer.state.registry import parse_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,9 +57,12 @@ class Clock:
         self.now = self.now + dt.timedelta(**delta)
 
 
-def make_renderer(state: Path, clock: Clock, layouts_dir: Path | None = None) -> Renderer:
+def make_renderer(state: Path, clock: Clock, layouts_dir: Path | None = None,
+                  database_url: str | None = None) -> Renderer:
+    """A renderer on `state`; `database_url` None = the state directory's SQLite file (the conftest's
+    ``database_url`` fixture gives None or a fresh PostgreSQL database)."""
     return Renderer(Settings(layouts_dir=layouts_dir or ROOT / "layouts", fonts_dir=ROOT / "fonts",
-                             state_dir=state, clock=clock))
+                             state_dir=state, clock=clock, database_url=database_url))
 
 
 def sample(layout: str | None = None, **request: Any) -> dict[str, Any]:
@@ -224,3 +230,23 @@ def _literal(raw: bytes) -> bytes:
             out.append(_ESCAPES.get(nxt, nxt[0] if nxt else 92))
             i += 2
     return bytes(out)
+
+
+class _Raw:
+    """Plain SQL on a renderer's database, ``?`` placeholders on every backend (tests that tamper)."""
+
+    def __init__(self, conn: Connection, postgres: bool) -> None:
+        self.conn = conn
+        self.postgres = postgres
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> CursorResult[*tuple[Any, ...]]:
+        return self.conn.exec_driver_sql(sql.replace("?", "%s") if self.postgres else sql, params)
+
+
+@contextmanager
+def raw_db(renderer: Renderer) -> Iterator[_Raw]:
+    """One committed transaction of plain SQL on the renderer's database (SQLite or PostgreSQL), outside
+    the renderer's locks: what an attacker with the database would do."""
+    db = open_database(renderer.settings)
+    with db.engine.begin() as conn:
+        yield _Raw(conn, not db.is_sqlite)

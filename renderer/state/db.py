@@ -5,10 +5,19 @@ with the tables below and two kinds of transaction:
 
 - `Database.write(lock)`: one serialized writer. SQLite: ``BEGIN IMMEDIATE`` (the database write lock is
   taken before the first read, so read-check-write sequences cannot interleave). PostgreSQL: a
-  transaction holding ``pg_advisory_xact_lock`` on the named lock (serials, the issue log, a tenant's
-  registry), so several servers sharing one database serialize the same way.
+  ``READ COMMITTED`` transaction (set on every write, whatever the server's default) whose first
+  statements take ``pg_advisory_xact_lock`` on the named locks (serials, the issue log, a tenant's
+  registry, the batch journal), so several servers sharing one database serialize the same way. READ
+  COMMITTED is what makes this correct: every later statement sees what the previous holder committed
+  (under REPEATABLE READ or SERIALIZABLE the snapshot would be taken by the lock statement itself, before
+  the wait, and the transaction would read stale counters). The locks end with the transaction, also
+  when a connection dies; the unique constraints of `issued_numbers` and `number_outcomes` remain the
+  last word whatever a lock did.
 - `Database.read()`: one consistent snapshot for several SELECTs. SQLite (WAL): a deferred transaction
   whose snapshot is fixed at its first read. PostgreSQL: ``REPEATABLE READ``.
+
+A PostgreSQL connection lost (server restarted) fails the transaction it was in — rolled back, nothing of
+it kept — and the pool replaces dead connections before their next use (``pool_pre_ping``).
 
 Dates are stored as ISO strings (``YYYY-MM-DD``) and instants as ISO UTC strings with microseconds, so
 they compare as text on every backend. Nothing here holds names, addresses or numbers of residents.
@@ -40,9 +49,10 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import NullPool
 
+from renderer.errors import UsageError
 from renderer.settings import Settings
 
 DB_FILE = "chohyo.sqlite3"
@@ -223,7 +233,12 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            try:
+                self.engine = create_engine(engine_url(url), pool_pre_ping=True)
+            except ImportError:
+                raise UsageError(f"the database driver for {make_url(url).drivername} is not installed "
+                                 f"(PostgreSQL: pip install 'chohyo-renderer[postgresql]')",
+                                 field="CHOHYO_DATABASE_URL") from None
         with self.write("schema") as conn:
             metadata.create_all(conn)
 
@@ -232,7 +247,10 @@ class Database:
         """A serialized write transaction (committed on success, rolled back on any exception). With
         several locks (a batch commits serials and issue-log records together) they are taken in the
         order given; callers always name them in the order serials, issue_log, batch."""
-        with self.engine.execution_options(**{_WRITE: True}).begin() as conn:
+        options: dict[str, Any] = {_WRITE: True}
+        if not self.is_sqlite:
+            options["isolation_level"] = "READ COMMITTED"
+        with self.engine.execution_options(**options).begin() as conn:
             if not self.is_sqlite:
                 for name in (lock, *more):
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(name)})
@@ -245,6 +263,13 @@ class Database:
             isolation_level="REPEATABLE READ")
         with engine.begin() as conn:
             yield conn
+
+
+def engine_url(url: str) -> URL:
+    """`url` with its driver named: a plain ``postgresql://`` URL means psycopg 3 (the `postgresql` extra),
+    not SQLAlchemy's default psycopg2."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+psycopg") if parsed.drivername == "postgresql" else parsed
 
 
 def _lock_key(name: str) -> int:
@@ -294,6 +319,15 @@ def database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     return f"sqlite:///{settings.state_dir / DB_FILE}"
+
+
+def close_database(url: str) -> None:
+    """Forget this process's `Database` for `url` and close its pooled connections (before the database
+    is dropped, or to reconnect from scratch)."""
+    with _cache_lock:
+        db = _cache.pop(url, None)
+    if db is not None:
+        db.engine.dispose()
 
 
 def open_database(settings: Settings) -> Database:

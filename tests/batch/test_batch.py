@@ -41,10 +41,10 @@ def _mode(p: Path) -> int:
     return stat.S_IMODE(p.stat().st_mode)
 
 
-def test_a_run_splits_files_by_pages_and_accounts_for_every_record(tmp_path: Path) -> None:
+def test_a_run_splits_files_by_pages_and_accounts_for_every_record(tmp_path: Path, database_url: str | None) -> None:
     inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(30))
     out, state = tmp_path / "out", tmp_path / "state"
-    summary = run_batch(renderer(state), _options(inp, out, pages_per_file=8))
+    summary = run_batch(renderer(state, database_url), _options(inp, out, pages_per_file=8))
     assert summary.exit_code == 0 and summary.errors is None
     assert (summary.records, summary.rendered, summary.files, summary.pages) == (30, 30, 4, 30)
     m = manifest(out)
@@ -71,7 +71,7 @@ def test_a_run_splits_files_by_pages_and_accounts_for_every_record(tmp_path: Pat
     assert all(_mode(p) == 0o600 for p in out.iterdir() if p.is_file())
     assert all(_mode(p) == 0o600 for p in (out / ".chohyo-batch").iterdir() if p.is_file())
     # the issue log has one render record per record and one per file, and verifies
-    log = IssueLog(settings(state))
+    log = IssueLog(settings(state, database_url))
     bodies = [json.loads(r["body"]) for r in log.records()]
     renders = [b for b in bodies if b["event"] == "render"]
     assert sorted(b["record"] for b in renders) == list(range(1, 31))
@@ -80,7 +80,7 @@ def test_a_run_splits_files_by_pages_and_accounts_for_every_record(tmp_path: Pat
     assert log.verify().ok
 
 
-def test_failed_records_go_to_the_error_report_without_personal_data(tmp_path: Path) -> None:
+def test_failed_records_go_to_the_error_report_without_personal_data(tmp_path: Path, database_url: str | None) -> None:
     good = list(sample_notices(6))
     no_postcode = json.loads(json.dumps(good[1]))
     del no_postcode["data"]["addressee"]["address"]["postal_code"]
@@ -94,7 +94,7 @@ def test_failed_records_go_to_the_error_report_without_personal_data(tmp_path: P
     lines = [good[0], no_postcode, "{not json", "", good[2], bad_glyph, other_layout, adversary]
     inp = write_jsonl(tmp_path / "in.jsonl", lines)
     out, state = tmp_path / "out", tmp_path / "state"
-    r = renderer(state)
+    r = renderer(state, database_url)
     load(r, upsert(str(good[5]["data"]["addressee"]["person_id"]), adversaries=["900000001"]))  # type: ignore[index]
     summary = run_batch(r, _options(inp, out))
     assert summary.exit_code == 4
@@ -118,7 +118,7 @@ def test_failed_records_go_to_the_error_report_without_personal_data(tmp_path: P
     m = manifest(out)
     assert printed_numbers(out, [f["name"] for f in m["files"]]) == {1: 1, 3: 1}
     assert m["totals"]["invalid"] == 4 and m["totals"]["refused"] == 1
-    refusals = [json.loads(x["body"]) for x in IssueLog(settings(state)).records()]
+    refusals = [json.loads(x["body"]) for x in IssueLog(settings(state, database_url)).records()]
     assert [b["record"] for b in refusals if b["event"] == "refusal"] == [8]
 
 
@@ -141,11 +141,11 @@ def test_the_cli_exits_4_when_some_records_failed_and_0_when_all_printed(tmp_pat
     assert problem["field"] == "--sort" and "postal_code" in problem["detail"]
 
 
-def test_sort_by_postal_code_is_stable_and_kept_for_resume(tmp_path: Path) -> None:
+def test_sort_by_postal_code_is_stable_and_kept_for_resume(tmp_path: Path, database_url: str | None) -> None:
     records = list(sample_notices(40, seed=7))
     inp = write_jsonl(tmp_path / "in.jsonl", records)
     out, state = tmp_path / "out", tmp_path / "state"
-    run_batch(renderer(state), _options(inp, out, sort="postal_code", pages_per_file=15))
+    run_batch(renderer(state, database_url), _options(inp, out, sort="postal_code", pages_per_file=15))
     m = manifest(out)
     printed = [r["record"] for r in m["records"]]
     keys = [(str(records[line - 1]["data"]["addressee"]["address"]["postal_code"]), line)
@@ -191,10 +191,10 @@ def test_data_lines_with_a_run_level_request(tmp_path: Path) -> None:
     assert not (tmp_path / "o2").exists() and not (tmp_path / "out2").exists()
 
 
-def test_resume_guards_and_a_resume_of_a_finished_run_changes_nothing(tmp_path: Path) -> None:
+def test_resume_guards_and_a_resume_of_a_finished_run_changes_nothing(tmp_path: Path, database_url: str | None) -> None:
     inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(6))
     out, state = tmp_path / "out", tmp_path / "state"
-    r = renderer(state)
+    r = renderer(state, database_url)
     run_batch(r, _options(inp, out, pages_per_file=4))
     before = (out / "manifest.json").read_bytes()
     with pytest.raises(UsageError) as exc:
@@ -221,7 +221,7 @@ def test_resume_guards_and_a_resume_of_a_finished_run_changes_nothing(tmp_path: 
     assert exc.value.field == "--output"
 
 
-def test_a_record_with_many_pages_is_never_split_across_files(tmp_path: Path) -> None:
+def test_a_record_with_many_pages_is_never_split_across_files(tmp_path: Path, database_url: str | None) -> None:
     inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(5))
     for copies in (1, 3):
         lines = [json.loads(x) for x in inp.read_text(encoding="utf-8").splitlines()]
@@ -229,7 +229,7 @@ def test_a_record_with_many_pages_is_never_split_across_files(tmp_path: Path) ->
             env["request"]["copies"] = copies
         write_jsonl(inp, lines)
         out = tmp_path / f"out{copies}"
-        run_batch(renderer(tmp_path / "state"), _options(inp, out, pages_per_file=2))
+        run_batch(renderer(tmp_path / "state", database_url), _options(inp, out, pages_per_file=2))
         m = manifest(out)
         assert m["totals"]["pages"] == 5 * copies
         for f in m["files"]:
@@ -239,16 +239,16 @@ def test_a_record_with_many_pages_is_never_split_across_files(tmp_path: Path) ->
             assert rec["pages"] == copies and len(rec["issue_numbers"]) == copies
 
 
-def test_a_second_coordinator_on_the_same_directory_is_refused(tmp_path: Path) -> None:
+def test_a_second_coordinator_on_the_same_directory_is_refused(tmp_path: Path, database_url: str | None) -> None:
     inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(2))
     out = tmp_path / "out"
     (out / ".chohyo-batch").mkdir(parents=True)
     with (out / ".chohyo-batch" / "lock").open("a") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)   # a run in progress (another process in real life)
         with pytest.raises(UsageError) as exc:
-            run_batch(renderer(tmp_path / "state"), _options(inp, out))
+            run_batch(renderer(tmp_path / "state", database_url), _options(inp, out))
         assert exc.value.field == "--output" and "running" in exc.value.message
-    assert run_batch(renderer(tmp_path / "state"), _options(inp, out)).rendered == 2
+    assert run_batch(renderer(tmp_path / "state", database_url), _options(inp, out)).rendered == 2
 
 
 class _Tty(io.StringIO):

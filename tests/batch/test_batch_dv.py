@@ -39,10 +39,11 @@ class _NeverRuns:
         pass
 
 
-def test_a_resume_after_the_lift_expired_refuses_instead_of_printing_the_old_plan(tmp_path: Path) -> None:
+def test_a_resume_after_the_lift_expired_refuses_instead_of_printing_the_old_plan(
+        tmp_path: Path, database_url: str | None) -> None:
     clock = Clock()
     state = tmp_path / "state"
-    r = make_renderer(state, clock)
+    r = make_renderer(state, clock, database_url=database_url)
     load(r, upsert(WIFE))
     r.registry.lift(TENANT, WIFE, "juminhyo-setai", minutes=10, max_minutes=30, reason="本人確認済み",
                            reviewer="reviewer1", now=clock())
@@ -61,7 +62,7 @@ def test_a_resume_after_the_lift_expired_refuses_instead_of_printing_the_old_pla
     assert not list(out.glob("*.pdf"))
 
     clock.advance(minutes=11)   # the lift has expired
-    summary = run_batch(make_renderer(state, clock), BatchOptions(
+    summary = run_batch(make_renderer(state, clock, database_url=database_url), BatchOptions(
         layout="juminhyo-setai", input=inp, out_dir=out, workers=1, progress=False, resume=True))
     assert summary.exit_code == 4 and (summary.rendered, summary.refused) == (0, 1)
     m = manifest(out)
@@ -78,11 +79,11 @@ def test_a_resume_after_the_lift_expired_refuses_instead_of_printing_the_old_pla
     assert IssueLog(r.settings).verify().ok
 
 
-def test_a_registry_change_between_planning_and_commit_replans_the_chunk(tmp_path: Path,
-                                                                          monkeypatch: Any) -> None:
+def test_a_registry_change_between_planning_and_commit_replans_the_chunk(tmp_path: Path, monkeypatch: Any,
+                                                                          database_url: str | None) -> None:
     clock = Clock()
     state = tmp_path / "state"
-    r = make_renderer(state, clock)
+    r = make_renderer(state, clock, database_url=database_url)
     env = sample()
     del env["request"]["issued_on"]
     inp = write_jsonl(tmp_path / "in.jsonl", [env, env])

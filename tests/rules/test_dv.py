@@ -46,8 +46,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def renderer(tmp_path: Path, clock: Clock) -> Renderer:
-    return make_renderer(tmp_path / "state", clock)
+def renderer(tmp_path: Path, clock: Clock, database_url: str | None) -> Renderer:
+    return make_renderer(tmp_path / "state", clock, database_url=database_url)
 
 
 def text_of(renderer: Renderer, env: dict[str, Any], layout: str = "juminhyo-setai") -> str:
@@ -217,10 +217,11 @@ def test_period_end_warns_but_protection_continues(renderer: Renderer, clock: Cl
     assert any("support period ended on 2026-03-31" in w for w in result.warnings)
 
 
-def test_a_render_during_an_import_sees_old_or_new_never_a_gap(tmp_path: Path, clock: Clock) -> None:
+def test_a_render_during_an_import_sees_old_or_new_never_a_gap(tmp_path: Path, clock: Clock,
+                                                               database_url: str | None) -> None:
     """A writer re-imports the wife's record (delete + insert inside one transaction) again and again, moving
     her between cases; readers in other threads take snapshots meanwhile: she is protected in every one."""
-    writer = make_renderer(tmp_path / "state", clock)
+    writer = make_renderer(tmp_path / "state", clock, database_url=database_url)
     load(writer, upsert(WIFE))
     stop = threading.Event()
     versions: list[int] = []
@@ -235,7 +236,7 @@ def test_a_render_during_an_import_sees_old_or_new_never_a_gap(tmp_path: Path, c
     seen: list[bool] = []
 
     def reads() -> None:
-        reader = make_renderer(tmp_path / "state", clock)
+        reader = make_renderer(tmp_path / "state", clock, database_url=database_url)
         while not stop.is_set():
             snap = reader.registry.snapshot(TENANT, [HEAD, WIFE, SON], [], "juminhyo-setai", clock())
             seen.append(WIFE in snap.suppressions)
@@ -245,7 +246,7 @@ def test_a_render_during_an_import_sees_old_or_new_never_a_gap(tmp_path: Path, c
         t.start()
     threads[0].join(timeout=60)
     # a full render while the writer may still be working: refused, never printed
-    assert refused(make_renderer(tmp_path / "state", clock), sample()).rule == "dv-block"
+    assert refused(make_renderer(tmp_path / "state", clock, database_url=database_url), sample()).rule == "dv-block"
     stop.set()
     for t in threads:
         t.join(timeout=60)

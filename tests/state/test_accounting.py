@@ -14,7 +14,6 @@ import http.server
 import json
 import os
 import shutil
-import sqlite3
 import stat
 import threading
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from dvkit import TENANT, Clock, make_renderer, sample
+from dvkit import TENANT, Clock, make_renderer, raw_db, sample
 
 from renderer.api import Renderer
 from renderer.errors import ChohyoError
@@ -33,12 +32,9 @@ DAY = dt.date(2026, 11, 27)
 
 
 @pytest.fixture
-def renderer(tmp_path: Path) -> Renderer:
-    return make_renderer(tmp_path / "state", Clock())
+def renderer(tmp_path: Path, database_url: str | None) -> Renderer:
+    return make_renderer(tmp_path / "state", Clock(), database_url=database_url)
 
-
-def db(renderer: Renderer) -> sqlite3.Connection:
-    return sqlite3.connect(renderer.settings.state_dir / DB_FILE)
 
 
 def render_n(renderer: Renderer, n: int, **request: Any) -> list[str]:
@@ -128,8 +124,8 @@ def test_a_refusal_spends_no_number(renderer: Renderer) -> None:
     with pytest.raises(ChohyoError):
         renderer.render(sample(requester={"relation": "third_party", "purpose": "見本"}, include=["my_number"]),
                         layout_id="juminhyo-setai")
-    with db(renderer) as con:
-        assert con.execute("SELECT COUNT(*) FROM serials").fetchone()[0] == 0
+    with raw_db(renderer) as con:
+        assert con.execute("SELECT COUNT(*) FROM serials").one()[0] == 0
     assert events(renderer) == ["refusal"]
 
 
@@ -138,7 +134,7 @@ def test_a_refusal_spends_no_number(renderer: Renderer) -> None:
 
 def test_verify_detects_deleted_numbers_and_a_reset_counter(renderer: Renderer) -> None:
     first = render_n(renderer, 3)
-    with db(renderer) as con:   # the attacker deletes the numbers and resets the counter...
+    with raw_db(renderer) as con:   # the attacker deletes the numbers and resets the counter...
         con.execute("DELETE FROM issued_numbers")
         con.execute("DELETE FROM number_outcomes")
         con.execute("UPDATE serials SET last = 0")
@@ -154,7 +150,7 @@ def test_verify_detects_deleted_numbers_and_a_reset_counter(renderer: Renderer) 
 
 def test_verify_detects_a_counter_moved_without_a_record(renderer: Renderer) -> None:
     render_n(renderer, 1)
-    with db(renderer) as con:
+    with raw_db(renderer) as con:
         con.execute("UPDATE serials SET last = 5")   # 000002–000005 spent with no record anywhere
     report = renderer.issue_log.verify()
     assert not report.ok and any("4 number(s) below the counter were never reserved" in p
@@ -175,8 +171,8 @@ def test_a_logged_counter_move_is_accounted_for(renderer: Renderer) -> None:
 def test_truncate_and_rewrite_head_without_the_key_is_detected(renderer: Renderer) -> None:
     render_n(renderer, 3)
     head_path = renderer.settings.state_dir / HEAD_FILE
-    with db(renderer) as con:
-        mac = con.execute("SELECT mac FROM issue_log WHERE seq = 4").fetchone()[0]
+    with raw_db(renderer) as con:
+        mac = con.execute("SELECT mac FROM issue_log WHERE seq = 4").one()[0]
         con.execute("DELETE FROM issue_log WHERE seq > 4")
     old = json.loads(head_path.read_text())
     forged = {**old, "count": 4, "seq": 4, "mac": mac}   # an earlier record's MAC, the old head MAC
@@ -187,9 +183,10 @@ def test_truncate_and_rewrite_head_without_the_key_is_detected(renderer: Rendere
     assert not renderer.issue_log.verify().ok
 
 
-def test_truncate_and_rewrite_head_with_the_key_is_caught_by_the_anchor(renderer: Renderer, tmp_path: Path) -> None:
+def test_truncate_and_rewrite_head_with_the_key_is_caught_by_the_anchor(tmp_path: Path) -> None:
     """An attacker holding the state directory (and so the key file) rolls back the database and the head
-    together; only the anchor kept elsewhere shows it."""
+    together; only the anchor kept elsewhere shows it. (SQLite only: the rollback copies the database file.)"""
+    renderer = make_renderer(tmp_path / "state", Clock())
     anchor = tmp_path / "elsewhere" / "anchors.jsonl"
     anchor.parent.mkdir()
     render_n(renderer, 2)

@@ -4,29 +4,24 @@ serialized appends, the key outside the database, and "no record, no PDF"."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dvkit import TENANT, Clock, make_renderer, sample
+from dvkit import TENANT, Clock, make_renderer, raw_db, sample
 
 from renderer.api import Renderer
 from renderer.settings import Settings
-from renderer.state.db import DB_FILE
 from renderer.state.issue_log import HEAD_FILE, KEY_FILE, IssueLog, IssueLogError, LogRecord, chain_mac
 
 FORBIDDEN = ["見本", "ミホン", "見本町", "123456789018", "2850000"]   # names, addresses, numbers of the sample
 
 
 @pytest.fixture
-def renderer(tmp_path: Path) -> Renderer:
-    return make_renderer(tmp_path / "state", Clock())
+def renderer(tmp_path: Path, database_url: str | None) -> Renderer:
+    return make_renderer(tmp_path / "state", Clock(), database_url=database_url)
 
-
-def db(renderer: Renderer) -> sqlite3.Connection:
-    return sqlite3.connect(renderer.settings.state_dir / DB_FILE)
 
 
 def rendered_log(renderer: Renderer, n: int = 4) -> IssueLog:
@@ -68,8 +63,8 @@ def test_a_clean_chain_verifies(renderer: Renderer) -> None:
 
 def test_verify_detects_an_edited_record(renderer: Renderer) -> None:
     log = rendered_log(renderer)
-    with db(renderer) as con:
-        body = con.execute("SELECT body FROM issue_log WHERE seq = 2").fetchone()[0]
+    with raw_db(renderer) as con:
+        body = con.execute("SELECT body FROM issue_log WHERE seq = 2").one()[0]
         con.execute("UPDATE issue_log SET body = ? WHERE seq = 2",
                     (body.replace('"seal_printed":true', '"seal_printed":false'),))
     report = log.verify()
@@ -78,7 +73,7 @@ def test_verify_detects_an_edited_record(renderer: Renderer) -> None:
 
 def test_verify_detects_a_deleted_record(renderer: Renderer) -> None:
     log = rendered_log(renderer)
-    with db(renderer) as con:
+    with raw_db(renderer) as con:
         con.execute("DELETE FROM issue_log WHERE seq = 3")
     report = log.verify()
     assert not report.ok and report.first_bad == 3 and "missing" in (report.problem or "")
@@ -86,7 +81,7 @@ def test_verify_detects_a_deleted_record(renderer: Renderer) -> None:
 
 def test_verify_detects_a_truncated_tail(renderer: Renderer) -> None:
     log = rendered_log(renderer)
-    with db(renderer) as con:
+    with raw_db(renderer) as con:
         con.execute("DELETE FROM issue_log WHERE seq >= 3")
     report = log.verify()
     assert not report.ok and report.first_bad == 3 and "truncated" in (report.problem or "")
@@ -97,7 +92,7 @@ def test_verify_detects_a_wholesale_rewrite(renderer: Renderer) -> None:
     log = rendered_log(renderer)
     forged_key = b"\x01" * 32
     prev = "0" * 64
-    with db(renderer) as con:
+    with raw_db(renderer) as con:
         rows = con.execute("SELECT seq, body FROM issue_log ORDER BY seq").fetchall()
         for seq, body in rows:
             doc = json.loads(body)
@@ -111,9 +106,9 @@ def test_verify_detects_a_wholesale_rewrite(renderer: Renderer) -> None:
     assert not report.ok and report.first_bad == 1
 
 
-def test_no_log_record_no_pdf(tmp_path: Path) -> None:
+def test_no_log_record_no_pdf(tmp_path: Path, database_url: str | None) -> None:
     """The key file is readable by others: the log refuses to append, and the render delivers nothing."""
-    renderer = make_renderer(tmp_path / "state", Clock())
+    renderer = make_renderer(tmp_path / "state", Clock(), database_url=database_url)
     renderer.render(sample(), layout_id="juminhyo-setai")
     key = renderer.settings.state_dir / KEY_FILE
     assert key.stat().st_mode & 0o777 == 0o600
@@ -123,10 +118,10 @@ def test_no_log_record_no_pdf(tmp_path: Path) -> None:
     assert info.value.exit_code == 1
 
 
-def test_a_number_issued_twice_is_refused_by_the_unique_index(tmp_path: Path) -> None:
-    renderer = make_renderer(tmp_path / "state", Clock())
+def test_a_number_issued_twice_is_refused_by_the_unique_index(tmp_path: Path, database_url: str | None) -> None:
+    renderer = make_renderer(tmp_path / "state", Clock(), database_url=database_url)
     first = renderer.render(sample(), layout_id="juminhyo-setai")
-    with db(renderer) as con:   # a counter reset behind the log's back
+    with raw_db(renderer) as con:   # a counter reset behind the log's back
         con.execute("UPDATE serials SET last = 0")
     with pytest.raises(IssueLogError) as info:
         renderer.render(sample(), layout_id="juminhyo-setai")
@@ -139,8 +134,9 @@ def sample_day() -> Any:
     return dt.date(2026, 11, 27)
 
 
-def test_appends_are_serialized(tmp_path: Path) -> None:
-    settings = Settings(layouts_dir=tmp_path, fonts_dir=tmp_path, state_dir=tmp_path / "state", clock=Clock())
+def test_appends_are_serialized(tmp_path: Path, database_url: str | None) -> None:
+    settings = Settings(layouts_dir=tmp_path, fonts_dir=tmp_path, state_dir=tmp_path / "state", clock=Clock(),
+                        database_url=database_url)
     errors: list[BaseException] = []
 
     def worker(n: int) -> None:
@@ -161,17 +157,18 @@ def test_appends_are_serialized(tmp_path: Path) -> None:
     assert report.ok and report.records == 60 and report.head == 60
 
 
-def test_the_key_can_come_from_the_environment(tmp_path: Path) -> None:
+def test_the_key_can_come_from_the_environment(tmp_path: Path, database_url: str | None) -> None:
     key = bytes(range(32))
     settings = Settings(layouts_dir=tmp_path, fonts_dir=tmp_path, state_dir=tmp_path / "state", log_key=key,
-                        clock=Clock())
+                        clock=Clock(), database_url=database_url)
     log = IssueLog(settings)
     log.append(LogRecord("list", settings.now(), {"tenant": TENANT}))
     assert not (tmp_path / "state" / KEY_FILE).exists() and log.verify().ok
     assert "log_key" not in repr(settings) or key.hex() not in repr(settings)
 
 
-def test_log_records_accept_only_known_keys(tmp_path: Path) -> None:
-    settings = Settings(layouts_dir=tmp_path, fonts_dir=tmp_path, state_dir=tmp_path / "state", clock=Clock())
+def test_log_records_accept_only_known_keys(tmp_path: Path, database_url: str | None) -> None:
+    settings = Settings(layouts_dir=tmp_path, fonts_dir=tmp_path, state_dir=tmp_path / "state", clock=Clock(),
+                        database_url=database_url)
     with pytest.raises(IssueLogError):
         IssueLog(settings).append(LogRecord("render", settings.now(), {"name": "見本　太郎"}))

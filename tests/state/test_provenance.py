@@ -38,8 +38,8 @@ def expected(layout: str, parts: dict[str, str] | None = None, *, root: Path = R
             "font_manifest_sha256": sha(ROOT / "fonts" / "manifest.toml"), "renderer_version": renderer.__version__}
 
 
-def test_a_render_cites_the_files_that_drew_it(tmp_path: Path) -> None:
-    r = make_renderer(tmp_path / "state", Clock())
+def test_a_render_cites_the_files_that_drew_it(tmp_path: Path, database_url: str | None) -> None:
+    r = make_renderer(tmp_path / "state", Clock(), database_url=database_url)
     r.render(sample(), layout_id="juminhyo-setai")
     records = bodies(r)
     assert [b["event"] for b in records] == ["reserve", "render"]
@@ -49,10 +49,10 @@ def test_a_render_cites_the_files_that_drew_it(tmp_path: Path) -> None:
     assert r.issue_log.verify().ok
 
 
-def test_the_hashes_are_of_the_files_as_loaded_not_as_they_are_later(tmp_path: Path) -> None:
+def test_the_hashes_are_of_the_files_as_loaded_not_as_they_are_later(tmp_path: Path, database_url: str | None) -> None:
     layouts = tmp_path / "layouts"
     shutil.copytree(ROOT / "layouts", layouts)
-    r = make_renderer(tmp_path / "state", Clock(), layouts_dir=layouts)
+    r = make_renderer(tmp_path / "state", Clock(), layouts_dir=layouts, database_url=database_url)
     before = expected("juminhyo-setai", root=tmp_path)
     r.render(sample(), layout_id="juminhyo-setai")
     with (layouts / "juminhyo-setai.yaml").open("a", encoding="utf-8") as fh:
@@ -60,21 +60,22 @@ def test_the_hashes_are_of_the_files_as_loaded_not_as_they_are_later(tmp_path: P
     r.render(sample(), layout_id="juminhyo-setai")   # the same process draws with what it loaded
     renders = [b for b in bodies(r) if b["event"] == "render"]
     assert [b["layout_sha256"] for b in renders] == [before["layout_sha256"]] * 2
-    fresh = make_renderer(tmp_path / "state", Clock(), layouts_dir=layouts)
+    fresh = make_renderer(tmp_path / "state", Clock(), layouts_dir=layouts, database_url=database_url)
     fresh.render(sample(), layout_id="juminhyo-setai")
     assert bodies(fresh)[-1]["layout_sha256"] == sha(layouts / "juminhyo-setai.yaml") != before["layout_sha256"]
 
 
-def test_a_layout_with_parts_cites_each_part_file(tmp_path: Path) -> None:
-    r = make_renderer(tmp_path / "state", Clock())
+def test_a_layout_with_parts_cites_each_part_file(tmp_path: Path, database_url: str | None) -> None:
+    r = make_renderer(tmp_path / "state", Clock(), database_url=database_url)
     spec = r.layout("tsuchisho-nozei")
     tenant = r.tenant(TENANT)
     part = ROOT / "layouts" / "parts" / "nofusho-3ren.yaml"
     assert r.provenance(spec, tenant) == expected("tsuchisho-nozei", {"nofusho-3ren": sha(part)})
 
 
-def test_a_void_record_cites_them_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    r = make_renderer(tmp_path / "state", Clock())
+def test_a_void_record_cites_them_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      database_url: str | None) -> None:
+    r = make_renderer(tmp_path / "state", Clock(), database_url=database_url)
 
     def broken(*_: object, **__: object) -> bytes:
         raise RuntimeError("drawing failed after the reservation")
@@ -88,10 +89,11 @@ def test_a_void_record_cites_them_too(tmp_path: Path, monkeypatch: pytest.Monkey
     assert r.issue_log.verify().ok
 
 
-def test_batch_render_records_cite_them(tmp_path: Path) -> None:
+def test_batch_render_records_cite_them(tmp_path: Path, database_url: str | None) -> None:
     inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(3))
     state = tmp_path / "state"
-    r = Renderer(Settings(layouts_dir=ROOT / "layouts", fonts_dir=ROOT / "fonts", state_dir=state))
+    r = Renderer(Settings(layouts_dir=ROOT / "layouts", fonts_dir=ROOT / "fonts", state_dir=state,
+                          database_url=database_url))
     summary = run_batch(r, BatchOptions(layout="tsuchisho-kyufu-kettei", input=inp, out_dir=tmp_path / "out",
                                         workers=1, progress=False))
     assert summary.exit_code == 0

@@ -18,9 +18,9 @@ from renderer.state.registry import generation
 PEOPLE = ["100000001", "100000002", "100000003", "100000004", "100000005", "900000001", "900000002"]
 
 
-def test_a_view_gives_the_same_snapshot_as_the_database(tmp_path: Path) -> None:
+def test_a_view_gives_the_same_snapshot_as_the_database(tmp_path: Path, database_url: str | None) -> None:
     clock = Clock()
-    r = make_renderer(tmp_path / "state", clock)
+    r = make_renderer(tmp_path / "state", clock, database_url=database_url)
     reg = r.registry
     load(r, upsert("100000002", case_id="C-1", adversaries=["900000001"]),
          upsert("100000003", case_id="C-1", role="joint"),
@@ -50,8 +50,8 @@ def test_a_view_gives_the_same_snapshot_as_the_database(tmp_path: Path) -> None:
     assert view.snapshot(TENANT, ["100000002"], [], "juminhyo-setai", NOW + dt.timedelta(minutes=6)).lifts
 
 
-def test_every_registry_write_moves_the_generation(tmp_path: Path) -> None:
-    r = make_renderer(tmp_path / "state", Clock())
+def test_every_registry_write_moves_the_generation(tmp_path: Path, database_url: str | None) -> None:
+    r = make_renderer(tmp_path / "state", Clock(), database_url=database_url)
 
     def gen() -> int:
         with r.db.read() as conn:
