@@ -28,11 +28,12 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fontTools.ttLib import TTFont
 
 from renderer.errors import GlyphError, LayoutError
+from renderer.fontcache import FontCache
 
 _ZERO_WIDTH = frozenset({0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF})
 VARIATION_SELECTORS = frozenset(range(0xFE00, 0xFE10)) | frozenset(range(0xE0100, 0xE01F0))
@@ -80,35 +81,29 @@ class FontFile:
 
 
 class FontMetrics:
-    """fontTools view of one font: cmap, IVS table, vertical forms, advances (file closed after reading)."""
+    """fontTools view of one font: cmap, IVS table, vertical forms, advances (file closed after reading).
 
-    def __init__(self, file: FontFile) -> None:
+    What fontTools reads is kept per machine by `renderer.fontcache` (a process reads a few MB of plain
+    tables instead of parsing the font); `METRICS_VERSION` names what `_read_metrics` returns.
+    """
+
+    def __init__(self, file: FontFile, cache: FontCache | None = None) -> None:
         self.file = file
-        with TTFont(str(file.path), lazy=True) as tt:
-            self.cmap: dict[int, str] = dict(tt.getBestCmap())
-            self.units_per_em = int(tt["head"].unitsPerEm)
-            self._advances: dict[str, int] = {name: adv for name, (adv, _lsb) in tt["hmtx"].metrics.items()}
-            #: ascent and descent as fractions of the em (used to place the baseline in a box)
-            self.ascent = float(tt["hhea"].ascent) / self.units_per_em
-            self.descent = float(-tt["hhea"].descent) / self.units_per_em
-            #: (base, selector) → glyph name, or None for "the default glyph of base"
-            self.uvs: dict[tuple[int, int], str | None] = {}
-            for table in tt["cmap"].tables:
-                if table.format == 14:
-                    for selector, pairs in table.uvsDict.items():
-                        for base, glyph in pairs:
-                            self.uvs[(base, selector)] = glyph
-            self.vert: dict[str, str] = _vertical_substitutions(tt)
-            self._glyph_ids = {name: tt.getGlyphID(name) for name in self._unencoded_targets()}
+        data = (cache or FontCache(None)).load("metrics", file.path, file.sha256, METRICS_VERSION,
+                                               lambda: _read_metrics(file.path))
+        self.cmap: dict[int, str] = data["cmap"]
+        self.units_per_em = int(data["units_per_em"])
+        self._advances: dict[str, int] = data["advances"]
+        #: ascent and descent as fractions of the em (used to place the baseline in a box)
+        self.ascent = float(data["ascent"]) / self.units_per_em
+        self.descent = float(data["descent"]) / self.units_per_em
+        #: (base, selector) → glyph name, or None for "the default glyph of base"
+        self.uvs: dict[tuple[int, int], str | None] = data["uvs"]
+        self.vert: dict[str, str] = data["vert"]
+        self._glyph_ids: dict[str, int] = data["glyph_ids"]
         self.pua, self.pua_source = self._pua_table()
         #: the advance table: drawing code → advance in em (size-independent), filled on first use of a code
         self._em: dict[str, float] = {}
-
-    def _unencoded_targets(self) -> set[str]:
-        names = {g for g in self.uvs.values() if g is not None}
-        names.update(self.vert.values())
-        names.update(self.cmap[base] for (base, _sel), g in self.uvs.items() if g is None and base in self.cmap)
-        return names
 
     def _pua_table(self) -> tuple[dict[str, int], dict[int, str]]:
         """Key → drawing code, and drawing code → the source text it stands for (for ToUnicode).
@@ -181,6 +176,35 @@ class FontMetrics:
         return self.pua.get("\0v" + chr(code), code)
 
 
+METRICS_VERSION = "1"
+
+
+def _read_metrics(path: Path) -> dict[str, Any]:
+    """What `FontMetrics` needs from a font file, as plain data (the cache stores exactly this)."""
+    with TTFont(str(path), lazy=True) as tt:
+        cmap: dict[int, str] = dict(tt.getBestCmap())
+        uvs: dict[tuple[int, int], str | None] = {}
+        for table in tt["cmap"].tables:
+            if table.format == 14:
+                for selector, pairs in table.uvsDict.items():
+                    for base, glyph in pairs:
+                        uvs[(base, selector)] = glyph
+        vert = _vertical_substitutions(tt)
+        targets = {g for g in uvs.values() if g is not None}
+        targets.update(vert.values())
+        targets.update(cmap[base] for (base, _sel), g in uvs.items() if g is None and base in cmap)
+        return {
+            "cmap": cmap,
+            "units_per_em": int(tt["head"].unitsPerEm),
+            "advances": {name: int(adv) for name, (adv, _lsb) in tt["hmtx"].metrics.items()},
+            "ascent": int(tt["hhea"].ascent),
+            "descent": -int(tt["hhea"].descent),
+            "uvs": uvs,
+            "vert": vert,
+            "glyph_ids": {name: tt.getGlyphID(name) for name in sorted(targets)},
+        }
+
+
 def _vertical_substitutions(tt: TTFont) -> dict[str, str]:
     if "GSUB" not in tt:
         return {}
@@ -225,8 +249,10 @@ class Cluster:
 class FontSet:
     """The vendored fonts, by family name."""
 
-    def __init__(self, fonts_dir: Path) -> None:
+    def __init__(self, fonts_dir: Path, cache: FontCache | None = None) -> None:
         self.fonts_dir = fonts_dir
+        #: where parsed font tables are kept between processes (`renderer.fontcache`); default: the environment's
+        self.cache = cache if cache is not None else FontCache.from_env()
         manifest = fonts_dir / "manifest.toml"
         try:
             raw = tomllib.loads(manifest.read_text(encoding="utf-8"))
@@ -248,7 +274,7 @@ class FontSet:
         if m is None:
             if family not in self.files:
                 raise LayoutError(f"unknown font family {family!r}; known: {', '.join(self.files)}")
-            m = self._metrics[family] = FontMetrics(self.files[family])
+            m = self._metrics[family] = FontMetrics(self.files[family], self.cache)
         return m
 
     def clusters(self, text: str, chain: list[str], *, field: str, vertical: bool = False,

@@ -41,6 +41,7 @@ LAZY: dict[str, LazyCommand] = {
     "chars": LazyCommand("renderer.cli.chars", "chars_app",
                          "Character reports (fallback fonts, IVS variants, substitutes, unprintable)."),
     "bench": LazyCommand("renderer.cli.bench", "bench_app", "Benchmarks."),
+    "fonts": LazyCommand("renderer.cli.fonts", "fonts_app", "The vendored fonts: fill the per-machine font cache."),
     "suppressions": LazyCommand("renderer.cli.suppressions", "suppressions_app",
                                 "DV 支援措置: suppression registry and 一時解除 (lifts)."),
     "audit": LazyCommand("renderer.cli.audit", "audit_app", "The issue log (印刷ログ・交付履歴)."),

@@ -7,16 +7,29 @@ and vertical forms (`FontMetrics.pua`), and a ToUnicode writer that
 - writes characters outside the BMP (e.g. 𠮷 U+20BB7, plane-16 行政事務標準文字) as UTF-16 surrogate pairs
   (ReportLab's own writer emits them as invalid 5-digit codes),
 so text extraction and copy/paste return what the data said.
+
+ReportLab's parse of a font (its cmap, widths, glyph offsets: about 0.25 s for IPAmj明朝) is kept per machine
+by `renderer.fontcache` (kind ``reportlab-face``, keyed by ReportLab's version): a process rebuilds the face
+from those tables and maps the font file (`mmap`, read-only) for the glyph data the subsetter copies, so
+batch workers and servers on one machine share one copy of the file in the page cache.
 """
 
 from __future__ import annotations
 
+import mmap
 import threading
+import weakref
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
 
+import reportlab
+from reportlab import rl_config
 from reportlab.pdfbase import pdfmetrics, ttfonts
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase.ttfonts import TTFNameBytes, TTFont, TTFontFace
 
-from renderer.fonts import FontSet
+from renderer.fontcache import FontCache
+from renderer.fonts import METRICS_VERSION, FontFile, FontMetrics, FontSet
 
 _lock = threading.Lock()
 _SOURCES: dict[str, dict[int, str]] = {}    # PostScript name → drawing code → source text
@@ -49,6 +62,55 @@ def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
     return "\n".join(cmap)
 
 
+#: what `_face_state` returns (a change of this code, of ReportLab or of our private-use table makes new entries)
+FACE_VERSION = f"1/reportlab-{reportlab.Version}/metrics-{METRICS_VERSION}"
+_NOT_CACHED = frozenset({"_ttf_data", "_pdfScale", "filename"})   # the file itself, a function, where it is
+_NAMES = ("name", "familyName", "styleName", "fullName", "uniqueFontID")   # TTFNameBytes (bytes + .ustr)
+
+
+def _face_state(path: Path, metrics: FontMetrics) -> dict[str, Any]:
+    """ReportLab's parsed face of the font file with our private-use drawing codes added, as plain data."""
+    face = TTFontFace(str(path))
+    for code in sorted(metrics.pua_source):
+        gid = metrics.glyph_id(metrics.glyph_for_code(code) or ".notdef")
+        face.charToGlyph[code] = gid
+        face.glyphToChar.setdefault(gid, []).append(code)
+        # from our own metrics: ReportLab's face.hmetrics holds already-scaled values for the
+        # glyphs past numberOfHMetrics, which would halve these widths
+        face.charWidths[code] = 1000.0 * metrics.advance_em(chr(code))
+    return {key: (bytes(value) if key in _NAMES else value)
+            for key, value in vars(face).items() if key not in _NOT_CACHED}
+
+
+def _mapped(path: Path) -> mmap.mmap:
+    with path.open("rb") as f:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def load_font(family: str, file: FontFile, metrics: FontMetrics, cache: FontCache) -> TTFont:
+    """A ReportLab `TTFont` for `file` knowing our private-use codes, its face rebuilt from the cached tables
+    (parsed once per machine)."""
+    state = cache.load("reportlab-face", file.path, file.sha256, FACE_VERSION,
+                       lambda: _face_state(file.path, metrics))
+    face = TTFontFace.__new__(TTFontFace)
+    pdfmetrics.TypeFace.__init__(face, None)
+    face.__dict__.update(state)
+    for key in _NAMES:
+        setattr(face, key, TTFNameBytes(state[key]))
+    face.filename = str(file.path)
+    face._ttf_data = _mapped(file.path)
+    units = int(state["unitsPerEm"])
+    face._pdfScale = (lambda x: x) if units == 1000 else (lambda x, m=1000 / units: x * m)
+    font = TTFont.__new__(TTFont)
+    font.fontName = family
+    font.face = face
+    font.encoding = ttfonts.TTEncoding()
+    font.state = weakref.WeakKeyDictionary()
+    font._asciiReadable = rl_config.ttfAsciiReadable
+    font.shapable = not any(fnmatch(family, glob) for glob in rl_config.unShapedFontGlob)   # as TTFont.__init__
+    return font
+
+
 def register_fonts(fonts: FontSet, families: set[str]) -> None:
     """Register each family once per process, with its private-use codes."""
     with _lock:
@@ -57,16 +119,9 @@ def register_fonts(fonts: FontSet, families: set[str]) -> None:
         for family in sorted(families):
             if family in registered:
                 continue
-            font = TTFont(family, str(fonts.files[family].path))
             metrics = fonts.metrics(family)
+            font = load_font(family, fonts.files[family], metrics, fonts.cache)
             face = font.face
-            sources = _SOURCES.setdefault(face.name.decode("latin-1") + face.subfontNameX.decode("latin-1"), {})
-            for code, source in sorted(metrics.pua_source.items()):
-                gid = metrics.glyph_id(metrics.glyph_for_code(code) or ".notdef")
-                face.charToGlyph[code] = gid
-                face.glyphToChar.setdefault(gid, []).append(code)
-                # from our own metrics: ReportLab's face.hmetrics holds already-scaled values for the
-                # glyphs past numberOfHMetrics, which would halve these widths
-                face.charWidths[code] = 1000.0 * metrics.advance_em(chr(code))
-                sources[code] = source
+            _SOURCES.setdefault(face.name.decode("latin-1") + face.subfontNameX.decode("latin-1"), {}).update(
+                metrics.pua_source)
             pdfmetrics.registerFont(font)
