@@ -3,8 +3,9 @@
 In: `FileTask`s (paths only: the plan file and the output file live in the run directory, which Dask
 workers must see as shared storage). Out: futures of `FileResult`s. Both executors offer the same three
 calls — `submit`, `wait_any`, `close` — so the coordinator (`renderer.batch.run`) does not know which
-one it drives. The local pool uses the ``forkserver`` start method (no fork of a threaded coordinator)
-and loads the fonts once per worker process (`renderer.batch.work.warm_up`).
+one it drives. The local pool uses the ``forkserver`` start method (no fork of a threaded coordinator); the fork server
+imports the renderer once (``set_forkserver_preload``) so every worker starts from that copy, and each
+worker loads the fonts before its first task (`renderer.batch.work.warm_up`, from the per-machine cache).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ class Executor(Protocol):
 
 class LocalExecutor:
     def __init__(self, workers: int, fonts_dir: str) -> None:
-        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["renderer.batch.work"])   # imported once, in the fork server
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                            initializer=warm_up, initargs=(fonts_dir,))
 
     def submit(self, task: FileTask) -> cf.Future[FileResult]:

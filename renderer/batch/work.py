@@ -25,6 +25,7 @@ from renderer.bind import BoundDocument
 from renderer.compose.compose import Composer
 from renderer.display import Page, PagedDocument
 from renderer.draw import draw
+from renderer.draw.fonts import register_fonts
 from renderer.errors import ChohyoError
 from renderer.files import write_atomic
 from renderer.finish import finish
@@ -132,5 +133,7 @@ def render_file(task: FileTask) -> FileResult:
 
 
 def warm_up(fonts_dir: str) -> None:
-    """Pool initializer: load the fonts once per worker process, before the first task."""
-    font_set(Path(fonts_dir))
+    """Pool initializer: load every font once per worker process, before the first task (from the per-machine
+    font cache, `renderer.fontcache`: a few tables read and the font files mapped, never parsed again)."""
+    fonts = font_set(Path(fonts_dir))
+    register_fonts(fonts, set(fonts.files))
