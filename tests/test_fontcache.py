@@ -154,3 +154,18 @@ def test_fonts_cache_command_builds_then_finds_and_refuses_unsafe_dirs(tmp_path:
     refused = run("--cache-dir", str(cache))
     assert refused.returncode == 2
     assert "writable by group or others" in refused.stderr
+
+
+@pytest.mark.parametrize("family", ["IPAexMincho", "IPAmjMincho"])
+def test_a_mapped_face_subsets_exactly_like_reportlab(family: str) -> None:
+    """The subsetter reads the glyph table in place (`_GlyphTable`): the embedded program is the same bytes."""
+    from reportlab.pdfbase.ttfonts import TTFontFace
+
+    fonts = FontSet(FONTS, FontCache(None))
+    file = fonts.files[family]
+    mapped = load_font(family, file, fonts.metrics(family), FontCache(None)).face
+    plain = TTFontFace(str(file.path))
+    codes = [0, *sorted({ord(c) for c in "山田太郎　千葉県佐倉市海隣寺町９７番地　令和８年１１月２７日 ABC-123 ①髙﨑"})]
+    codes = [c for c in codes if c == 0 or c in plain.charToGlyph]
+    assert len(codes) > 30
+    assert mapped.makeSubset(codes) == plain.makeSubset(codes)
