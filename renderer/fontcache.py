@@ -1,5 +1,7 @@
 """A per-machine cache of what the vendored font files say, so a process does not parse 60 MB of fonts.
 
+(The directory rules below also hold for the validated-layout cache, `renderer.spec.cache`.)
+
 In: a font file (path and its manifest sha256), a kind (``metrics``: the fontTools view in `renderer.fonts`;
 ``reportlab-face``: ReportLab's parsed tables in `renderer.draw.fonts`), the version of the code that reads
 it, and a builder that parses the file. Out: the builder's plain data (dicts, lists, tuples, numbers,
@@ -91,40 +93,48 @@ class FontCache:
     def load(self, kind: str, path: Path, sha256: str, version: str, build: Builder) -> dict[str, Any]:
         """The data `build` returns for this font, from the cache when a valid entry exists."""
         entry = self.entry(kind, path, sha256, version)
-        if entry is None or not self._usable(entry.parent.parent):
+        if entry is None or not usable(entry.parent.parent):
             return build()
         data = _read(entry)
         if data is None:
             data = build()
-            self._write(entry, data)
+            try:
+                payload = marshal.dumps({"format": FORMAT, "data": data})
+            except ValueError as exc:
+                _warn_once(f"font cache entry {entry.name} not written ({exc.__class__.__name__})")
+            else:
+                write_entry(entry, MAGIC + payload)
         return data
 
-    def _usable(self, directory: Path) -> bool:
-        if not directory.exists():
-            try:
-                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            except OSError:
-                return False
-        reason = unsafe_reason(directory)
-        if reason is not None:
-            _warn_once(f"font cache {directory} not used: it {reason}; fonts are parsed in every process")
-            return False
-        return True
 
-    def _write(self, entry: Path, data: dict[str, Any]) -> None:
+def usable(directory: Path) -> bool:
+    """Whether a cache may live in `directory` (created 0700 when missing; warned about once when not)."""
+    if not directory.exists():
         try:
-            entry.parent.mkdir(mode=0o700, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".marshal")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(MAGIC)
-                    out.write(marshal.dumps({"format": FORMAT, "data": data}))
-                Path(tmp).replace(entry)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except (OSError, ValueError) as exc:   # read-only image, full disk, unmarshallable data: parse next time
-            _warn_once(f"font cache entry {entry.name} not written ({exc.__class__.__name__})")
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError:
+            return False
+    reason = unsafe_reason(directory)
+    if reason is not None:
+        _warn_once(f"cache {directory} not used: it {reason}; fonts and layouts are read afresh in every process")
+        return False
+    return True
+
+
+def write_entry(entry: Path, payload: bytes) -> None:
+    """Write a cache entry atomically (temporary file + rename); a failure only costs the next process time."""
+    try:
+        entry.parent.mkdir(mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(payload)
+            Path(tmp).replace(entry)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:   # read-only image, full disk: built again next time
+        _warn_once(f"cache entry {entry.name} not written ({exc.__class__.__name__})")
 
 
 def _read(entry: Path) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ from renderer.fonts import FontSet
 from renderer.formats.registry import FORMATTERS, check_args, jinja_filters
 from renderer.paths import check as check_data_path
 from renderer.paths import models_in
+from renderer.spec.cache import cached_layout
 from renderer.spec.load import Loaded, load_yaml_text
 from renderer.spec.model import (
     ELEMENT_TAGS,
@@ -87,12 +88,18 @@ def load_layout(path: Path, fonts: FontSet) -> LayoutSpec:
 
 
 def load_layout_traced(path: Path, fonts: FontSet) -> tuple[LayoutSpec, LayoutSource]:
-    """The validated layout of `path`, and the sha256 of what it was loaded from (`LayoutSource`)."""
+    """The validated layout of `path`, and the sha256 of what it was loaded from (`LayoutSource`); from the
+    per-machine cache (`renderer.spec.cache`) when these very bytes were validated before with these fonts."""
     try:
         raw = path.read_bytes()
         text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LayoutError(f"{path}: cannot read: {exc.__class__.__name__}") from None
+    return cached_layout(fonts.cache.directory, path.stem, hashlib.sha256(raw).hexdigest(), fonts.fonts_dir,
+                         path.parent / PARTS_DIR, lambda: _load_layout(path, raw, text, fonts))
+
+
+def _load_layout(path: Path, raw: bytes, text: str, fonts: FontSet) -> tuple[LayoutSpec, LayoutSource]:
     loaded = load_yaml_text(text, source=str(path))
     parts_dir = path.parent / PARTS_DIR
     spec = validate_loaded(resolve_parts(loaded, parts_dir), fonts)
