@@ -127,3 +127,30 @@ def print_pipeline_report(report: PipelineReport) -> None:
 def _show(table: Table) -> None:
     """Wide tables stay one row per line even in a narrow or non-terminal output."""
     Console(highlight=False, soft_wrap=True, width=max(out.width, 150)).print(table)
+
+
+@bench_app.command("startup")
+@command(())
+def bench_startup(
+    cli: Cli,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="fresh processes per figure (best of)")] = 5,
+    warm: Annotated[int, typer.Option("--warm", min=1, help="warm renders in one process (median)")] = 20,
+) -> int:
+    """Start-up of one `chohyo` process (help, cold render, first render on a machine) and a warm render,
+    against a plain ReportLab script drawing the same page in the same run (numbers, never pass/fail)."""
+    from renderer.benchmarks.startup import TARGET_COLD_S, TARGET_COLD_S_16, TARGET_WARM_MS, run_startup_bench
+
+    r = run_startup_bench(runs, warm)
+    table = Table("figure", "s", "× canvas script", "target",
+                  title=f"chohyo bench startup (best of {r.runs} fresh processes; renderer bytecode "
+                        f"{'compiled' if r.bytecode else 'NOT compiled: every module is compiled each run'})")
+    rows = [("python -c pass", r.python, ""), ("canvas script (baseline)", r.canvas_script, ""),
+            ("chohyo --help", r.help, "≤ 0.3 s"),
+            ("chohyo render, cold (machine caches filled)", r.cold_render,
+             f"≤ {TARGET_COLD_S_16} s (#16), ≤ {TARGET_COLD_S} s (#18)"),
+            ("chohyo render, first on a machine (empty caches)", r.first_render, ""),
+            ("warm render in one process (median)", r.warm_render_ms / 1000, f"≤ {TARGET_WARM_MS / 1000} s")]
+    for name, seconds, target in rows:
+        table.add_row(name, f"{seconds:.3f}", f"{seconds / r.canvas_script:.2f}", target)
+    _show(table)
+    return 0

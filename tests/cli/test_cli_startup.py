@@ -1,5 +1,5 @@
 """The CLI starts without the heavy parts (issue 16, item 6): `renderer.cli` and ``chohyo --help`` import
-Typer only; a command's module is imported when it runs. Timings are measured by ``tests/cli/startup.py``,
+Typer only; a command's module is imported when it runs. Timings are measured by ``chohyo bench startup``,
 never asserted here."""
 
 from __future__ import annotations
