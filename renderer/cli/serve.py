@@ -2,7 +2,8 @@
 
 In: options (or their ``CHOHYO_SERVICE_*`` environment variables) and the usual layouts/fonts/state
 directories. Out: a server on HOST:PORT until interrupted; JSON logs on stderr (no access log of raw
-paths). Keys: `chohyo keys create`. Exit codes: 0 stopped, 2 invalid usage or the extra is missing.
+paths). Keys: `chohyo keys create`. Exit codes: 0 stopped, 2 invalid usage, the extra is missing or the
+database is at another schema revision (`chohyo db upgrade`; see `renderer.state.migrations`).
 """
 
 from __future__ import annotations
@@ -56,7 +57,23 @@ def serve(
         renderer=cli.settings, workers=workers, queue_size=queue,
         render_timeout_s=render_timeout, max_body_bytes=max_body, max_copies=max_copies,
         max_persons=max_persons, max_rows=max_rows, rate_per_second=rate, rate_burst=burst, docs=docs)
+    _refuse_foreign_schema(cli)
     configure_logging(log_level)
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False,
                 server_header=False, timeout_graceful_shutdown=30)
     return 0
+
+
+def _refuse_foreign_schema(cli: Cli) -> None:
+    """Do not start on a database at another schema revision (`SchemaError`, exit 2: the message names the
+    revisions and ``chohyo db upgrade``); an empty one is created at head. A database not reachable yet is
+    left to ``/readyz``, which reports it (and the revision) until it is."""
+    from renderer.state.db import open_database
+    from renderer.state.migrations import SchemaError
+
+    try:
+        open_database(cli.settings)
+    except SchemaError:
+        raise
+    except Exception:   # not reachable now: /readyz answers 503 (with the class of error) until it is
+        return

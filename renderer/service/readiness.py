@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from starlette.concurrency import run_in_threadpool
 
 from renderer.state.db import DB_FILE
+from renderer.state.migrations import SchemaError
 
 if TYPE_CHECKING:
     from renderer.api import Renderer
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class NotWritable:
-    code: str     # for the log: state-dir-missing, state-dir-not-writable, database-missing, database-not-writable, …
+    code: str     # for the log: state-dir-missing, state-dir-not-writable, database-missing, database-not-writable,
+    #               database-schema (not at this release's revision: `chohyo db upgrade`, or a newer release's), …
     detail: str   # for the problem's detail
 
 
@@ -77,8 +79,10 @@ class StateProbe:
             if settings.database_url is None and not (state / DB_FILE).is_file():
                 # SQLite would quietly create an empty file in its place: renders would fail on missing tables
                 return NotWritable("database-missing", "the database file is missing or not a file")
-            with db.write("readyz"):
-                pass
+            with db.write("readyz") as conn:
+                db.check_revision(conn)   # still this release's revision (no other server upgraded it since)
+        except SchemaError as exc:   # revisions and the command to run; no path, no URL
+            return NotWritable("database-schema", exc.message)
         except Exception as exc:   # SQLAlchemy's OperationalError, OSError, …: the class only, never the message
             return NotWritable("database-not-writable",
                                f"the database does not take a write transaction ({exc.__class__.__name__})")

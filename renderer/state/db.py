@@ -21,11 +21,21 @@ it kept — and the pool replaces dead connections before their next use (``pool
 
 Dates are stored as ISO strings (``YYYY-MM-DD``) and instants as ISO UTC strings with microseconds, so
 they compare as text on every backend. Nothing here holds names, addresses or numbers of residents.
+
+Schema revisions (`renderer.state.migrations`): the tables below are revision
+`renderer.state.migrations.HEAD`. Opening a `Database` reads its ``alembic_version`` with SQLAlchemy alone
+(no Alembic import: one query for the table names, one for the revision) and compares it with ``HEAD``:
+at head, it is used; empty, it is created by running the migrations (Alembic, under the ``schema`` lock);
+at an older known revision or with tables but no revision (a release before migrations), it is upgraded
+only when the settings allow it (``CHOHYO_DB_AUTO_UPGRADE``), else refused with a `SchemaError` (exit 2)
+naming the revisions and ``chohyo db upgrade``; at a revision this release does not know, always refused.
+`connect` opens a database without that check (``chohyo db status`` and ``upgrade``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -47,13 +57,15 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     text,
 )
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 from renderer.errors import UsageError
 from renderer.settings import Settings
+from renderer.state.migrations import HEAD, VERSION_TABLE, SchemaError, SchemaState
 
 DB_FILE = "chohyo.sqlite3"
 LOGGER = logging.getLogger("chohyo.state")
@@ -132,8 +144,33 @@ issue_log = Table(
     Column("body", Text, nullable=False),                   # canonical JSON of the whole record
     Column("prev", String(64), nullable=False),
     Column("mac", String(64), nullable=False),
+    # A render's provenance, copied from the body (`provenance_columns`) so it can be searched: which
+    # certificates a layout, tenant file, font manifest or renderer version drew (revision 0002).
+    Column("layout_sha256", String(64)),
+    Column("layout_parts_sha256", Text),                    # canonical JSON {part: sha256}
+    Column("tenant_sha256", String(64)),
+    Column("font_manifest_sha256", String(64)),
+    Column("renderer_version", String(32)),
     Index("ix_log_tenant_at", "tenant", "at"),
 )
+
+#: the ``issue_log`` columns that repeat a render's provenance from its MACed body
+PROVENANCE_COLUMNS = ("layout_sha256", "layout_parts_sha256", "tenant_sha256", "font_manifest_sha256",
+                      "renderer_version")
+
+
+def provenance_columns(body: Any) -> dict[str, str | None]:
+    """The provenance columns of a record's body: strings as they are, ``layout_parts_sha256`` (a mapping)
+    as canonical JSON, None where the body has none (revision 0002 backfills old rows the same way)."""
+    out: dict[str, str | None] = dict.fromkeys(PROVENANCE_COLUMNS)
+    if isinstance(body, dict):
+        for name in PROVENANCE_COLUMNS:
+            value = body.get(name)
+            if value is not None and not isinstance(value, str):
+                value = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            out[name] = value
+    return out
+
 
 # Every 発行番号 ever reserved, once, with the reserve record that took it (`seq`): the unique constraint
 # is what makes two copies sharing a number impossible, whatever a counter says, across processes and
@@ -147,6 +184,7 @@ issued_numbers = Table(
     Column("serial", Integer, nullable=False),
     Column("seq", Integer, nullable=False),
     UniqueConstraint("tenant", "day", "terminal", "printer", "serial", name="uq_issued_number"),
+    Index("ix_issued_numbers_seq", "seq"),                  # a reservation's numbers (revision 0002)
 )
 
 # The fate of every reserved 発行番号, once: printed (a render record) or void (a void record naming the
@@ -224,12 +262,19 @@ batch_records = Table(
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    """One runtime database. `check_schema` (every use but ``chohyo db``): refuse it unless it is at
+    `HEAD` — creating an empty one, upgrading an older one only when `auto_upgrade` allows."""
+
+    def __init__(self, url: str, *, check_schema: bool = True, auto_upgrade: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            # NullPool: a connection per transaction (cheap for SQLite), none left open between renders.
-            self.engine: Engine = create_engine(url, poolclass=NullPool)
+            # A small pool: a render's four or so transactions reuse open connections (each new one would
+            # open the file and set its pragmas again: about 1.5 ms apiece). SQLite connections are used by one
+            # thread at a time (the pool hands each out to one caller), so they may move between the service's
+            # threads. A batch worker is a fresh process from the fork server: it never inherits these.
+            self.engine: Engine = create_engine(url, poolclass=QueuePool, pool_size=4, max_overflow=8,
+                                                connect_args={"check_same_thread": False})
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
@@ -239,8 +284,40 @@ class Database:
                 raise UsageError(f"the database driver for {make_url(url).drivername} is not installed "
                                  f"(PostgreSQL: pip install 'chohyo-renderer[postgresql]')",
                                  field="CHOHYO_DATABASE_URL") from None
-        with self.write("schema") as conn:
-            metadata.create_all(conn)
+        if check_schema:
+            try:
+                self._ensure_schema(auto_upgrade)
+            except BaseException:
+                self.engine.dispose()   # refused: no pooled connection outlives this object
+                raise
+
+    def schema(self) -> SchemaState:
+        """The database's revision and whether it has our tables (SQLAlchemy only: no Alembic import)."""
+        with self.read() as conn:
+            return read_schema(conn)
+
+    def _ensure_schema(self, auto_upgrade: bool) -> None:
+        state = self.schema()
+        if state.status == "current":
+            return
+        if state.status == "empty" or (auto_upgrade and state.status in ("behind", "unversioned")):
+            from renderer.state.migrations.run import upgrade  # Alembic: only to create or upgrade
+
+            done = upgrade(self)
+            if done.applied:
+                LOGGER.info("database schema upgraded from %s to %s", done.before or "nothing", done.after)
+            return
+        problem = state.problem()
+        assert problem is not None
+        raise problem
+
+    def check_revision(self, conn: Connection) -> None:
+        """Raise `SchemaError` unless the database is (still) at `HEAD`: another server may have upgraded
+        it past this release since it was opened (``/readyz`` asks on every poll)."""
+        state = read_schema(conn)
+        if state.status != "current":
+            raise state.problem() or SchemaError(f"the database has no tables at revision {HEAD}",
+                                                 field="CHOHYO_DATABASE_URL")
 
     @contextmanager
     def write(self, lock: str, *more: str) -> Iterator[Connection]:
@@ -263,6 +340,24 @@ class Database:
             isolation_level="REPEATABLE READ")
         with engine.begin() as conn:
             yield conn
+
+
+_TABLE_NAMES = {   # plain catalogue queries: the start-up check compiles no statement and loads no reflection
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
+    "postgresql": "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()",
+}
+
+
+def read_schema(conn: Connection) -> SchemaState:
+    """The revision recorded in ``alembic_version`` and whether any of our tables exist (two queries)."""
+    query = _TABLE_NAMES.get(conn.dialect.name)
+    names = ({str(n) for n in conn.exec_driver_sql(query).scalars()} if query is not None
+             else set(inspect(conn).get_table_names()))
+    has_tables = any(name in metadata.tables for name in names)
+    if VERSION_TABLE not in names:
+        return SchemaState(None, has_tables)
+    found = tuple(sorted(str(v) for v in conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalars()))
+    return SchemaState(found[0] if len(found) == 1 else None, has_tables, found)
 
 
 def engine_url(url: str) -> URL:
@@ -331,7 +426,8 @@ def close_database(url: str) -> None:
 
 
 def open_database(settings: Settings) -> Database:
-    """The database of these settings (one `Database` per URL per process; tables created on first use)."""
+    """The database of these settings (one `Database` per URL per process), at `HEAD`: created on first
+    use, else checked (`SchemaError` when it is not at head and may not be upgraded here)."""
     url = database_url(settings)
     with _cache_lock:
         db = _cache.get(url)
@@ -340,5 +436,19 @@ def open_database(settings: Settings) -> Database:
             if local:
                 private_dir(settings.state_dir)
                 private_file(settings.state_dir / DB_FILE)
-            db = _cache[url] = Database(url)
+            db = _cache[url] = Database(url, auto_upgrade=settings.db_auto_upgrade)
         return db
+
+
+def local_database_missing(settings: Settings) -> bool:
+    """Whether the settings name the state directory's SQLite file and it does not exist yet."""
+    return settings.database_url is None and not (settings.state_dir / DB_FILE).exists()
+
+
+def connect(settings: Settings) -> Database:
+    """The database of these settings without the revision check and outside the cache (``chohyo db``:
+    status and upgrade work on a database the check would refuse). A missing SQLite file is created empty."""
+    if settings.database_url is None:
+        private_dir(settings.state_dir)
+        private_file(settings.state_dir / DB_FILE)
+    return Database(database_url(settings), check_schema=False)

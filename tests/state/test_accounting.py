@@ -25,7 +25,7 @@ from dvkit import TENANT, Clock, make_renderer, raw_db, sample
 
 from renderer.api import Renderer
 from renderer.errors import ChohyoError
-from renderer.state.db import DB_FILE
+from renderer.state.db import DB_FILE, close_database
 from renderer.state.issue_log import HEAD_FILE, KEY_FILE, LOCK_FILE, IssueLog, LogRecord, head_mac
 
 DAY = dt.date(2026, 11, 27)
@@ -196,10 +196,14 @@ def test_truncate_and_rewrite_head_with_the_key_is_caught_by_the_anchor(tmp_path
     render_n(renderer, 2)
     renderer.issue_log.anchor(str(anchor))
     assert renderer.issue_log.verify(anchor=str(anchor)).ok
-    for name in (DB_FILE, HEAD_FILE):              # roll back the database and the head file
-        shutil.copy(backup / name, state / name)
-    for suffix in ("-wal", "-shm"):
-        (state / (DB_FILE + suffix)).unlink(missing_ok=True)
+    close_database(renderer.db.url)   # the server stops (its pooled connections close), the files are replaced
+    for name in (DB_FILE, DB_FILE + "-wal", HEAD_FILE):   # roll back the database (with its WAL) and the head
+        if (backup / name).exists():
+            shutil.copy(backup / name, state / name)
+        else:
+            (state / name).unlink(missing_ok=True)
+    (state / (DB_FILE + "-shm")).unlink(missing_ok=True)
+    renderer = make_renderer(tmp_path / "state", Clock())   # and `chohyo audit verify` runs as a new process
     assert renderer.issue_log.verify().ok          # consistent in itself...
     report = renderer.issue_log.verify(anchor=str(anchor))
     assert not report.ok and "rolled back" in (report.problem or "")   # ...but behind the anchor
