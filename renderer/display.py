@@ -1,15 +1,21 @@
 """The display list: a small, closed set of drawing operations between composition and drawing.
 
 In: produced by `renderer.compose`. Out: consumed by `renderer.draw` (the only ReportLab user) and by
-`dump()`, the deterministic text that golden cases keep as `display.txt` (one op per line, coordinates
-in PDF points rounded to 0.01, origin bottom-left, fonts by family name).
+`dump()` / `DisplayDump`, the deterministic text that golden cases keep as `display.txt` (one op per line,
+coordinates in PDF points rounded to 0.01, origin bottom-left, fonts by family name).
+
+A `Form` is a static layer: the parts of a sheet that are the same for every record (labels, rules, grids,
+fixed phrases, the sample watermark, the seal), composed once and placed on each page by reference; the
+drawer writes it once per PDF file as a Form XObject. Its name is derived from its content. The dump lists
+every form once, after the header, and a page shows ``form NAME`` where it places one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 
@@ -76,7 +82,34 @@ class Barcode:
     payload_digest: str = ""       # sha256 prefix of the payload, never the payload itself
 
 
-Op = TextRun | Line | Rect | Image | Barcode
+@dataclass(frozen=True, eq=False)
+class Form:
+    """A static layer placed on a page: `ops` drawn in order, as if they stood in the page at this point.
+
+    Never nested. Compared by identity (the composer reuses one object per content); `name` is derived from
+    the content (`form_name`), so equal content gets the same name in every process and run."""
+
+    name: str
+    ops: tuple[Op, ...] = field(repr=False)
+
+    @functools.cached_property
+    def fonts(self) -> frozenset[str]:
+        """The font families its text runs use (the drawer registers them before defining the form)."""
+        return frozenset(op.font for op in self.ops if isinstance(op, TextRun))
+
+    @functools.cached_property
+    def texts(self) -> tuple[str, ...]:
+        """The source text of its text runs, in drawing order."""
+        return tuple(op.text for op in self.ops if isinstance(op, TextRun))
+
+
+Op = TextRun | Line | Rect | Image | Barcode | Form
+
+
+def form_name(width: float, height: float, lines: Sequence[str]) -> str:
+    """A form's name from its sheet size and the dump of its ops: the same content, the same name."""
+    text = f"{_n(width)}x{_n(height)}\n" + "\n".join(lines)
+    return "S" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def dark_runs(row: str) -> Iterator[tuple[int, int]]:
@@ -97,6 +130,23 @@ class Page:
     width: float
     height: float
     ops: tuple[Op, ...]
+    #: when `ops` places static layers: the page's ops in the order an inline page draws them (static pieces
+    #: as forms). The drawer reads their text in this order on a page that defines a form, so every character
+    #: gets the font-subset code it gets inline (a run split across subsets at another place moves glyphs by a
+    #: fraction of a pixel). Not part of the drawing or of the dump.
+    inline: tuple[Op, ...] = field(default=(), repr=False, compare=False)
+
+    def flat_ops(self) -> Iterator[Op]:
+        """The page's ops with every form's ops in its place: what the page paints, in order."""
+        for op in self.ops:
+            if isinstance(op, Form):
+                yield from op.ops
+            else:
+                yield op
+
+    def flattened(self) -> Page:
+        """The same page drawn inline (no forms)."""
+        return Page(self.width, self.height, tuple(self.flat_ops()))
 
 
 @dataclass(frozen=True)
@@ -123,6 +173,8 @@ def _n(v: float) -> str:
 
 
 def dump_op(op: Op) -> str:
+    if isinstance(op, Form):
+        return f"form {op.name}"
     if isinstance(op, TextRun):
         extra = ""
         if op.h_scale != 1.0:
@@ -156,13 +208,62 @@ def dump_header(info: DocumentInfo, page_count: int) -> str:
             f"pages {page_count}\n")
 
 
+def dump_form(form: Form) -> str:
+    """A form's definition: its name and op count, then its ops, indented like a page's."""
+    lines = [f"form {form.name} ops={len(form.ops)}"]
+    lines.extend("  " + dump_op(op) for op in form.ops)
+    return "\n".join(lines) + "\n"
+
+
 def dump_page(number: int, page: Page) -> str:
     lines = [f"page {number} {_n(page.width)}x{_n(page.height)}"]
     lines.extend("  " + dump_op(op) for op in page.ops)
     return "\n".join(lines) + "\n"
 
 
+class DisplayDump:
+    """Builds the dump page by page as pages are drawn: the header, every form once (in order of first use),
+    then the pages, which name the forms they place."""
+
+    def __init__(self) -> None:
+        self._pages: list[str] = []
+        self._forms: dict[str, str] = {}
+
+    def add(self, number: int, page: Page) -> None:
+        for op in page.ops:
+            if isinstance(op, Form) and op.name not in self._forms:
+                self._forms[op.name] = dump_form(op)
+        self._pages.append(dump_page(number, page))
+
+    def text(self, info: DocumentInfo, page_count: int) -> str:
+        return dump_header(info, page_count) + "".join(self._forms.values()) + "".join(self._pages)
+
+
+def inline_dump(text: str) -> str:
+    """A dump with every form's ops written in the pages that place it, in its place, and no form
+    definitions: the page-by-page view of what each page paints (one op per line)."""
+    forms: dict[str, list[str]] = {}
+    out: list[str] = []
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith("form "):
+            current = forms.setdefault(line.split()[1], [])
+        elif line.startswith("page "):
+            current = None
+            out.append(line)
+        elif current is not None:
+            current.append(line)
+        elif line.startswith("  form "):
+            out.extend(forms[line.split()[1]])
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def dump(doc: PagedDocument) -> str:
     """Deterministic text of the whole document, for golden files and reviewers' diffs."""
-    pages = list(doc.pages)
-    return dump_header(doc.info, len(pages)) + "".join(dump_page(n, p) for n, p in enumerate(pages, start=1))
+    out = DisplayDump()
+    count = 0
+    for count, page in enumerate(doc.pages, start=1):
+        out.add(count, page)
+    return out.text(doc.info, count)

@@ -9,6 +9,14 @@ sheets comes from the layout's repeat blocks (N items per sheet, the rest on fur
 own 発行番号 and counts its sheets as n/N. Each element is composed by its type's function in
 `renderer.compose.elements`; this module holds what they share (context, text boxes, page geometry).
 A sample tenant's sheets always carry the 「見本」 watermark; no layout or request can remove it.
+
+What never changes is composed once (`renderer.compose.static`): the static parts of a layout (labels,
+rules, grids, fixed phrases, the watermark, the seal) are composed on first use into pieces kept per
+(layout, tenant, fonts, options, parameters, sheet size) for the whole process, and every page places them
+as Form layers (`renderer.display.Form`) around the record's own ops, painting exactly what the inline ops
+painted. What composing a piece reported (overflow steps, character events, text checked for 個人番号) is
+repeated for every page that places it, with that page's sheet, copy and record. ``static_forms=False``
+composes every op inline, as before (tests compare the two).
 """
 
 from __future__ import annotations
@@ -16,8 +24,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import itertools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,10 +35,11 @@ from zoneinfo import ZoneInfo
 from renderer.bind import BoundDocument
 from renderer.compose.context import BLANK, SheetPos, Site, format_value, resolve
 from renderer.compose.elements import COMPOSERS
-from renderer.compose.printed import my_numbers, page_shows_any, shows_any
+from renderer.compose.printed import my_numbers, shows_any
+from renderer.compose.static import Piece, Replay, StaticScope, scope_for
 from renderer.compose.table import TablePageComposer, TablePlan, check_rows, plan_table
 from renderer.compose.text import Box, TextFitter
-from renderer.display import DocumentInfo, Op, Page, PagedDocument, Rect, TextRun
+from renderer.display import DocumentInfo, Form, Op, Page, PagedDocument, Rect, TextRun
 from renderer.errors import LayoutError
 from renderer.fonts import CharEvent, FontSet
 from renderer.formats.registry import jinja_filters
@@ -97,7 +108,8 @@ def issue_number(doc: BoundDocument, serial: int) -> str:
 class Composer:
     """Composes one document: its sheets, copy by copy, and the services its element functions share."""
 
-    def __init__(self, doc: BoundDocument, fonts: FontSet, *, collect_chars: bool = False) -> None:
+    def __init__(self, doc: BoundDocument, fonts: FontSet, *, collect_chars: bool = False,
+                 static_forms: bool = True) -> None:
         self.doc = doc
         self.layout = doc.layout
         self.fonts = fonts
@@ -113,6 +125,15 @@ class Composer:
         #: a person's 個人番号 reached a page (decided from the pages' text: `renderer.compose.printed`)
         self.my_number_printed = False
         self._my_numbers = my_numbers(doc.data)
+        #: where the static pieces of this layout and tenant are kept (None: every op inline)
+        self.static: StaticScope | None = None
+        if static_forms:
+            self.static = scope_for((doc.layout, doc.tenant, fonts),
+                                    (collect_chars, tuple(sorted(doc.options.items())),
+                                     tuple(sorted(doc.params.items()))),
+                                    mm(self.page_w_mm), self.page_h)
+        self._recording: list[Replay] | None = None   # composing a static piece: its reports go here
+        self._cuts: list[int] = [0]                    # where this page's units start (repeat slots)
         t = doc.tenant
         self.base: dict[str, Any] = {
             "layout": {"id": self.layout.id, "title": self.layout.title},
@@ -171,16 +192,95 @@ class Composer:
 
     def _page(self, pos: SheetPos, ctx: Mapping[str, Any]) -> Page:
         ops: list[Op] = []
+        self._cuts = [0]
         for i, el in enumerate(self.layout.elements):
             self.element(el, f"elements[{i}]", (0.0, 0.0), ctx, pos, ops)
+        if self._my_numbers and not self.my_number_printed:
+            # the page's text in the order the inline page draws it (the watermark first on a sample)
+            texts = _texts(ops)
+            self.my_number_printed = shows_any(self._my_numbers, [WATERMARK, *texts] if self.doc.tenant.sample
+                                               else texts)
+        if self.static is not None:
+            layered = self._layered(ops)
+            # the inline page draws the fills first (no text), then the watermark, then the rest
+            inline = (self._watermark_piece().form, *ops) if self.doc.tenant.sample else tuple(ops)
+            return Page(mm(self.page_w_mm), self.page_h, tuple(layered), inline=inline)
         if self.doc.tenant.sample:
             ops = self._under_watermark(ops)
-        if self._my_numbers and not self.my_number_printed:
-            self.my_number_printed = page_shows_any(self._my_numbers, ops)
         return Page(mm(self.page_w_mm), self.page_h, tuple(ops))
+
+    # ------------------------------------------------------------------ static layers
+
+    def cut(self, ops: list[Op]) -> None:
+        """A unit of the page starts here: an element that is not wholly static (a grid with values, a field,
+        a group holding one), what follows it, a repeat's slot. Layers never span units, so a file holds one
+        layer per variant of a unit rather than per combination of units, and text is extracted element by
+        element (a run of static elements; a grid's labels, then its values)."""
+        self._cuts.append(len(ops))
+
+    def _layered(self, ops: list[Op]) -> list[Op]:
+        """The page's ops with its static pieces gathered into layers, unit by unit; on a sample tenant's
+        page the fills of every unit first, then the watermark, then the rest (as `_under_watermark`)."""
+        scope = self.static
+        assert scope is not None
+        cuts = sorted({*self._cuts, len(ops)})
+        layered = [op for a, b in itertools.pairwise(cuts) if a < b for op in scope.layer(ops[a:b])]
+        if not self.doc.tenant.sample:
+            return layered
+        # layering only swaps ops of one ink, which stay swappable once the fills are taken out
+        fills, rest = scope.split_under(layered)
+        return [*fills, self._watermark_piece().form, *rest]
+
+    def _watermark_piece(self) -> Piece:
+        piece = self.static_piece(("watermark",), lambda out: out.append(self._watermark()))
+        assert piece is not None
+        return piece
+
+    def static_piece(self, key: Hashable, build: Callable[[list[Op]], None]) -> Piece | None:
+        """The piece `build` composes for `key` (an element's path and origin), composed on first use; its
+        reports are recorded for replay (`place`), not made here. None: it draws nothing."""
+        scope = self.static
+        assert scope is not None
+        if key in scope.pieces:
+            return scope.pieces[key]
+        ops: list[Op] = []
+        replays: list[Replay] = []
+        self.recording(replays, lambda: build(ops))
+        piece = scope.pieces[key] = scope.piece(ops, replays)
+        return piece
+
+    def recording(self, into: list[Replay], run: Callable[[], None]) -> None:
+        """Run `run` (composing static content) with its reports recorded into `into`."""
+        saved = self._recording
+        self._recording = into
+        try:
+            run()
+        finally:
+            self._recording = saved
+
+    def place(self, piece: Piece | None, ctx: Mapping[str, Any], ops: list[Op]) -> None:
+        """Place a static piece on this page and repeat what composing it reported, for this sheet and record."""
+        if piece is None:
+            return
+        ops.append(piece.form)
+        for r in piece.replays:
+            if r.kind == "printed":
+                assert isinstance(r.record, str)
+                self.printed(r.record)
+            else:
+                assert isinstance(r.record, dict)
+                report = self.overflow if r.kind == "overflow" else self.chars
+                report.append(self._where(dict(r.record), ctx, r.path))
+
+    def place_static(self, site: Site, build: Callable[[list[Op]], None]) -> None:
+        """A static element at this site: its piece (composed on first use) placed on the page."""
+        self.place(self.static_piece((site.path, site.origin), build), site.ctx, site.ops)
 
     def printed(self, text: str) -> None:
         """Note text that reaches the sheet other than as a text run (a QR code's payload)."""
+        if self._recording is not None:
+            self._recording.append(Replay("printed", text, ""))
+            return
         if self._my_numbers and not self.my_number_printed:
             self.my_number_printed = shows_any(self._my_numbers, [text])
 
@@ -267,7 +367,16 @@ class Composer:
         """One element on this sheet, if its `show_on` and `when` say so, through its type's compose function."""
         if not pos.shows(el.show_on):
             return
-        if el.when is not None and not self.templates.truth(el.when, ctx, path=f"{path}.when"):
+        if el.when is not None:
+            shown = _name_truth(el.when, ctx)
+            if shown is None:
+                shown = self.templates.truth(el.when, ctx, path=f"{path}.when")
+            if not shown:
+                return
+        if self.static is not None and not self.static.is_static(el, path):
+            self.cut(ops)
+            COMPOSERS[type(el)](self, el, Site(path, origin, ctx, pos, ops))
+            self.cut(ops)
             return
         COMPOSERS[type(el)](self, el, Site(path, origin, ctx, pos, ops))
 
@@ -289,7 +398,10 @@ class Composer:
         box = Box(left=mm(x + pad), top=self.y(y + vpad), width=mm(width - 2 * pad),
                   height=mm(height - 2 * vpad))
         def sink(event: CharEvent) -> None:
-            self.chars.append(self._where(event.as_dict(), ctx, path))
+            if self._recording is not None:
+                self._recording.append(Replay("chars", event.as_dict(), path))
+            else:
+                self.chars.append(self._where(event.as_dict(), ctx, path))
 
         runs, entry = self.fitter.fit(text, box, style, align=content.align, valign=content.valign,
                                       overflow=content.overflow or DEFAULT_OVERFLOW,
@@ -297,7 +409,10 @@ class Composer:
                                       direction=content.direction, substitute=content.substitute, sink=sink)
         ops.extend(runs)
         if entry is not None:
-            self.overflow.append(self._where(entry.as_dict(), ctx, path))
+            if self._recording is not None:
+                self._recording.append(Replay("overflow", entry.as_dict(), path))
+            else:
+                self.overflow.append(self._where(entry.as_dict(), ctx, path))
 
     @staticmethod
     def _field_name(content: TextContent, path: str, ctx: Mapping[str, Any]) -> str:
@@ -367,4 +482,27 @@ class Composer:
     def y(self, y_mm: float) -> float:
         """Layout y (mm from the top) → PDF y (points from the bottom)."""
         return self.page_h - mm(y_mm)
+
+
+_NAME_TEST = re.compile(r"(not\s+)?([a-z_][a-z0-9_]*)")
+
+
+def _name_truth(expression: str, ctx: Mapping[str, Any]) -> bool | None:
+    """The truth of `expression` when it is a bare context name (``blank``) or its negation (``not blank``):
+    the answer Jinja gives, without building a sandbox context. None: anything else (the caller asks Jinja)."""
+    match = _NAME_TEST.fullmatch(expression.strip())
+    if match is None or match[2] not in ctx:
+        return None
+    return bool(ctx[match[2]]) != bool(match[1])
+
+
+def _texts(ops: Iterable[Op]) -> list[str]:
+    """The text of a page's text runs in drawing order, a form's in its place."""
+    out: list[str] = []
+    for op in ops:
+        if isinstance(op, TextRun):
+            out.append(op.text)
+        elif isinstance(op, Form):
+            out.extend(op.texts)
+    return out
 

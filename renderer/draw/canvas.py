@@ -6,6 +6,10 @@ font embedded as a subset (never a non-embedded CID font, never Helvetica: ``ini
 交付年月日 at 00:00 Asia/Tokyo, set on this canvas only, not ReportLab's process-wide ``invariant``) and
 document ID (given by the caller, derived from the input; else from the display list), so the same
 input gives the same bytes. Pages are drawn as they arrive, so a long list streams through.
+
+A `Form` op (a static layer: labels, rules, the watermark, the seal) is written once per file as a Form
+XObject, the first time a page places it (``beginForm``/``endForm``, named by its content), and placed with
+``doForm`` on every page: its text uses the same embedded font subsets and ToUnicode maps as the pages'.
 """
 
 from __future__ import annotations
@@ -23,7 +27,20 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfdoc import PDFArray, PDFBase85Encode, PDFName, PDFStream, PDFZCompress
 from reportlab.pdfgen.canvas import PATH_OPS, Canvas
 
-from renderer.display import Barcode, Image, Line, Op, Page, PagedDocument, Rect, TextRun, dark_runs, dump_op
+from renderer.display import (
+    Barcode,
+    Form,
+    Image,
+    Line,
+    Op,
+    Page,
+    PagedDocument,
+    Rect,
+    TextRun,
+    dark_runs,
+    dump_op,
+)
+from renderer.draw import pdfa
 from renderer.draw.fonts import register_fonts
 from renderer.errors import ChohyoError
 from renderer.fonts import FontSet
@@ -46,8 +63,10 @@ class _FixedStamp:
         self.tzname = when.tzname() or "UTC"
 
 
-def draw(doc: PagedDocument, fonts: FontSet, *, on_page: Callable[[int, Page], None] | None = None) -> bytes:
+def draw(doc: PagedDocument, fonts: FontSet, *, on_page: Callable[[int, Page], None] | None = None,
+         pdfa_2: bool = False) -> bytes:
     """Draw the pages in order as they come (they may be a generator: nothing is kept once drawn).
+    `pdfa_2`: write PDF/A-2 (`renderer.draw.pdfa`: PDF 1.7, XMP, sRGB OutputIntent).
 
     `on_page(number, page)` is called after each page is drawn (display-list dumps, page counts).
     """
@@ -57,15 +76,20 @@ def draw(doc: PagedDocument, fonts: FontSet, *, on_page: Callable[[int, Page], N
     images: dict[bytes, tuple[str, str]] = {}   # PNG bytes → (ReportLab's image name, XObject name)
     dumps: dict[Op, bytes] = {}   # the ops of a form repeat on every page: dump each distinct one once
     digest = None if doc.info.document_id else hashlib.sha256(doc.info.title.encode("utf-8"))
+    forms: set[str] = set()   # the forms this file defines (by name)
     number = 0
     for number, page in enumerate(doc.pages, start=1):
-        families = {op.font for op in page.ops if isinstance(op, TextRun)} - registered
+        families = _families(page) - registered
         if families or c is None:
             register_fonts(fonts, families | {INITIAL_FONT})
             registered |= families | {INITIAL_FONT}
         if c is None:
             c = _canvas(buf, page, doc)
+            if pdfa_2:
+                pdfa.prepare(c, doc.info)
         c.setPageSize((page.width, page.height))
+        if page.inline and any(isinstance(op, Form) and op.name not in forms for op in page.ops):
+            _assign_codes(c, page.inline)
         for op in page.ops:
             if digest is not None:
                 dumped = dumps.get(op)
@@ -74,20 +98,13 @@ def draw(doc: PagedDocument, fonts: FontSet, *, on_page: Callable[[int, Page], N
                         dumps.clear()
                     dumped = dumps[op] = dump_op(op).encode("utf-8")
                 digest.update(dumped)
-            if isinstance(op, TextRun):
-                _text(c, op)
-            elif isinstance(op, Line):
-                c.setStrokeGray(op.gray)
-                c.setLineWidth(op.width)
-                c.setDash(list(op.dash) if op.dash else [])
-                c.line(op.x1, op.y1, op.x2, op.y2)
-                c.setDash([])
-            elif isinstance(op, Rect):
-                _rect(c, op)
-            elif isinstance(op, Image):
-                _image(c, op, images)
-            elif isinstance(op, Barcode):
-                _barcode(c, op)
+            if isinstance(op, Form):
+                if op.name not in forms:
+                    _define_form(c, op, page, images)
+                    forms.add(op.name)
+                c.doForm(op.name)
+            else:
+                _draw_op(c, op, images)
         c.showPage()
         _seal_page_stream(c)
         if on_page is not None:
@@ -97,7 +114,57 @@ def draw(doc: PagedDocument, fonts: FontSet, *, on_page: Callable[[int, Page], N
     seed = doc.info.document_id or (digest.hexdigest() if digest is not None else "")
     c._doc.signature = hashlib.md5(seed.encode("ascii"), usedforsecurity=False)
     c.save()
-    return buf.getvalue()
+    return pdfa.finalize(buf.getvalue()) if pdfa_2 else buf.getvalue()
+
+
+def _families(page: Page) -> set[str]:
+    """The font families the page's text runs and forms use."""
+    families: set[str] = set()
+    for op in page.ops:
+        if isinstance(op, TextRun):
+            families.add(op.font)
+        elif isinstance(op, Form):
+            families |= op.fonts
+    return families
+
+
+def _assign_codes(c: Canvas, inline: tuple[Op, ...]) -> None:
+    """Give the characters of a page that defines a form their font-subset codes in the order the inline page
+    meets them (ReportLab assigns a code, and so a subset, on first use): a form defined at its layer's place
+    would otherwise take codes earlier, and a later run split across subsets at another character is drawn
+    a fraction of a pixel off. Characters already known keep their codes; nothing is drawn."""
+    doc = c._doc
+    for op in inline:
+        runs = op.ops if isinstance(op, Form) else (op,)
+        for run in runs:
+            if isinstance(run, TextRun):
+                pdfmetrics.getFont(run.font).splitString(run.draw or run.text, doc)
+
+
+def _draw_op(c: Canvas, op: Op, images: dict[bytes, tuple[str, str]]) -> None:
+    if isinstance(op, TextRun):
+        _text(c, op)
+    elif isinstance(op, Line):
+        c.setStrokeGray(op.gray)
+        c.setLineWidth(op.width)
+        c.setDash(list(op.dash) if op.dash else [])
+        c.line(op.x1, op.y1, op.x2, op.y2)
+        c.setDash([])
+    elif isinstance(op, Rect):
+        _rect(c, op)
+    elif isinstance(op, Image):
+        _image(c, op, images)
+    elif isinstance(op, Barcode):
+        _barcode(c, op)
+
+
+def _define_form(c: Canvas, form: Form, page: Page, images: dict[bytes, tuple[str, str]]) -> None:
+    """Write a form's ops as a Form XObject of this file (bounding box: the sheet), in the middle of the
+    page that first places it (ReportLab keeps the page's operators aside meanwhile)."""
+    c.beginForm(form.name, 0, 0, page.width, page.height)
+    for op in form.ops:
+        _draw_op(c, op, images)
+    c.endForm()
 
 
 def _seal_page_stream(c: Canvas) -> None:

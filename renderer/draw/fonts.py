@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import reportlab
+from fontTools.ttLib import TTFont as TTFontTools
 from reportlab import rl_config
 from reportlab.pdfbase import pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import TTFNameBytes, TTFont, TTFontFace
@@ -63,7 +64,7 @@ def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
 
 
 #: what `_face_state` returns (a change of this code, of ReportLab or of our private-use table makes new entries)
-FACE_VERSION = f"1/reportlab-{reportlab.Version}/metrics-{METRICS_VERSION}"
+FACE_VERSION = f"3/reportlab-{reportlab.Version}/metrics-{METRICS_VERSION}"
 _NOT_CACHED = frozenset({"_ttf_data", "_pdfScale", "filename"})   # the file itself, a function, where it is
 _NAMES = ("name", "familyName", "styleName", "fullName", "uniqueFontID")   # TTFNameBytes (bytes + .ustr)
 
@@ -71,6 +72,13 @@ _NAMES = ("name", "familyName", "styleName", "fullName", "uniqueFontID")   # TTF
 def _face_state(path: Path, metrics: FontMetrics) -> dict[str, Any]:
     """ReportLab's parsed face of the font file with our private-use drawing codes added, as plain data."""
     face = TTFontFace(str(path))
+    # ReportLab keeps already-scaled advances for the glyphs past hhea.numberOfHMetrics (most of IPAmj明朝's
+    # kanji) and writes them into every subset's hmtx, so the embedded program disagreed with /Widths
+    # (PDF/A-2 6.2.11.5, found by renderer.pdfa_check): take every glyph's (advance, lsb) from the font itself
+    with TTFontTools(str(path), lazy=True) as tt:
+        table = tt["hmtx"]
+        face.hmetrics = [(advance, lsb & 0xFFFF)   # ReportLab reads and writes the bearing as unsigned
+                         for advance, lsb in (table[name] for name in tt.getGlyphOrder())]
     for code in sorted(metrics.pua_source):
         gid = metrics.glyph_id(metrics.glyph_for_code(code) or ".notdef")
         face.charToGlyph[code] = gid

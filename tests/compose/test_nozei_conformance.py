@@ -27,6 +27,7 @@ from pypdf import PdfReader
 
 from renderer.api import Renderer, RenderResult
 from renderer.datamodels.notices import ASSET_LINES, SLIPS_PER_SHEET
+from renderer.display import inline_dump
 from renderer.errors import InputError
 from renderer.settings import Settings
 
@@ -95,7 +96,7 @@ class Op:
 
 def pages_of(display: str) -> list[list[Op]]:
     pages: list[list[Op]] = []
-    for line in display.splitlines():
+    for line in inline_dump(display).splitlines():
         if line.startswith("page "):
             pages.append([])
         elif line.startswith("  ") and pages:

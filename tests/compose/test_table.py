@@ -188,7 +188,7 @@ def test_the_sample_watermark_lies_above_every_fill_and_below_every_line_and_cha
     from renderer.display import Line, Rect
 
     for page in composer(kyufu(sample_kyufu_rows(30, seed=7))).stream([1]):
-        ops = list(page.ops)
+        ops = list(page.flat_ops())   # what the page paints, in order (static layers in their place)
         mark = next(i for i, op in enumerate(ops) if isinstance(op, TextRun) and op.text == "見本"
                     and op.size >= 100)
         fills = [i for i, op in enumerate(ops) if isinstance(op, Rect) and op.fill_gray is not None]
