@@ -1,7 +1,8 @@
 """The one input envelope for every layout: ``{"layout", "tenant", "request", "data"}``.
 
 In: a JSON object (CLI file, HTTP body, batch line). Out: `Envelope` with a validated `Request`; `data`
-stays a dict here and is validated against the layout's data model in `renderer.bind`.
+stays a dict here and is validated against the layout's data model in `renderer.bind`. `Request.pdfa` says
+whether the PDF is PDF/A-2 (``pdf_profile``, default on for ``output: file``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from renderer.datamodels.types import IsoDate
+from renderer.signing.policy import SignOption
 from renderer.spec.model import OmissionItem
 
 MAX_COPIES = 20
@@ -72,6 +74,18 @@ class Request(Model):
                                 "absent = no printer part")
     members: list[Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$")]] | None = Field(
         default=None, description="person_ids to print (一部の世帯員); absent = the whole household")
+    sign: SignOption | None = Field(
+        default=None, description="sign the PDF (PAdES) with the tenant's key: {level: B-B|B-T|B-LT}; absent: signed "
+                                  "only when the tenant's policy requires it for this output")
+    pdf_profile: Literal["pdfa-2b", "none"] | None = Field(
+        default=None, description="pdfa-2b: a PDF/A-2 file (PDF 1.7, XMP, sRGB output intent; claimed as 2u, every "
+                                  "text mapped to Unicode); none: a plain PDF; absent = pdfa-2b for output: file, "
+                                  "none otherwise")
+
+    @property
+    def pdfa(self) -> bool:
+        """Whether this request's PDF is PDF/A-2 (asked for, or by default for ``output: file``)."""
+        return self.pdf_profile == "pdfa-2b" or (self.pdf_profile is None and self.output == "file")
 
 
 class Envelope(Model):

@@ -1,8 +1,8 @@
 """Where things live, and what time it is: layouts, tenants, fonts, runtime state, database, clock.
 
 In: environment variables (``CHOHYO_LAYOUTS_DIR``, ``CHOHYO_FONTS_DIR``, ``CHOHYO_STATE_DIR``,
-``CHOHYO_DATABASE_URL``, ``CHOHYO_LOG_KEY``) or explicit values. Out: a frozen `Settings`, passed
-explicitly (no global configuration).
+``CHOHYO_DATABASE_URL``, ``CHOHYO_LOG_KEY``, ``CHOHYO_DB_AUTO_UPGRADE``, ``CHOHYO_SIGNING_DIR``) or explicit values.
+Out: a frozen `Settings`, passed explicitly (no global configuration).
 
 The standard layouts (with tenants, parts, samples and schemas) and the vendored fonts come from
 `resource_dir`, the one place that knows where an installation keeps them: an installed wheel carries them
@@ -65,8 +65,13 @@ class Settings:
     database_url: str | None = None
     #: the issue log's HMAC key (``CHOHYO_LOG_KEY``, hex); None = the key file ``<state_dir>/issue-log.key``
     log_key: bytes | None = field(default=None, repr=False)
+    #: upgrade an older database schema when it is opened (``CHOHYO_DB_AUTO_UPGRADE``); off: refused, exit 2
+    db_auto_upgrade: bool = False
     #: None = the server's clock (`system_clock`); tests inject a fixed one
     clock: Clock | None = field(default=None, compare=False)
+    #: per-tenant signing configurations ``<signing_dir>/<code>.yaml`` (``CHOHYO_SIGNING_DIR``; outside the
+    #: repository and the layouts); None = no tenant can sign (`renderer.signing`)
+    signing_dir: Path | None = None
 
     @property
     def tenants_dir(self) -> Path:
@@ -91,7 +96,35 @@ class Settings:
             state_dir=state_dir or Path(env.get("CHOHYO_STATE_DIR") or xdg / "chohyo"),
             database_url=env.get("CHOHYO_DATABASE_URL") or None,
             log_key=parse_log_key(key) if key else None,
+            signing_dir=signing_dir_from(env.get("CHOHYO_SIGNING_DIR")),
+            db_auto_upgrade=parse_flag(env.get("CHOHYO_DB_AUTO_UPGRADE"), "CHOHYO_DB_AUTO_UPGRADE"),
         )
+
+
+def parse_flag(text: str | None, name: str) -> bool:
+    """An on/off environment variable: 1/true/yes/on or 0/false/no/off (unset or empty: off)."""
+    value = (text or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise UsageError(f"{name} must be 1/true/yes/on or 0/false/no/off", field=name)
+
+
+def signing_dir_from(text: str | None) -> Path | None:
+    """``CHOHYO_SIGNING_DIR``: where the tenants' signing configurations live — never inside the bundled or checked-out
+    layouts or the checkout itself (keys and their locations are not repository content)."""
+    if not text:
+        return None
+    path = Path(text).expanduser().resolve()
+    inside = [resource_dir("layouts").resolve()]
+    if (PROJECT_ROOT / ".git").exists():
+        inside.append(PROJECT_ROOT.resolve())
+    for root in inside:
+        if path == root or root in path.parents:
+            raise UsageError(f"CHOHYO_SIGNING_DIR must be outside {root} (signing keys and their configuration are "
+                             f"never repository content)", field="CHOHYO_SIGNING_DIR")
+    return path
 
 
 MIN_KEY_BYTES = 32

@@ -303,9 +303,9 @@ def test_a_refusal_is_told_before_it_is_raised_and_only_a_render_logs_it(rendere
 
 
 def test_mode_table_is_what_the_modes_say() -> None:
-    assert [m.value for m in Mode] == ["render", "batch", "validate", "chars"]
+    assert [m.value for m in Mode] == ["render", "batch", "validate", "chars", "preview"]
     assert [(m.reads_registry, m.checks_request, m.counts_sheets) for m in Mode] == [
-        (True, True, True), (True, True, True), (False, True, True), (False, False, False)]
+        (True, True, True), (True, True, True), (False, True, True), (False, False, False), (True, True, True)]
 
 
 def _envelope_of(layout: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from renderer.service.problems import (
 from renderer.service.ratelimit import RateLimiter
 from renderer.service.readiness import StateProbe
 from renderer.service.settings import ServiceSettings
-from renderer.service.work import Job, JobError, RenderOutput, ValidateOutput
+from renderer.service.work import Job, JobError, Output
 from renderer.spec.model import LayoutSpec
 from renderer.state.issue_log import IssueLogError, LogRecord
 
@@ -131,7 +131,7 @@ class Service:
 
     # ------------------------------------------------------------------ jobs and events
 
-    async def run_job(self, job: Job, principal: Principal, scrub: Scrubber) -> RenderOutput | ValidateOutput:
+    async def run_job(self, job: Job, principal: Principal, scrub: Scrubber) -> Output:
         labels = (principal.tenant, job.layout_id, job.op)
         started = time.perf_counter()
         try:

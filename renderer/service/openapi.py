@@ -118,7 +118,7 @@ class ServiceApp(FastAPI):
 
 
 RENDER_REQUEST = "RenderRequest"
-ENVELOPE_OPERATIONS = ("render", "validate")
+ENVELOPE_OPERATIONS = ("render", "validate", "preview")
 
 
 def component_name(layout_id: str, name: str) -> str:
@@ -174,7 +174,7 @@ def layout_envelopes(service: Service) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def type_envelope_bodies(schema: dict[str, Any], examples: dict[str, Any]) -> None:
-    """The render and validate bodies typed as `RENDER_REQUEST`, with the samples as examples."""
+    """The render, validate and preview bodies typed as `RENDER_REQUEST`, with the samples as examples."""
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             if operation.get("operationId") in ENVELOPE_OPERATIONS:

@@ -162,12 +162,20 @@ def from_job_error(err: JobError, scrub: Scrubber) -> ProblemError:
         rule = err.rule or "refused"
         return ProblemError(403, RULE_BASE + rule, err.title, f"refused by rule {rule}{where}", rule=err.rule,
                             field=field, exit_code=err.exit_code, errors=items or None)
+    if err.problem == "database-schema":   # the server's database, not the caller's input: try another server
+        return ProblemError(503, err.problem, err.title, "this server's database is not at the schema revision "
+                            "this release needs (an operator runs `chohyo db upgrade`); nothing was rendered",
+                            exit_code=err.exit_code, headers={"Retry-After": "30"})
     if err.kind == "input":
         if not items and field:
             items = [ProblemItem(path=field, message=err.title)]
         count = f"{len(items)} problem(s)" if items else "a problem"
         return ProblemError(422, err.problem, err.title, f"{count}{where}", rule=err.rule, field=field,
                             exit_code=err.exit_code, errors=items or None)
+    if err.problem == "signing-unavailable":   # renderer.signing: the TSA, a responder or the token did not answer
+        return ProblemError(503, err.problem, err.title, "a service needed to sign this PDF (timestamp authority, "
+                            "OCSP/CRL responder or key token) did not answer; nothing was delivered and its 発行番号 "
+                            "were voided", field=field, exit_code=err.exit_code, headers={"Retry-After": "30"})
     return internal(err.exit_code)
 
 

@@ -28,7 +28,7 @@ from renderer.rules.dv import BLOCK_RULE
 from renderer.settings import Settings
 from renderer.state.issue_log import IssuedNumber
 
-Op = Literal["render", "validate"]
+Op = Literal["render", "validate", "preview", "verify"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Job:
     #: the authenticated caller (from the API key) and the request id that owns the job's reservation
     caller: Caller
     job_id: str | None = None
+    #: preview: {"format": "pdf"|"png", "page": int, "outline": bool} (renderer.service.routes.preview)
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class RenderOutput:
     log_seq: int
     pdf_sha256: str
     numbers: list[IssuedNumber]
+    #: a signed PDF (`request.sign` / the tenant's policy): the delivered file's and the signer's sha256
+    signed_sha256: str = ""
+    signer_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,23 @@ class JobError:
                    field=exc.field, errors=[d.as_dict() for d in exc.diagnostics])
 
 
-Result = RenderOutput | ValidateOutput | JobError
+@dataclass(frozen=True)
+class PreviewOutput:
+    data: bytes
+    media_type: str
+    pages: int
+    sheets_per_copy: int
+    overflow: OverflowSummary
+    log_seq: int
+
+
+@dataclass(frozen=True)
+class VerifyOutput:
+    report: dict[str, Any]
+
+
+Output = RenderOutput | ValidateOutput | PreviewOutput | VerifyOutput
+Result = Output | JobError
 
 
 def warm(settings: Settings) -> Renderer:
@@ -126,17 +147,36 @@ def validate(renderer: Renderer, raw: Any, layout_id: str, caller: Caller | None
     return ValidateOutput(sheets_per_copy=plan.sheets, copies=plan.copies, overflow=summarize(plan.overflow))
 
 
+def preview_or_verify(renderer: Renderer, job: Job) -> PreviewOutput | VerifyOutput:
+    """A preview (`renderer.preview`: no 発行番号, a ``preview`` record) or a verify (`renderer.verify`)."""
+    if job.op == "verify":
+        from renderer.verify import verify_pdf
+
+        return VerifyOutput(verify_pdf(renderer, job.raw).as_dict())
+    from renderer.preview import preview, to_png
+
+    made = preview(renderer, job.raw, layout_id=job.layout_id, caller=job.caller,
+                   outline=bool(job.options.get("outline")))
+    png = job.options.get("format") == "png"
+    return PreviewOutput(data=to_png(made.pdf, int(job.options.get("page", 1))) if png else made.pdf,
+                         media_type="image/png" if png else "application/pdf", pages=made.pages,
+                         sheets_per_copy=made.sheets_per_copy, overflow=summarize(made.overflow), log_seq=made.log_seq)
+
+
 def run(renderer: Renderer, job: Job) -> Result:
     try:
         if job.op == "validate":
             return validate(renderer, job.raw, job.layout_id, job.caller)
+        if job.op in ("preview", "verify"):
+            return preview_or_verify(renderer, job)
         result = renderer.render(job.raw, layout_id=job.layout_id, with_display=False, caller=job.caller,
                                  job=job.job_id)
         copies = result.copies
         return RenderOutput(pdf=result.pdf, issue_numbers=result.issue_numbers,
                             sheets_per_copy=result.sheets_per_copy, pages=result.pages, copies=copies,
                             overflow=summarize(result.overflow), log_seq=result.log_seq,
-                            pdf_sha256=result.pdf_sha256, numbers=result.numbers)
+                            pdf_sha256=result.pdf_sha256, numbers=result.numbers,
+                            signed_sha256=result.signed_sha256, signer_fingerprint=result.signer_fingerprint)
     except ChohyoError as exc:
         return JobError.of(exc)
     except Exception as exc:   # an internal failure: its kind only, never its message (it may hold data)

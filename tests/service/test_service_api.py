@@ -108,6 +108,8 @@ def test_openapi_operations_and_the_layout_ids_of_the_app(service: Running) -> N
     assert {key: op["operationId"] for key, op in operations.items()} == {
         ("/v1/render/{layout_id}", "post"): "render",
         ("/v1/validate/{layout_id}", "post"): "validate",
+        ("/v1/preview/{layout_id}", "post"): "preview",
+        ("/v1/verify", "post"): "verify",
         ("/v1/layouts", "get"): "listLayouts",
         ("/v1/layouts/{layout_id}", "get"): "getLayout",
         ("/v1/suppressions", "post"): "syncSuppressions",

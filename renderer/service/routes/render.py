@@ -3,9 +3,12 @@ the checks, nothing rendered or recorded).
 
 In: the CLI's envelope {layout, tenant, request, data} as JSON and a key with the role ``render``. Out: the
 PDF with its count headers (its issue-log record already written), or a `ValidateResult`; any failure as
-problem+json. Both run in the worker pool (`Service.run_job`); a render gets our own job id (a client
-cannot pick it), so the numbers of a worker killed mid-render can be voided in its place. A render whose
-client went away before the PDF was sent has its numbers spoiled (処分) and is answered (logged) 499.
+problem+json. The envelope's ``request.sign: {level: B-B|B-T|B-LT}`` (or the tenant's ``signing`` policy, e.g.
+every ``output: file``) signs the PDF with the tenant's key (`renderer.signing`): the answer then carries the
+signed file's sha256 and the signer's fingerprint; a signing service that does not answer is 503 and nothing
+is delivered (the 発行番号 are voided). Both run in the worker pool (`Service.run_job`); a render gets our own
+job id (a client cannot pick it), so the numbers of a worker killed mid-render can be voided in its place. A
+render whose client went away before the PDF was sent has its numbers spoiled (処分) and is answered (logged) 499.
 """
 
 import uuid
@@ -36,6 +39,9 @@ RENDER_HEADERS = {
     "X-Chohyo-Overflow-Steps": "step=count, comma-separated (counts only, never text)",
     "X-Chohyo-Chars-Lost": "characters cut by a terminal overflow step",
     "X-Chohyo-Issue-Log-Seq": "the issue-log record of this render",
+    "X-Chohyo-Signed-Sha256": "a signed PDF (request.sign or the tenant's policy): sha256 of the delivered file; "
+                              "absent when unsigned",
+    "X-Chohyo-Signer-Fingerprint": "a signed PDF: sha256 of the signer's certificate (DER); absent when unsigned",
 }
 ENVELOPE_BODY = json_body("Envelope", "the envelope {layout, tenant, request, data}, as for the CLI")
 
@@ -99,7 +105,10 @@ async def render(call: EnvelopeDep, request: Request, service: ServiceDep) -> Re
 
 def render_headers(out: RenderOutput, layout_id: str) -> dict[str, str]:
     """The count headers of a PDF answer (numbers and counts only, never text of the document)."""
+    signed = {"X-Chohyo-Signed-Sha256": out.signed_sha256, "X-Chohyo-Signer-Fingerprint": out.signer_fingerprint} \
+        if out.signed_sha256 else {}
     return {
+        **signed,
         "X-Chohyo-Issue-Numbers": ", ".join(quote(n, safe="") for n in out.issue_numbers),
         "X-Chohyo-Copies": str(out.copies),
         "X-Chohyo-Sheets": str(out.sheets_per_copy),

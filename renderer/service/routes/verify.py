@@ -1,0 +1,84 @@
+"""Route ``POST /v1/verify``: check an uploaded PDF (`renderer.verify`) — signatures, PDF/A claim and checked
+clauses, and whether each 発行番号 printed on it is in this server's issue log.
+
+In: the PDF as the raw body (``application/pdf``, at most `renderer.verify.MAX_BYTES`: 413 beyond) and a key
+with the role ``render``. Out: `VerifyResult` as JSON. A key sees the issue log of its own tenant only: a
+発行番号 of another tenant is reported ``unknown``, as one never issued. A body that is not a PDF is 422
+(problem+json, field ``file``). Runs in the worker pool.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from renderer.caller import Caller
+from renderer.service.deps import ServiceDep, require
+from renderer.service.keys import Principal
+from renderer.service.openapi import problem_responses
+from renderer.service.problems import ProblemError, Scrubber, too_large
+from renderer.service.work import Job, VerifyOutput
+from renderer.verify import MAX_BYTES
+
+router = APIRouter(tags=["verify"])
+
+
+class VerifyResult(BaseModel):
+    """What `chohyo verify --json` prints (see `renderer.verify`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool
+    problems: list[str]
+    file: dict[str, Any]
+    signatures: list[dict[str, Any]] | str = Field(description="each signature, or why none were inspected")
+    pdfa: dict[str, Any] = Field(description="the PDF/A claim, every checked clause, what is not checked")
+    issue_numbers: list[dict[str, Any]] = Field(description="each 発行番号 on the pages and what the log says")
+
+
+async def read_pdf(request: Request) -> bytes:
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BYTES:
+        raise too_large(f"the PDF is larger than {MAX_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise too_large(f"the PDF is larger than {MAX_BYTES} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.startswith(b"%PDF-"):
+        raise ProblemError(422, "invalid-input", "Invalid input", "the body is not a PDF (it must start with %PDF-)",
+                           field="file", exit_code=2)
+    return body
+
+
+@router.post(
+    "/v1/verify", operation_id="verify", summary="Check a PDF handed back: signatures, PDF/A, 発行番号 in the log",
+    openapi_extra={"requestBody": {"required": True, "description": f"the PDF (at most {MAX_BYTES} bytes)",
+                                   "content": {"application/pdf": {"schema": {"type": "string",
+                                                                              "format": "binary"}}}}},
+    responses=problem_responses(401, 403, 413, 422, 429, 500, 503))
+async def verify(request: Request, service: ServiceDep,
+                 principal: Annotated[Principal, Depends(require("render"))]) -> VerifyResult:
+    pdf = await read_pdf(request)
+    job = Job("verify", pdf, "", Caller.api_key(principal.key_id, principal.roles))
+    out = await service.run_job(job, principal, Scrubber())
+    assert isinstance(out, VerifyOutput)
+    report = dict(out.report)
+    numbers = []
+    for n in report.get("issue_numbers", []):
+        if n.get("tenant") not in (None, principal.tenant):   # another tenant's log is not this key's to read
+            n = {"printed": n["printed"], "page": n["page"], "status": "unknown", "tenant": None, "serial": None,
+                 "render_record": None, "record_mac_ok": None, "file_matches_record": None}
+        numbers.append(n)
+    report["issue_numbers"] = numbers
+    problems = [p for p in report.get("problems", []) if not p.startswith("発行番号")]
+    problems[:0] = [f"発行番号 {n['printed']} (page {n['page']}): {n['status']} in this server's issue log"
+                    for n in numbers if n["status"] != "rendered"]
+    problems[:0] = [f"発行番号 {n['printed']}: this file is not the one its render record names"
+                    for n in numbers if n.get("file_matches_record") is False]
+    report.update(problems=problems, ok=not problems)
+    return VerifyResult.model_validate(report)
+

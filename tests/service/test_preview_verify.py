@@ -1,0 +1,97 @@
+"""``POST /v1/preview/{layout_id}`` and ``POST /v1/verify`` in-process (the session's started app).
+
+In: the sample envelopes (fictitious 見本 data) and the app's keys. Out: a preview answers a PDF or a PNG with
+「プレビュー」 and no 発行番号, spends no serial and logs one ``preview`` record; a rendered certificate uploaded
+to verify is found in the log (its tenant's key only), a non-PDF is 422, an oversized body 413, every error
+problem+json.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+import httpx2
+from PIL import Image
+from pypdf import PdfReader
+from svckit import TENANT_A, TENANT_B, Running, sample
+
+from renderer.state.issue_log import IssueLog
+from renderer.verify import MAX_BYTES
+
+pytest_plugins = ("svcfixtures",)
+PROBLEM = "application/problem+json"
+NUMBER = re.compile(r"\d{8} \S+ .*\d{6} \d+/\d+")
+
+
+def post(service: Running, path: str, tenant: str = TENANT_A, **kwargs: Any) -> httpx2.Response:
+    headers = {**service.keys(tenant, "render"), **kwargs.pop("headers", {})}
+    return service.client.post(path, headers=headers, **kwargs)
+
+
+def log_events(service: Running) -> list[str]:
+    return [str(r["event"]) for r in IssueLog(service.settings.renderer).records()]
+
+
+def test_preview_pdf_issues_nothing(service: Running) -> None:
+    before = log_events(service)
+    r = post(service, "/v1/preview/juminhyo-setai", json=sample())
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    text = " ".join((p.extract_text() or "") for p in PdfReader(io.BytesIO(r.content)).pages)
+    assert "プレビュー" in text and NUMBER.search(" ".join(text.split())) is None
+    after = log_events(service)
+    assert after[:len(before)] == before and after[len(before):] == ["preview"]
+    assert int(r.headers["x-chohyo-issue-log-seq"]) == len(after)
+    body = json.loads(IssueLog(service.settings.renderer).records()[-1]["body"])
+    assert "person_ids" not in body and "serials" not in body and body["output"] == "preview"
+
+
+def test_preview_png_decodes(service: Running) -> None:
+    r = post(service, "/v1/preview/juminhyo-setai?format=png&page=1&outline=true", json=sample())
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(r.content))
+    image.load()
+    assert image.width > 500
+
+
+def test_preview_errors_are_problems(service: Running) -> None:
+    r = post(service, "/v1/preview/juminhyo-setai?format=png&page=9", json=sample())
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    bad = sample()
+    del bad["data"]["household"]["address"]["prefecture"]
+    r = post(service, "/v1/preview/juminhyo-setai", json=bad)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    r = post(service, "/v1/preview/juminhyo-setai", json=sample(), tenant=TENANT_B)
+    assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
+    r = service.client.post("/v1/preview/juminhyo-setai", json=sample())
+    assert r.status_code == 401
+
+
+def test_verify_finds_a_rendered_certificate_for_its_tenant_only(service: Running) -> None:
+    rendered = post(service, "/v1/render/juminhyo-setai", json=sample(pdf_profile="pdfa-2b"))
+    assert rendered.status_code == 200, rendered.text
+    headers = {"Content-Type": "application/pdf"}
+    r = post(service, "/v1/verify", content=rendered.content, headers=headers)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["ok"], report["problems"]
+    [number] = report["issue_numbers"]
+    assert number["status"] == "rendered" and number["file_matches_record"] is True
+    assert report["pdfa"]["claim"] == "2U" and report["pdfa"]["ok"]
+    other = post(service, "/v1/verify", tenant=TENANT_B, content=rendered.content, headers=headers).json()
+    assert other["issue_numbers"][0]["status"] == "unknown" and other["issue_numbers"][0]["serial"] is None
+    assert not other["ok"]
+
+
+def test_verify_rejects_what_is_not_a_pdf_or_too_large(service: Running) -> None:
+    headers = {"Content-Type": "application/pdf"}
+    r = post(service, "/v1/verify", content=b"GIF89a", headers=headers)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM and r.json()["field"] == "file"
+    r = post(service, "/v1/verify", content=b"%PDF-1.7\n" + b"0" * MAX_BYTES, headers=headers)
+    assert r.status_code == 413 and r.headers["content-type"] == PROBLEM
+    r = post(service, "/v1/verify", content=b"%PDF-1.7\n%%EOF\n", headers=headers)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
