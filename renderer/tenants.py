@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from renderer.diagnostics import Diagnostic, from_pydantic
 from renderer.errors import InputError, LayoutError, RefusedError
 from renderer.formats.codes import CodeError, validate_lg_code
+from renderer.signing.policy import TenantSigningPolicy
 from renderer.spec.load import load_yaml_text
 from renderer.spec.model import OmissionItem
 
@@ -99,6 +100,48 @@ class Device(Model):
         return check_printed_name(v)
 
 
+# --- Printers reached over IPP (issue 17; renderer/printing sends the jobs) --------------------------------
+#: IPP media-source keywords (RFC 8011 / PWG 5100.7): main, manual, by-pass-tray, tray-1 … (lower-case, digits, -)
+MediaSource = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
+
+
+class Calibration(Model):
+    """Where a printer puts the page on pre-printed stock, corrected: every printed mark moves by
+    (dx_mm, dy_mm) right/down after scaling by `scale` about the sheet's top-left corner (print jobs only)."""
+
+    dx_mm: float = Field(default=0.0, ge=-20, le=20, description="shift to the right, mm")
+    dy_mm: float = Field(default=0.0, ge=-20, le=20, description="shift downwards, mm")
+    scale: float = Field(default=1.0, ge=0.9, le=1.1, description="scale about the top-left corner")
+
+    @property
+    def identity(self) -> bool:
+        return self.dx_mm == 0 and self.dy_mm == 0 and self.scale == 1
+
+
+class Tray(Model):
+    """A tray of a printer, by purpose (the key in `PrinterDevice.trays`): the IPP media-source that
+    feeds it, the paper loaded and the calibration for that paper."""
+
+    source: MediaSource = Field(description="IPP media-source keyword of the tray, e.g. tray-2 or by-pass-tray")
+    paper: Literal["A3", "A4", "A5", "B4", "B5"] = Field(default="A4", description="paper size loaded")
+    calibration: Calibration = Calibration()
+
+
+class PrinterDevice(Device):
+    """A printer of the tenant: its printed name (the 発行番号) and, for `chohyo print`/`--print-to`, how
+    to reach it over IPP, its trays by purpose (security_paper, plain, envelope …) and duplex."""
+
+    uri: Annotated[str, Field(pattern=r"^ipps?://[A-Za-z0-9._:\[\]-]+(/[A-Za-z0-9._~/-]*)?$")] | None = Field(
+        default=None, description="ipp:// or ipps:// URI of the printer or CUPS queue; absent: name only (never sent "
+                                  "jobs)")
+    duplex: bool = Field(default=False, description="can print two-sided")
+    trays: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")], Tray] = Field(
+        default_factory=dict, description="purpose → tray, e.g. security_paper: {source: tray-2}")
+    job_history_seconds: int = Field(
+        default=60, ge=0, le=86400 * 30, description="how long the printer keeps a finished job visible to "
+                                                     "Get-Jobs (decides what a resumed run may conclude)")
+
+
 class DvSettings(Model):
     """DV 支援措置 parameters a tenant sets (seed: 抑止状態に戻るまでの時間を設定できること)."""
 
@@ -119,7 +162,11 @@ class TenantFile(Model):
     defaults: TenantDefaults = TenantDefaults()
     dv: DvSettings = DvSettings()
     terminals: list[Device] = Field(default_factory=list, description="端末: the ids requests may name")
-    printers: list[Device] = Field(default_factory=list, description="プリンタ: the ids requests may name")
+    printers: list[PrinterDevice] = Field(default_factory=list, description="プリンタ: the ids requests may name "
+                                                                             "(and, with a uri, where jobs go)")
+    signing: TenantSigningPolicy | None = Field(
+        default=None, description="outputs that must be signed (PAdES) and the least level; the key, chain, TSA and "
+                                  "revocation sources live in CHOHYO_SIGNING_DIR/<code>.yaml, outside the repository")
 
     @model_validator(mode="after")
     def _devices(self) -> TenantFile:
@@ -215,6 +262,11 @@ class Tenant:
         known = ", ".join(d.id for d in devices) or "none"
         raise InputError(f"request.{kind}: {device_id!r} is not a {kind} of tenant {self.code} (declared: {known})",
                          field=f"request.{kind}")
+
+    def printer(self, printer_id: str) -> PrinterDevice:
+        """A declared printer (an undeclared id: exit 2, before anything is spent)."""
+        self.device_name("printer", printer_id or "-")
+        return next(p for p in self.file.printers if p.id == printer_id)
 
     def signer_for(self, day: dt.date, role: Literal["head", "deputy"]) -> SignerInOffice:
         """The signer of `role` in office on `day`; refused (exit 3) if there is none."""

@@ -2,8 +2,9 @@
 
 Exit codes: 0 every record printed; 4 the run finished and some records were refused or invalid (see
 ``errors.json``); 2 bad usage (unknown layout or sort key, a LAYOUT_ID outside the layouts directory,
-non-empty output directory, a resume with other options or another input); 1 an internal failure (the run
-stopped; ``--resume`` finishes it).
+non-empty output directory, a resume with other options or another input, a --print-to printer that cannot
+serve the layout); 1 an internal failure (the run stopped; ``--resume`` finishes it); with ``--print-to``, 4 also
+when some file's job was aborted, canceled or is unknown (listed for the operator; `renderer.printing.run`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import typer
 
 from renderer.batch import BatchOptions, run_batch
 from renderer.cli.common import Cli, command, err, layout_argument
+from renderer.printing.batch import Decisions, print_run, print_target
 
 
 @command()
@@ -41,10 +43,22 @@ def batch(
     identity_verified: Annotated[bool, typer.Option(
         "--identity-verified", help="every record's requester had their identity documents checked: a `self` "
                                     "claim for a DV-protected person is honoured (recorded in the issue log)")] = False,
+    print_to: Annotated[str | None, typer.Option(
+        "--print-to", help="then print every file on this declared IPP printer, exactly once")] = None,
+    resubmit_aborted: Annotated[bool, typer.Option(
+        "--resubmit-aborted", help="--print-to: send again every file whose job was aborted or canceled")] = False,
+    resubmit: Annotated[list[str] | None, typer.Option(
+        "--resubmit", metavar="FILE", help="--print-to: FILE did not print (operator checked): send again")] = None,
+    mark_printed: Annotated[list[str] | None, typer.Option(
+        "--mark-printed", metavar="FILE", help="--print-to: FILE (state unknown) printed, checked")] = None,
+    print_wait: Annotated[float, typer.Option(
+        "--print-wait", min=1, help="--print-to: seconds to wait for a stopped printer (then exit 1)")] = 3600,
 ) -> int:
     """Print many records: PDF files of at most --pages-per-file pages, manifest.json and errors.json."""
     layout = layout_argument(layout_id, cli.settings.layouts_dir)   # before anything is created on disk
     renderer = cli.renderer()
+    # --print-to: the printer must serve the layout, and say so, before a record is planned (issue 17)
+    printing = print_target(renderer, layout, print_to, input_path, request) if print_to else None
     summary = run_batch(renderer, BatchOptions(
         layout=layout, input=input_path, out_dir=output, request=request, csv_map=csv_map, workers=workers,
         pages_per_file=pages_per_file, sort=sort, scheduler=scheduler, resume=resume, progress=not quiet,
@@ -55,4 +69,8 @@ def batch(
               f"{summary.pages} page(s); manifest {summary.manifest}", markup=False)
     if summary.errors is not None:
         err.print(f"some records were not printed: see {summary.errors}", markup=False)
-    return summary.exit_code
+    if printing is None:
+        return summary.exit_code
+    report = print_run(renderer, printing, output, Decisions(resubmit_aborted, frozenset(resubmit or ()),
+                                                             frozenset(mark_printed or ())), wait=print_wait)
+    return max(summary.exit_code, report.exit_code)

@@ -68,6 +68,7 @@ from renderer.state.db import (
     number_outcomes,
     open_database,
     private_dir,
+    provenance_columns,
     reservations,
     serials,
 )
@@ -80,7 +81,8 @@ LOCK_FILE = "issue-log.lock"
 GENESIS = "0" * 64
 
 EVENTS = frozenset({"render", "refusal", "import", "lift", "revoke", "list", "batch-file", "reserve", "void",
-                    "counter"})
+                    "counter", "preview",    # preview: renderer.preview (no serial, no person_id)
+                    "print"})   # print: a file's IPP job reached its final state (renderer.printing.run)
 #: the only keys a record may carry (so no name, address or number can slip in)
 BODY_KEYS = frozenset({
     "at", "event", "operator", "tenant", "layout", "kind", "channel", "output", "relation", "pages", "sheets",
@@ -90,6 +92,10 @@ BODY_KEYS = frozenset({
     "last", "spoils",
     # provenance of a render (renderer.api.Renderer.provenance): hashes and a version, nothing about a person
     "layout_sha256", "layout_parts_sha256", "tenant_sha256", "font_manifest_sha256", "renderer_version",
+    # a signed PDF (renderer.signing): the delivered file's sha256, the signer certificate's sha256, the level
+    "signed_sha256", "signer_fingerprint", "signature_level",
+    # a print job (renderer.printing): the printer's job id and the job's final state (completed, aborted, canceled)
+    "print_job_id", "print_state",
 })
 
 
@@ -464,7 +470,7 @@ class IssueLog:
                 return VerifyReport(False, len(rows), seq, f"record {seq} fails its MAC (edited or rewritten)",
                                     head_seq)
             columns = {"at": body.get("at"), "event": body.get("event"), "tenant": body.get("tenant"),
-                       "layout": body.get("layout")}
+                       "layout": body.get("layout"), **provenance_columns(body)}
             if any(row[k] != v for k, v in columns.items()):
                 return VerifyReport(False, len(rows), seq, f"record {seq}: a column differs from its MACed body",
                                     head_seq)
@@ -533,7 +539,7 @@ class _Batch:
         prev, self.mac, self.at = self.mac, chain_mac(key, seq, self.mac, body), body["at"]
         self.rows.append({"seq": seq, "at": self.at, "event": record.event, "tenant": body.get("tenant"),
                           "layout": body.get("layout"), "body": canonical(body).decode("utf-8"), "prev": prev,
-                          "mac": self.mac})
+                          "mac": self.mac, **provenance_columns(body)})
         self.reserved.extend(_number_row(n, seq=seq) for n in record.reserves)
         (self.spoiled if record.spoils else self.closed).extend(
             _number_row(n, seq=seq, outcome=OUTCOMES.get(record.event, "")) for n in record.closes)

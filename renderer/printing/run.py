@@ -1,0 +1,315 @@
+"""Send a run's files to a printer exactly once, and resume after a kill or a stopped printer.
+
+In: the output directory of a finished batch run (its ``manifest.json``: files with sha256 and the records'
+発行番号), a `PrintTarget`, the issue log and the operator's decisions. Out: one IPP job per file (in manifest
+order, one at a time, each watched to its final state), the print journal (`renderer.printing.journal`),
+``manifest.json`` updated with each file's job id, final job state, time and printer, one ``print`` record
+per final job in the issue log (printer, job id, state, the file's 発行番号), and a `PrintReport`.
+
+The states of a file and what a run does with each (the README's "Printing (IPP)" has the table):
+
+* none → send: write ``intent`` (fsynced), Print-Job, write ``accepted`` with the job id, watch.
+* intent (killed or the printer went away between intent and answer) → ask the printer for jobs with the
+  intent's job-name: found → ``accepted`` and watch; not found while the printer's declared job history
+  (``job_history_seconds``) still covers the intent → ``not-received``, send again; older → ``unknown``.
+* accepted → watch (Get-Job-Attributes) until completed, aborted or canceled → ``final``; a printer that
+  does not answer, or a job held or stopped, makes the run wait and report every `report_every` seconds
+  (never resend) until `wait_seconds` pass (then the run stops, exit 1, and ``--resume`` watches on); a job
+  the printer no longer knows → ``unknown``.
+* final completed → never sent again. final aborted / canceled → listed; sent again only when the operator
+  says so (``--resubmit-aborted``, or ``--resubmit NAME``).
+* unknown → listed for the operator, never guessed: ``--resubmit NAME`` (it did not print) or
+  ``--mark-printed NAME`` (it did).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from renderer.errors import ChohyoError, UsageError
+from renderer.files import write_atomic
+from renderer.printing.calibrate import calibrated_copy
+from renderer.printing.ipp import IppClient, Job, JobState, PrinterUnreachable
+from renderer.printing.journal import JOURNAL_FILE, FileState, PrintJournal
+from renderer.printing.target import PrintTarget
+from renderer.state.issue_log import IssueLog, LogRecord
+
+Say = Callable[[str], None]
+
+
+class PrintStopped(ChohyoError):
+    """The printer did not come back within the wait: nothing is lost, ``--resume`` watches on (exit 1)."""
+
+    problem = "printer-stopped"
+    title = "The printer stopped; resume the run"
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What the operator allowed for this run (flags of ``chohyo batch --resume``)."""
+
+    resubmit_aborted: bool = False
+    resubmit: frozenset[str] = frozenset()
+    mark_printed: frozenset[str] = frozenset()
+
+
+@dataclass
+class PrintReport:
+    printed: list[str] = field(default_factory=list)       # completed (this run or before)
+    sent: list[str] = field(default_factory=list)          # jobs sent by this run
+    needs_operator: dict[str, str] = field(default_factory=dict)   # file → why (aborted, canceled, unknown)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if not self.needs_operator else 4
+
+
+@dataclass(frozen=True)
+class PrintFile:
+    name: str
+    sha256: str
+    issue_numbers: tuple[str, ...]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _instant(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(s: str) -> dt.datetime:
+    return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+
+
+def manifest_files(out_dir: Path) -> tuple[dict[str, Any], list[PrintFile]]:
+    """The manifest and its files in order, each with the 発行番号 of the records in it."""
+    path = out_dir / "manifest.json"
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot read the run's manifest ({exc.__class__.__name__})", field="-o") from None
+    numbers: dict[str, list[str]] = {}
+    for r in manifest.get("records", []):
+        if r.get("status") == "rendered" and r.get("file"):
+            numbers.setdefault(r["file"], []).extend(r.get("issue_numbers") or [])
+    return manifest, [PrintFile(f["name"], f["sha256"], tuple(numbers.get(f["name"], [])))
+                      for f in manifest.get("files", [])]
+
+
+class PrintRun:
+    """Print `files` (in `base_dir`) to `target`, exactly once, keeping the journal at `journal_path`."""
+
+    def __init__(self, base_dir: Path, files: Sequence[PrintFile], target: PrintTarget, *, journal_path: Path,
+                 run_id: str, layout: str, issue_log: IssueLog | None, decisions: Decisions = Decisions(),
+                 say: Say = lambda _m: None, wait_seconds: float = 3600.0, report_every: float = 30.0,
+                 poll: float = 0.2, client: IppClient | None = None, job_label: str | None = None,
+                 copies_dir: Path | None = None) -> None:
+        self.out_dir = base_dir
+        #: what job-names start with (ASCII, never personal data): default chohyo-<run id>
+        self.job_label = job_label or f"chohyo-{run_id[:12]}"
+        self.files = list(files)
+        self.target = target
+        self.run_id = run_id
+        self.layout = layout
+        self.log = issue_log
+        self.decisions = decisions
+        self.say = say
+        self.wait_seconds = wait_seconds
+        self.report_every = report_every
+        self.poll = poll
+        self.client = client or target.client()
+        self.journal = PrintJournal(journal_path)
+        #: where calibrated print copies are written (owner-only; default: next to the journal)
+        self.copies_dir = copies_dir or journal_path.parent / "print-copies"
+
+    def run(self) -> PrintReport:
+        self._check_decisions(self.files)
+        report = PrintReport()
+        for f in self.files:
+            self._one(f, report)
+        return report
+
+    def _check_decisions(self, files: Sequence[PrintFile]) -> None:
+        names = {f.name for f in files}
+        for flag, chosen in (("--resubmit", self.decisions.resubmit), ("--mark-printed", self.decisions.mark_printed)):
+            for name in sorted(chosen - names):
+                raise UsageError(f"{flag}: {name!r} is not a file of this run", field=flag)
+        for name in sorted(self.decisions.resubmit & self.decisions.mark_printed):
+            raise UsageError(f"{name!r} is named by both --resubmit and --mark-printed", field="--resubmit")
+
+    def _one(self, f: PrintFile, report: PrintReport) -> None:
+        self._check_bytes(f)
+        s = self.journal.state(f.name)
+        if s.status in ("final", "unknown") and s.state != "completed":
+            self._operator(f, s)
+            s = self.journal.state(f.name)
+        if s.status == "intent":
+            s = self._settle_intent(f, s)
+        if s.status in ("none", "not-received"):
+            s = self._send(f, s, report)
+        if s.status == "accepted":
+            s = self._watch(f, s)
+        if s.status == "final" and not s.logged:
+            self._log(f, s)
+        if s.status == "final" and s.state == "completed":
+            report.printed.append(f.name)
+        elif s.status == "final":
+            report.needs_operator[f.name] = (f"job {s.job_id} {s.state}: send it again with --resubmit-aborted or "
+                                             f"--resubmit {f.name}")
+        elif s.status == "unknown":
+            report.needs_operator[f.name] = (f"{s.reason}: check the printer's output, then --resubmit {f.name} "
+                                             f"(not printed) or --mark-printed {f.name} (printed)")
+
+    def _check_bytes(self, f: PrintFile) -> None:
+        path = self.out_dir / f.name
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+        if digest != f.sha256:
+            raise ChohyoError(f"{f.name}: its bytes are not those the manifest records ({digest[:12]}); nothing sent")
+
+    def _operator(self, f: PrintFile, s: FileState) -> None:
+        d = self.decisions
+        if f.name in d.mark_printed and s.status == "unknown":
+            self._event(f, "operator", decision="printed", attempt=s.attempt)
+        elif f.name in d.resubmit or (d.resubmit_aborted and s.status == "final"):
+            self._event(f, "operator", decision="resubmit", attempt=s.attempt)
+
+    # -- states -------------------------------------------------------------------------------------
+    def _settle_intent(self, f: PrintFile, s: FileState) -> FileState:
+        """An intent without an answer: did the printer get it? Ask it by job-name; never guess."""
+        found = self._wait_for(lambda: self.client.jobs_named(s.job_name), f"looking up {f.name}")
+        if found:
+            job = max(found, key=lambda j: j.id)
+            self._event(f, "accepted", attempt=s.attempt, job_id=job.id)
+        elif (_now() - _parse(s.intent_at)).total_seconds() <= self.target.printer.job_history_seconds:
+            self._event(f, "not-received", attempt=s.attempt,
+                        reason=f"no job {s.job_name} on the printer within its job history")
+        else:
+            self._event(f, "unknown", attempt=s.attempt,
+                        reason=f"attempt {s.attempt} was being sent and the printer's job history "
+                               f"({self.target.printer.job_history_seconds} s) no longer covers it")
+        return self.journal.state(f.name)
+
+    def _send(self, f: PrintFile, s: FileState, report: PrintReport) -> FileState:
+        attempt = s.attempt + 1
+        number = f"-{Path(f.name).stem.rsplit('-', 1)[-1]}" if len(self.files) > 1 else ""   # <layout>-00001.pdf
+        job_name = f"{self.job_label}{number}-a{attempt}"
+        self._event(f, "intent", attempt=attempt, job_name=job_name, sha256=f.sha256, printer=self.target.printer.id)
+        ticket = self.target.ticket(job_name)
+        document = self.out_dir / f.name
+        if not self.target.tray.calibration.identity:   # pre-printed stock: the print copy, never the archive
+            document = calibrated_copy(document, self.target.tray.calibration,
+                                       self.copies_dir / f.name)
+        try:
+            job = self.client.print_job(document, ticket)
+        except PrinterUnreachable as exc:
+            self.say(f"{f.name}: printer {self.target.printer.id} did not answer while sending ({exc.message}); "
+                     f"waiting to ask it what it received")
+            return self._settle_intent(f, self.journal.state(f.name))
+        report.sent.append(f.name)
+        self._event(f, "accepted", attempt=attempt, job_id=job.id)
+        return self.journal.state(f.name)
+
+    def _watch(self, f: PrintFile, s: FileState) -> FileState:
+        assert s.job_id is not None
+        job_id = s.job_id
+        started = last_report = time.monotonic()
+        delay = self.poll
+        while True:
+            try:
+                job: Job | None = self.client.job(job_id)
+            except PrinterUnreachable as exc:
+                job, why = Job(job_id, JobState.PENDING), f"the printer does not answer ({exc.message})"
+            else:
+                if job is None:
+                    self._event(f, "unknown", attempt=s.attempt, job_id=job_id,
+                                reason=f"the printer no longer knows job {job_id}")
+                    return self.journal.state(f.name)
+                why = f"job {job_id} is {job.state.keyword} ({', '.join(job.reasons) or 'no reason given'})"
+            if job.state.final:
+                self._event(f, "final", attempt=s.attempt, job_id=job_id, state=job.state.keyword)
+                return self.journal.state(f.name)
+            waited = time.monotonic() - started
+            if waited > self.wait_seconds:
+                raise PrintStopped(f"{f.name}: {why} after {waited:.0f} s; nothing was lost — run again with "
+                                   f"--resume to go on watching it")
+            if time.monotonic() - last_report >= self.report_every:
+                self.say(f"waiting for printer {self.target.printer.id}: {f.name}: {why} ({waited:.0f} s)")
+                last_report = time.monotonic()
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+    def _wait_for(self, ask: Callable[[], list[Job]], what: str) -> list[Job]:
+        started = last_report = time.monotonic()
+        while True:
+            try:
+                return ask()
+            except PrinterUnreachable as exc:
+                waited = time.monotonic() - started
+                if waited > self.wait_seconds:
+                    raise PrintStopped(f"{what}: the printer did not answer for {waited:.0f} s; run again with "
+                                       f"--resume") from None
+                if time.monotonic() - last_report >= self.report_every:
+                    self.say(f"waiting for printer {self.target.printer.id} ({what}): {exc.message}")
+                    last_report = time.monotonic()
+                time.sleep(min(2.0, self.poll * 5))
+
+    # -- records ------------------------------------------------------------------------------------
+    def _event(self, f: PrintFile, ev: str, **facts: Any) -> None:
+        self.journal.append({"ev": ev, "file": f.name, "at": _instant(_now()), **facts})
+
+    def _log(self, f: PrintFile, s: FileState) -> None:
+        if self.log is not None:
+            self.log.append(LogRecord("print", _now(), {
+                "batch": self.run_id, "file": f.name, "file_sha256": f.sha256, "layout": self.layout,
+                "tenant": self.target.tenant, "printer": self.target.printer.id, "print_job_id": s.job_id,
+                "print_state": s.state, "issue_numbers": list(f.issue_numbers)}))
+        self._event(f, "logged", attempt=s.attempt)
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """``manifest.json`` with each file's printer, job id, attempts, job state and time."""
+        entries = {e["name"]: e for e in manifest.get("files", [])}
+        for f in self.files:
+            s = self.journal.state(f.name)
+            if s.attempt == 0:
+                continue
+            entries[f.name]["print"] = {
+                "printer": self.target.printer.id, "job_id": s.job_id, "attempts": s.attempt,
+                "job_state": s.state if s.status == "final" else s.status, "at": s.at,
+                **({"note": s.reason} if s.reason else {})}
+        manifest["printing"] = {"printer": self.target.printer.id, "tray": self.target.purpose,
+                                "media_source": self.target.tray.source, "sides": self.target.sides,
+                                "paper": self.target.paper}
+        write_atomic(self.out_dir / "manifest.json",
+                     json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8") + b"\n")
+
+
+def print_batch(out_dir: Path, target: PrintTarget, *, issue_log: IssueLog | None, decisions: Decisions = Decisions(),
+                say: Say = lambda _m: None, wait_seconds: float = 3600.0, report_every: float = 30.0,
+                client: IppClient | None = None) -> PrintReport:
+    """Print the files of the finished batch run in `out_dir` (its manifest) and record the jobs in it."""
+    manifest, files = manifest_files(out_dir)
+    state = out_dir / ".chohyo-batch"
+    state.mkdir(mode=0o700, exist_ok=True)
+    earlier = {f.printer for f in PrintJournal(state / JOURNAL_FILE).files.values()} - {target.printer.id}
+    if earlier:
+        raise UsageError(f"--print-to: this run was printing on {', '.join(sorted(earlier))}; resume it there",
+                         field="--print-to")
+    run = PrintRun(out_dir, files, target, journal_path=state / JOURNAL_FILE, run_id=str(manifest["run_id"]),
+                   layout=str(manifest["layout"]), issue_log=issue_log, decisions=decisions, say=say,
+                   wait_seconds=wait_seconds, report_every=report_every, client=client)
+    try:
+        return run.run()
+    finally:
+        run.write_manifest(manifest)
+
+
+__all__ = ["Decisions", "PrintFile", "PrintReport", "PrintRun", "PrintStopped", "manifest_files", "print_batch"]
