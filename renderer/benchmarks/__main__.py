@@ -1,7 +1,9 @@
 """Entry point of the benchmarks' fresh processes (each size or worker count measured alone).
 
-In: ``python -m renderer.benchmarks LAYOUT ROWS`` (one list size, `renderer.benchmarks.lists`) or ``python -m
-renderer.benchmarks batch INPUT.jsonl WORKERS PAGES_PER_FILE`` (one batch run, `renderer.benchmarks.batches`).
+In: ``python -m renderer.benchmarks LAYOUT ROWS [HEADER.json ROWS.jsonl]`` (one list size, inline or
+streamed from the two files, `renderer.benchmarks.lists`), ``python -m renderer.benchmarks write-rows LAYOUT
+ROWS DIR`` (those two files for one size, written into DIR) or ``python -m renderer.benchmarks batch
+INPUT.jsonl WORKERS PAGES_PER_FILE`` (one batch run, `renderer.benchmarks.batches`).
 Out: one JSON object on stdout (the measurement's fields), read back by the parent process.
 """
 
@@ -20,9 +22,15 @@ def main(argv: list[str]) -> None:
         payload = {**stats.__dict__, "processes": [p.__dict__ for p in stats.processes]}
         sys.stdout.write(json.dumps(payload) + "\n")
         return
-    from renderer.benchmarks.lists import run_list_once
+    if argv[0] == "write-rows":
+        from renderer.benchmarks.lists import write_stream_input
 
-    run = run_list_once(argv[0], int(argv[1]))
+        write_stream_input(argv[1], int(argv[2]), Path(argv[3]))
+        return
+    from renderer.benchmarks.lists import run_list_once, run_stream_once
+
+    run = run_stream_once(argv[0], int(argv[1]), Path(argv[2]), Path(argv[3])) if len(argv) == 4 \
+        else run_list_once(argv[0], int(argv[1]))
     sys.stdout.write(json.dumps(run.__dict__) + "\n")
 
 

@@ -1,7 +1,14 @@
-"""`chohyo render LAYOUT_ID INPUT.json -o OUT.pdf`: one envelope to one PDF (written atomically)."""
+"""`chohyo render LAYOUT_ID INPUT.json -o OUT.pdf`: one envelope to one PDF (written atomically).
+
+In: the envelope — or, with ``--rows ROWS.jsonl``, a list's header envelope (its data without the rows) and
+the rows one per line (`renderer.rows`: every line is validated before anything is drawn; a bad line is exit
+2 naming its line number and field). Out: the PDF, written to a temp file and renamed into place only when
+everything succeeded (a failed render leaves no file), plus the optional report and display list.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +19,7 @@ from renderer.api import RenderResult
 from renderer.caller import Caller
 from renderer.cli.common import Cli, command, err, read_json
 from renderer.files import write_atomic
+from renderer.rows import RowsFile
 
 
 @command()
@@ -21,6 +29,10 @@ def render(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT.json",
                                                help="the envelope {layout, tenant, request, data}")],
     output: Annotated[Path, typer.Option("-o", "--output", help="PDF to write")],
+    rows: Annotated[Path | None, typer.Option(
+        "--rows", metavar="ROWS.jsonl", help="a list's rows, one JSON object per line (INPUT.json is then the "
+                                             "header envelope, its data without the rows): drawn as they are "
+                                             "read, never all held")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="write the render report (JSON) here")] = None,
     display: Annotated[Path | None, typer.Option("--display", help="write the display list text here")] = None,
     identity_verified: Annotated[bool, typer.Option(
@@ -30,14 +42,18 @@ def render(
     """Render one envelope to a PDF."""
     renderer = cli.renderer()
     caller = Caller.local("cli", identity_verified=identity_verified)
-    result = renderer.render(read_json(input_path), layout_id=layout_id, caller=caller)
-    try:
-        return deliver(result, layout_id, output, report=report, display=display)
-    except BaseException:   # the PDF was made but not delivered: its numbers are spoiled (処分)
-        renderer.spoil(result.numbers, result.issue_numbers, layout=layout_id,
-                       tenant=result.numbers[0].tenant if result.numbers else "", caller=caller,
-                       reason="not-written")
-        raise
+    header = read_json(input_path)
+    with RowsFile(rows) if rows is not None else contextlib.nullcontext() as rows_file:
+        result = renderer.render(header, layout_id=layout_id, caller=caller, rows=rows_file)
+        try:
+            if rows_file is not None:
+                rows_file.check_unchanged()   # the bytes drawn are the bytes validated, or nothing is delivered
+            return deliver(result, layout_id, output, report=report, display=display)
+        except BaseException:   # the PDF was made but not delivered: its numbers are spoiled (処分)
+            renderer.spoil(result.numbers, result.issue_numbers, layout=layout_id,
+                           tenant=result.numbers[0].tenant if result.numbers else "", caller=caller,
+                           reason="not-written")
+            raise
 
 
 def deliver(result: RenderResult, layout_id: str, output: Path, *, report: Path | None, display: Path | None) -> int:
@@ -54,6 +70,8 @@ def deliver(result: RenderResult, layout_id: str, output: Path, *, report: Path 
         "lifts_used": result.lifts_used,
         "warnings": result.warnings,
         "pdf_sha256": result.pdf_sha256,
+        **({"signed_sha256": result.signed_sha256, "signer_fingerprint": result.signer_fingerprint}
+           if result.signed_sha256 else {}),   # a signed PDF (renderer.signing): the delivered file's sha256
     }
     if report is not None:
         write_atomic(report, json.dumps(summary, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
@@ -69,7 +87,8 @@ def deliver(result: RenderResult, layout_id: str, output: Path, *, report: Path 
     write_atomic(output, result.pdf)
     numbers = f"発行番号 {', '.join(result.issue_numbers)}" if result.issue_numbers else \
         "no 発行番号: the layout prints none, so none was spent"
-    err.print(f"wrote {output} ({result.pages} page(s), {numbers})", markup=False)
+    signed = f", signed (sha256 {result.signed_sha256[:16]}…)" if result.signed_sha256 else ""
+    err.print(f"wrote {output} ({result.pages} page(s), {numbers}{signed})", markup=False)
     for warning in result.warnings:   # DV 支援措置: period ended etc. (protection continues)
         err.print(f"warning: {warning}", markup=False)
     if result.overflow:

@@ -1,15 +1,21 @@
 """Lists (一覧表): paginate rows like Japanese business forms, then compose one page at a time.
 
-In: a `TableElement`, the (rule-checked) rows, the fonts. Out, in two passes:
-1. `plan_table()` — a pure pagination pass in four steps: sort the rows, group them by key, measure the
-   rows' heights (only columns that may wrap are measured), and paginate: decide where every page starts
+In: a `TableElement`, the (rule-checked) rows — a list, or a streamed list's rows read on demand
+(`LazyRows`, `renderer.rows`) — and the fonts. Out, in two passes:
+1. `plan_table()` — a pure pagination pass: one pass over the rows in input order gathers what planning
+   needs of each row (`row_facts`: sort values, group label, lines of the tallest wrapping cell, summed
+   values; never the row itself), then four steps work on those figures alone: sort (`sort_order`: row
+   indexes), group, measure (only columns that may wrap were measured), and paginate: decide where every page starts
    and ends, with a header repeated on every page, a page break on a group key change with page numbers
    per group (n/N), group headers and footers, 「以下余白」 after the last row of a group, 「前頁より繰越」 at
    the top of every page after the first, and the reserved footer band (頁計, 累計, 「次頁へ繰越」, and the
    grand total with the count on the last page). A row never splits across pages unless it is taller than
    a page; then it splits by lines and the split is reported. The plan holds row indexes and per-page sums
    only, never text or drawing operations, and it is immutable: every copy of a document reads the same
-   plan.
+   plan. Its `rows` are the rows in printing order: for a streamed list a view that reads each row when its
+   page is drawn, so no more than a page of row models is ever held (the plan keeps 20 bytes per row —
+   order, lines, height — and 8 more per summed column). The sums (頁計, 累計, group and grand totals) come from
+   the per-row `values` the pass gathered, the same figures whichever way the rows arrived.
    The room for rows is a whole number of one-line rows (`table_bodies`): the table is drawn that much
    shorter than its declared height rather than leave a strip narrower than a row above the footer band,
    which reads as an empty row. A page that is not the last reserves the bands it prints (頁計, 累計,
@@ -27,10 +33,10 @@ In: a `TableElement`, the (rule-checked) rows, the fonts. Out, in two passes:
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from renderer.compose.text import Box, Line, TextFitter
 from renderer.display import Op, Rect
@@ -70,17 +76,37 @@ class TablePage:
 
 @dataclass(frozen=True)
 class TablePlan:
-    rows: Sequence[Any]
+    rows: Sequence[Any]                   # in printing order: a list, or a lazy view of streamed rows
     groups: tuple[Group, ...]
     pages: tuple[TablePage, ...]
     heights: array[float] | None          # row heights in mm when some column wraps, else None (read only)
     lines: array[int] | None              # lines per row when some column wraps (read only)
     splits: Sequence[int]                 # rows that had to split across pages
     totals: Mapping[str, int]
+    #: summed column key → each row's value (printing order; 0 where the value is not a whole number)
+    values: Mapping[str, array[int]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def count(self) -> int:
         return len(self.rows)
+
+
+@runtime_checkable
+class LazyRows(Protocol):
+    """Rows that are read when asked for (a streamed list: `renderer.rows.StreamedRows`): iterated once in
+    input order by the planning pass, then viewed in printing order without being held."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __getitem__(self, index: int) -> Any: ...
+
+    def reordered(self, order: Sequence[int]) -> Sequence[Any]: ...
+
+    def cached_plan(self, key: object) -> TablePlan | None: ...
+
+    def keep_plan(self, key: object, plan: TablePlan) -> None: ...
 
 
 ValueOf = Callable[[Any, str], Any]
@@ -96,62 +122,131 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def plan_table(el: TableElement, rows: list[Any], *, styles: Mapping[str, Style], fitter: TextFitter,
+def plan_table(el: TableElement, rows: Sequence[Any] | LazyRows, *, styles: Mapping[str, Style], fitter: TextFitter,
                value_of: ValueOf, text_of: TextOf, group_label: GroupLabel) -> TablePlan:
-    """Pass 1: sort → group → measure → paginate (see the module docstring)."""
-    rows = sort_rows(el, rows, value_of, group_label)
-    groups = group_rows(el, rows, value_of, group_label)
-    measure = measure_rows(el, rows, styles, fitter, text_of)
-    paginator = Paginator(el, rows, measure, value_of, table_bodies(el))
+    """Pass 1: facts → sort → group → measure → paginate (see the module docstring). Streamed rows
+    (`LazyRows`) are read once here, in input order, and the plan views them in printing order; the plan of
+    a streamed list is kept with its rows, so a second composer of the same document does not read them
+    again."""
+    lazy = rows if isinstance(rows, LazyRows) else None
+    if lazy is not None:
+        cached = lazy.cached_plan(el)
+        if cached is not None:
+            return cached
+    facts = row_facts(el, rows, styles, fitter, value_of, text_of, group_label)
+    order = sort_order(el, facts)
+    printed: Sequence[Any] = lazy.reordered(order) if lazy is not None else [rows[i] for i in order]
+    summed = [c for c in el.columns if c.sum]
+    values = {c.key: array("q", (facts.values[c.key][i] for i in order)) for c in summed}
+    labels = [facts.labels[i] for i in order] if facts.labels is not None else None
+    groups = group_bounds(el, len(order), labels, values)
+    measure = facts.measure(el, styles, order)
+    paginator = Paginator(el, len(order), measure, values, table_bodies(el))
     for gi, group in enumerate(groups):
         paginator.add_group(gi, group)
-    summed = [c for c in el.columns if c.sum]
     grand = {c.key: sum(g.sums.get(c.key, 0) for g in groups) for c in summed}
-    return TablePlan(rows=rows, groups=tuple(groups), pages=paginator.finish(), heights=measure.heights,
-                     lines=measure.lines, splits=paginator.splits, totals=MappingProxyType(grand))
+    plan = TablePlan(rows=printed, groups=tuple(groups), pages=paginator.finish(), heights=measure.heights,
+                     lines=measure.lines, splits=paginator.splits, totals=MappingProxyType(grand),
+                     values=MappingProxyType(values))
+    if lazy is not None:
+        lazy.keep_plan(el, plan)
+    return plan
+
+
+# ------------------------------------------------------------------ step 0: what each row brings
+
+
+@dataclass
+class RowFacts:
+    """What planning needs of each row, in input order, gathered in one pass: the sort values (one list per
+    declared key), the group label, the lines of the tallest wrapping cell and the summed values. The row
+    models themselves are not kept."""
+
+    count: int
+    keys: list[list[Any]]
+    labels: list[str] | None
+    lines: array[int] | None
+    values: dict[str, array[int]]
+
+    def measure(self, el: TableElement, styles: Mapping[str, Style], order: Sequence[int]) -> Measure:
+        if self.lines is None:
+            return Measure(None, None, 0.0)
+        body = styles[el.body_style]
+        lines = array("i", (self.lines[i] for i in order))
+        heights = array("d", (max(el.row_height, cell_lines_height_mm(body, n)) for n in lines))
+        return Measure(heights, lines, line_pitch_mm(body))
+
+
+def row_facts(el: TableElement, rows: Iterable[Any], styles: Mapping[str, Style], fitter: TextFitter,
+              value_of: ValueOf, text_of: TextOf, group_label: GroupLabel) -> RowFacts:
+    """One pass over the rows in input order (a streamed list's file is read once, row by row)."""
+    keys: list[list[Any]] = [[] for _ in el.sort]
+    labels: list[str] | None = [] if el.group is not None else None
+    wraps = [c for c in el.columns if "wrap" in (c.overflow or el.overflow)]
+    lines: array[int] | None = array("i") if wraps else None
+    summed = [c for c in el.columns if c.sum]
+    values: dict[str, array[int]] = {c.key: array("q") for c in summed}
+    label_of: dict[str, str] = {}   # one string object per distinct label (a ward repeats on every row)
+    count = 0
+    for r in rows:
+        count += 1
+        for j, key in enumerate(el.sort):
+            keys[j].append(value_of(r, key.by))
+        if labels is not None and el.group is not None:
+            label = group_label(value_of(r, el.group.key))
+            labels.append(label_of.setdefault(label, label))
+        if lines is not None:
+            n = 1
+            for c in wraps:
+                style = styles[c.style or el.body_style]
+                text = text_of(c, r)
+                if text:
+                    n = max(n, len(fitter.wrap(text, mm(c.width - 2 * CELL_HPAD_MM), style, field=c.key)))
+            lines.append(n)
+        for c in summed:
+            values[c.key].append(_int(value_of(r, c.value)))
+    return RowFacts(count, keys, labels, lines, values)
 
 
 # ------------------------------------------------------------------ step 1: sort
 
 
-def sort_rows(el: TableElement, rows: list[Any], value_of: ValueOf, group_label: GroupLabel) -> list[Any]:
-    """By the declared keys (the first key first; rows without a value last), then stably by group."""
-    for key in reversed(el.sort):
-        by = key.by
+def sort_order(el: TableElement, facts: RowFacts) -> list[int]:
+    """The printing order (input indexes): by the declared keys (the first key first; rows without a value
+    last), then stably by group — the same stable sorts, in the same sequence, whatever the source."""
+    order = list(range(facts.count))
+    for j in reversed(range(len(el.sort))):
+        order.sort(key=_by(facts.keys[j]), reverse=el.sort[j].descending)
+    if facts.labels is not None:
+        order.sort(key=_by(facts.labels))   # stable
+    return order
 
-        def sort_value(r: Any, by: str = by) -> tuple[int, Any]:
-            return _sort_key(value_of(r, by))
 
-        rows = sorted(rows, key=sort_value, reverse=key.descending)
-    if el.group is not None:
-        group_key = el.group.key
-        rows = sorted(rows, key=lambda r: _sort_key(group_label(value_of(r, group_key))))  # stable
-    return rows
+def _by(values: Sequence[Any]) -> Callable[[int], tuple[int, Any]]:
+    """The sort key of a row index: its value in `values` (rows without one last)."""
+    return lambda i: _sort_key(values[i])
 
 
 # ------------------------------------------------------------------ step 2: group
 
 
-def group_rows(el: TableElement, rows: list[Any], value_of: ValueOf, group_label: GroupLabel) -> list[Group]:
+def group_bounds(el: TableElement, count: int, labels: Sequence[str] | None,
+                 values: Mapping[str, Sequence[int]]) -> list[Group]:
     """Runs of sorted rows with the same group label (one group of every row when the list has no groups),
     each with its sums of the summed columns. An empty list is one empty group."""
     bounds: list[tuple[str, int, int]] = []
-    if el.group is None:
-        if rows:
-            bounds.append(("", 0, len(rows)))
+    if labels is None:
+        if count:
+            bounds.append(("", 0, count))
     else:
-        group_key = el.group.key
-        labels = [group_label(value_of(r, group_key)) for r in rows]
         start = 0
-        for i in range(1, len(rows) + 1):
-            if i == len(rows) or labels[i] != labels[start]:
+        for i in range(1, count + 1):
+            if i == count or labels[i] != labels[start]:
                 bounds.append((labels[start], start, i))
                 start = i
     if not bounds:
         bounds.append(("", 0, 0))
-    summed = [c for c in el.columns if c.sum]
-    return [Group(label, start, end, MappingProxyType(
-                {c.key: sum(_int(value_of(rows[i], c.value)) for i in range(start, end)) for c in summed}))
+    return [Group(label, start, end, MappingProxyType({key: sum(v[start:end]) for key, v in values.items()}))
             for label, start, end in bounds]
 
 
@@ -168,25 +263,6 @@ class Measure:
 
     def height(self, row: int, row_height: float) -> float:
         return self.heights[row] if self.heights is not None else row_height
-
-
-def measure_rows(el: TableElement, rows: Sequence[Any], styles: Mapping[str, Style], fitter: TextFitter,
-                 text_of: TextOf) -> Measure:
-    wraps = [c for c in el.columns if "wrap" in (c.overflow or el.overflow)]
-    if not wraps:
-        return Measure(None, None, 0.0)
-    heights, lines = array("d"), array("i")
-    body = styles[el.body_style]
-    for r in rows:
-        n = 1
-        for c in wraps:
-            style = styles[c.style or el.body_style]
-            text = text_of(c, r)
-            if text:
-                n = max(n, len(fitter.wrap(text, mm(c.width - 2 * CELL_HPAD_MM), style, field=c.key)))
-        lines.append(n)
-        heights.append(max(el.row_height, cell_lines_height_mm(body, n)))
-    return Measure(heights, lines, line_pitch_mm(body))
 
 
 # ------------------------------------------------------------------ step 4: paginate
@@ -249,9 +325,9 @@ class _Draft:
 class Paginator:
     """Step 4, with its state in the open: the pages so far, the page being filled, the height it uses."""
 
-    def __init__(self, el: TableElement, rows: Sequence[Any], measure: Measure, value_of: ValueOf,
+    def __init__(self, el: TableElement, count: int, measure: Measure, values: Mapping[str, Sequence[int]],
                  bodies: Bodies) -> None:
-        self.el, self.rows, self.measure, self.value_of = el, rows, measure, value_of
+        self.el, self.count, self.measure, self.values = el, count, measure, values
         self.body = bodies.normal        # the room on the page being filled: the last page's once it is the last
         self.body_last = bodies.last
         self.row_h = el.row_height
@@ -281,7 +357,7 @@ class Paginator:
 
     def add_group(self, gi: int, group: Group) -> None:
         el = self.el
-        if group.start == group.end == len(self.rows):   # the list's last group has no rows: its page is the last
+        if group.start == group.end == self.count:   # the list's last group has no rows: its page is the last
             self.body = self.body_last
         if not self.pages or (el.group is not None and el.group.page_break and gi > 0):
             self.new_page(gi, (group.start, 0), self.has_header)
@@ -302,7 +378,7 @@ class Paginator:
             self.page.end_marks += 1
 
     def add_row(self, gi: int, ri: int) -> None:
-        if ri == len(self.rows) - 1:     # the list's last row, then its footer and end mark: on the last page
+        if ri == self.count - 1:     # the list's last row, then its footer and end mark: on the last page
             self.body = self.body_last
         h = self.measure.height(ri, self.row_h)
         if not self.fits(h) and self.page.start != (ri, 0):
@@ -312,8 +388,7 @@ class Paginator:
         else:
             self.used += h
         for c in self.summed:
-            value = self.value_of(self.rows[ri], c.value)
-            self.page.sums[c.key] += value if isinstance(value, int) else 0
+            self.page.sums[c.key] += self.values[c.key][ri]
         self.page.end = (ri + 1, 0)
 
     def split_row(self, gi: int, ri: int) -> None:
@@ -522,9 +597,8 @@ class TablePageComposer:
             st.y = self._band(st, st.y, text, el.row_height)
 
     def _add_running(self, row: int) -> None:
-        for c in self.el.columns:
-            if c.sum:
-                self.running[c.key] += _int(self.value_of(self.plan.rows[row], c.value))
+        for key, values in self.plan.values.items():
+            self.running[key] += values[row]
 
     def _close_group(self, st: _PageState, gi: int, ctx: Mapping[str, Any]) -> None:
         """The group's footer, if it is on this page, then a 「以下余白」 if the plan put one here."""
@@ -651,7 +725,8 @@ class _Sum:
         raise AttributeError(name)
 
 
-def check_rows(value: Any, path: str) -> list[Any]:
-    if not isinstance(value, list):
+def check_rows(value: Any, path: str) -> list[Any] | LazyRows:
+    """The rows a table lists: a list, or streamed rows (`LazyRows`); anything else is an input error."""
+    if not isinstance(value, list | LazyRows):
         raise InputError(f"{path} is not a list", field=path)
     return value
