@@ -8,7 +8,10 @@ warnings). Each stage lives in its own module; this one calls them in order and 
   today in Asia/Tokyo (rule ``issued-on-today``), and DV lifts are judged by the same clock;
 - every render and every refusal appends one record to the issue log (`renderer.state.issue_log`);
 - a render whose log record cannot be written delivers nothing: the PDF is returned only after its
-  record (with its 発行番号s and sha256) is committed, else `IssueLogError` (exit 1) is raised.
+  record (with its 発行番号s and sha256) is committed, else `IssueLogError` (exit 1) is raised. A signed
+  render (`request.sign` or the tenant's policy, decided in `plan` before a serial is spent) is signed after
+  `finish` and before that record, which then also names the signed file's sha256 and the signer
+  (`renderer.signing`); a signing failure voids the numbers and delivers nothing.
 
 Provenance: every record of a render (``reserve``, ``render``, ``void``; single or batch, all built by
 `request_body`) cites what drew it — the sha256 of the layout file as loaded (``layout_sha256``) and of each
@@ -45,13 +48,15 @@ from renderer import __version__
 from renderer.bind import BoundDocument, bind
 from renderer.caller import Caller
 from renderer.compose.compose import UNNUMBERED, Composer, issue_number
+from renderer.compose.true_size import check_document as check_true_size
 from renderer.diagnostics import from_pydantic
-from renderer.display import Page, PagedDocument, dump_header, dump_page
+from renderer.display import DisplayDump, Page, PagedDocument
 from renderer.draw import draw
 from renderer.envelope import Envelope
 from renderer.errors import InputError, LayoutError, RefusedError, UsageError
 from renderer.finish import finish
 from renderer.fonts import FontSet
+from renderer.rows import RowsFile, RowStream, open_stream
 from renderer.rules.dates import ISSUED_ON_RULE, check_issued_on
 from renderer.rules.dv import (
     DvOutcome,
@@ -66,6 +71,8 @@ from renderer.rules.dv import (
 )
 from renderer.rules.policy import apply_rules
 from renderer.settings import Settings
+from renderer.signing.policy import SigningPlan
+from renderer.signing.policy import resolve as resolve_signing
 from renderer.spec.model import LayoutSpec
 from renderer.spec.validate import LayoutSource, load_layout_traced
 from renderer.state.db import Database, open_database
@@ -89,6 +96,7 @@ class Mode(StrEnum):
     batch     batch planning (`renderer.batch.plan`)          yes        yes                counted
     validate  the service's validate (a dry run)              no         yes                counted
     chars     the character report (`renderer.charcheck`)     no         no                 not counted
+    preview   previews (`renderer.preview`)                   yes        yes                counted
     ========  ==============================================  =========  =================  ============
 
     No mode spends a 発行番号 or writes the issue log: `Renderer.render` does, after `prepare`; a refusal
@@ -97,18 +105,21 @@ class Mode(StrEnum):
     protected. ``batch`` differs from ``render`` only in that a record naming another layout is invalid
     input (`InputError`: the run goes on), where a single render's wrong layout is a usage error. ``chars``
     reads the data the way composition will (bind and the standard's rules) but leaves the request's checks
-    to the run itself, so a file can be checked before its day. In every mode a request without
-    ``issued_on`` is issued today by the server's clock.
+    to the run itself, so a file can be checked before its day. ``preview`` runs everything ``render`` does
+    (a preview never shows what a print would not); `renderer.preview` then composes without a 発行番号 and
+    logs a ``preview`` record instead of spending serials. In every mode a request without ``issued_on`` is
+    issued today by the server's clock.
     """
 
     RENDER = "render"
     BATCH = "batch"
     VALIDATE = "validate"
     CHARS = "chars"
+    PREVIEW = "preview"
 
     @property
     def reads_registry(self) -> bool:
-        return self in (Mode.RENDER, Mode.BATCH)
+        return self in (Mode.RENDER, Mode.BATCH, Mode.PREVIEW)
 
     @property
     def checks_request(self) -> bool:
@@ -143,6 +154,10 @@ class RenderResult:
     numbers: list[IssuedNumber] = field(default_factory=list)
     #: copies drawn (each with its own 発行番号 when the layout prints one; `issue_numbers` is empty otherwise)
     copies: int = 1
+    #: a signed PDF (`request.sign` or the tenant's policy): sha256 of the delivered, signed file and of the
+    #: signer's certificate; `pdf_sha256` stays the unsigned drawing's (the first bytes of the signed file)
+    signed_sha256: str = ""
+    signer_fingerprint: str = ""
 
 
 @lru_cache(maxsize=4)
@@ -220,23 +235,25 @@ class Renderer:
         return tenant
 
     def render(self, raw: Any, *, layout_id: str | None = None, with_display: bool = True,
-               caller: Caller | None = None, job: str | None = None) -> RenderResult:
+               caller: Caller | None = None, job: str | None = None, rows: RowsFile | None = None) -> RenderResult:
         """Render one envelope for `caller` (default: this process's OS user, with no grants). Pages are
         composed and drawn one at a time (a long list never sits in memory); `with_display=False` skips the
         display-list text (bulk runs). `job` names the reservation so that a supervisor can void its
-        numbers if this process dies mid-render (the service passes its request id)."""
+        numbers if this process dies mid-render (the service passes its request id). `rows`: a list's rows
+        streamed from a JSONL file, `raw` being the header envelope without them (`renderer.rows`)."""
         who = caller or Caller.local()
         now = self.settings.now()
 
         def log_refusal(envelope: Envelope, spec: LayoutSpec, exc: RefusedError) -> None:
             self.issue_log.append(refusal_record(envelope, spec, exc, now, who))   # IssueLogError if it cannot
 
-        plan = self.prepare(raw, layout_id=layout_id, caller=who, now=now, on_refusal=log_refusal)
+        plan = self.prepare(raw, layout_id=layout_id, caller=who, now=now, on_refusal=log_refusal, rows=rows)
         return self._render(plan, now, who, job, with_display)
 
     def prepare(self, raw: Any, *, layout_id: str | None, caller: Caller | None = None, mode: Mode = Mode.RENDER,
                 now: dt.datetime | None = None, today: dt.date | None = None,
-                registry: SnapshotSource | None = None, on_refusal: OnRefusal | None = None) -> Plan:
+                registry: SnapshotSource | None = None, on_refusal: OnRefusal | None = None,
+                rows: RowsFile | None = None) -> Plan:
         """The one pipeline up to composition, for every entry point: parse the envelope, check it is for
         `layout_id` (`layout_for`), load its tenant, then `plan` it as `mode` says.
 
@@ -253,7 +270,7 @@ class Renderer:
                 raise (InputError if mode is Mode.BATCH else UsageError)(
                     f"tenant: {tenant.code} ({tenant.local_name}) does not issue {spec.id}: {why}", field="tenant")
         try:
-            return self.plan(envelope, spec, tenant, now, caller=who, registry=registry, mode=mode)
+            return self.plan(envelope, spec, tenant, now, caller=who, registry=registry, mode=mode, rows=rows)
         except RefusedError as exc:
             if on_refusal is not None:
                 on_refusal(envelope, spec, exc)
@@ -273,7 +290,7 @@ class Renderer:
 
     def plan(self, envelope: Envelope, spec: LayoutSpec, tenant: Tenant, now: dt.datetime, *,
              caller: Caller | None = None, registry: SnapshotSource | None = None,
-             mode: Mode = Mode.RENDER) -> Plan:
+             mode: Mode = Mode.RENDER, rows: RowsFile | None = None) -> Plan:
         """Everything up to composition: declared terminal and printer, 相手方 check, the caller's right
         to its claim, bind, 交付年月日, rules, DV, sheet count (each only when `mode` runs it). Raises
         `InputError` (bad data) or `RefusedError` (a rule); no serial is spent and nothing is logged here.
@@ -285,24 +302,36 @@ class Renderer:
         if mode.checks_request:
             tenant.device_name("terminal", request.terminal)   # undeclared: exit 2, before anything is spent
             tenant.device_name("printer", request.printer)
+        signing = resolve_signing(request.sign, tenant.file.signing, output=request.output, tenant_code=tenant.code,
+                                  signing_dir=self.settings.signing_dir, batch=mode is Mode.BATCH) \
+            if mode in (Mode.RENDER, Mode.BATCH, Mode.VALIDATE) else None   # impossible: exit 2, nothing spent
         asking = requester_ids(request)
         if source is not None and asking:   # a registered 相手方 is refused on every layout, before anything else
             first = source.snapshot(tenant.code, [], asking, spec.id, now)
             check_requester(first, request)
             check_claim(first, request, who)
+        stream: RowStream | None = None
+        if rows is not None:   # a streamed list: bind the header, then validate every row of the file
+            envelope, stream = open_stream(envelope, spec, rows)
         bound = bind(envelope, spec, tenant)
+        if stream is not None:
+            stream.scan(bound)
         if mode.checks_request:
             check_issued_on(spec, request.issued_on, now.astimezone(TOKYO).date())
         doc = apply_rules(bound)
         dv = DvOutcome(policy=policy_of(spec))
         if source is not None:
-            doc, dv = _protect(bound, doc, source, asking, now, who)
+            doc, dv = _protect(bound, doc, source, asking, now, who, stream)
+        if stream is not None:   # the rows, read through the rules (and DV) whenever they are asked for
+            doc = stream.attach(doc)
+        check_true_size(doc)   # an image larger than its layout box is refused before a number is spent
         sheets, overflow = 0, list[dict[str, object]]()
         if mode.counts_sheets:   # fail on bad data before a serial is spent
             composer = Composer(doc, self.fonts)
             sheets, overflow = composer.count_sheets(), composer.overflow
-        return Plan(doc=doc, sheets=sheets, person_ids=[pid for _, pid in persons_in(doc.data)], dv=dv,
-                    caller=who, overflow=overflow, provenance=self.provenance(spec, tenant))
+        person_ids = [pid for _, pid in persons_in(doc.data)] + (stream.person_ids if stream is not None else [])
+        return Plan(doc=doc, sheets=sheets, person_ids=person_ids, dv=dv,
+                    caller=who, overflow=overflow, provenance=self.provenance(spec, tenant), signing=signing)
 
     def _render(self, plan: Plan, now: dt.datetime, caller: Caller, job: str | None,
                 with_display: bool) -> RenderResult:
@@ -319,23 +348,28 @@ class Renderer:
             composer = Composer(doc, self.fonts)
             serials = [n.serial for n in numbers] if numbered else [UNNUMBERED] * request.copies
             issue_numbers = [issue_number(doc, s) for s in serials] if numbered else []
-            parts: list[str] = []
+            dumped = DisplayDump()
             pages = 0
 
             def on_page(n: int, page: Page) -> None:
                 nonlocal pages
                 pages = n
                 if with_display:
-                    parts.append(dump_page(n, page))
+                    dumped.add(n, page)
 
             info = composer.info()
             pdf = finish(draw(PagedDocument(info=info, pages=composer.stream(serials)), self.fonts,
-                              on_page=on_page))
-            display = dump_header(info, pages) + "".join(parts) if with_display else ""
+                              on_page=on_page, pdfa_2=request.pdfa), pdfa_2=request.pdfa)
+            display = dumped.text(info, pages) if with_display else ""
             sha = hashlib.sha256(pdf).hexdigest()
+            signed = None
+            if plan.signing is not None:   # after finish, before the record: a signing failure delivers nothing
+                from renderer.signing.sign import sign_pdf, visible_field
+                signed = sign_pdf(pdf, plan.signing.config, plan.signing.level,
+                                  visible_field(doc.layout.signature_field, self.fonts))
             record = render_record(plan, now, pages=pages, issue_numbers=issue_numbers,
                                    seal_printed=composer.seal_printed, my_number_printed=composer.my_number_printed,
-                                   pdf_sha256=sha, closes=numbers)
+                                   pdf_sha256=sha, closes=numbers, extra=signed.record() if signed else None)
             seq = self.issue_log.append(record)   # no record, no PDF: raises IssueLogError (exit 1)
         except BaseException as exc:   # the numbers were reserved: account for them before going on
             if reserve_seq is not None:
@@ -343,7 +377,7 @@ class Renderer:
                           provenance=plan.provenance)
             raise
         return RenderResult(
-            pdf=pdf,
+            pdf=signed.pdf if signed else pdf,
             display=display,
             overflow=composer.overflow,
             chars=composer.chars,
@@ -359,6 +393,8 @@ class Renderer:
             log_seq=seq,
             numbers=numbers,
             copies=request.copies,
+            signed_sha256=signed.sha256 if signed else "",
+            signer_fingerprint=signed.signer_fingerprint if signed else "",
         )
 
     def void(self, reserve_seq: int, doc: BoundDocument, caller: Caller, now: dt.datetime, reason: str,
@@ -392,13 +428,16 @@ def void_reason(exc: BaseException) -> str:
 
 
 def _protect(bound: BoundDocument, doc: BoundDocument, source: SnapshotSource, asking: Sequence[str],
-             now: dt.datetime, caller: Caller) -> tuple[BoundDocument, DvOutcome]:
+             now: dt.datetime, caller: Caller, stream: RowStream | None = None) -> tuple[BoundDocument, DvOutcome]:
     """The DV step: read the registry for everyone in the bound document (before members were selected),
-    apply the rules of `renderer.rules.dv` to `doc` and attach the registry's warnings."""
-    everyone = persons_in(bound.data)
+    apply the rules of `renderer.rules.dv` to `doc` and attach the registry's warnings. Streamed rows are
+    among everyone; their own values are protected row by row (`RowStream.protect`)."""
+    everyone = persons_in(bound.data) + (stream.everyone() if stream is not None else [])
     layout, tenant = doc.layout, doc.tenant
     snapshot = source.snapshot(tenant.code, [pid for _, pid in everyone], asking, layout.id, now)
     doc, dv = apply_dv(doc, everyone, snapshot, caller, extra=printed_heads(bound.data, doc.data))
+    if stream is not None:
+        dv = stream.protect(snapshot, caller, dv)
     today = now.astimezone(TOKYO).date()
     return doc, dataclasses.replace(dv, warnings=warnings_for(snapshot, dv.protected, today))
 
@@ -416,6 +455,8 @@ class Plan:
     overflow: list[dict[str, object]] = field(default_factory=list)
     #: what draws it (`Renderer.provenance`): layout, parts, tenant and font manifest sha256, renderer version
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: sign the finished PDF (level and the tenant's signing configuration), decided before a serial is spent
+    signing: SigningPlan | None = None
 
     @property
     def copies(self) -> int:

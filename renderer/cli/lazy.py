@@ -48,6 +48,14 @@ LAZY: dict[str, LazyCommand] = {
     "serve": LazyCommand("renderer.cli.serve", "serve",
                          "Run the HTTP render service (POST /v1/render/{layout_id}, …; OpenAPI at /docs)."),
     "keys": LazyCommand("renderer.cli.keys", "keys_app", "API keys of the HTTP service (`chohyo serve`)."),
+    "preview": LazyCommand("renderer.cli.preview", "preview",
+                           "Preview one envelope without issuing anything (no 発行番号, no render record)."),
+    "verify": LazyCommand("renderer.cli.verify", "verify",
+                          "Check a PDF handed back: signatures, PDF/A claim and clauses, "
+                          "発行番号 in this server's issue log."),
+    "db": LazyCommand("renderer.cli.db", "db_app", "The runtime database's schema revision (status, upgrade)."),
+    "print": LazyCommand("renderer.cli.print", "print_",
+                         "Render one envelope and print it on a declared IPP printer (one job, watched to its end)."),
 }
 
 

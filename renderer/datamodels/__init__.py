@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from renderer.datamodels.inkan import InkanData
 from renderer.datamodels.juminhyo import JuminhyoData
+from renderer.datamodels.kisaijiko import KisaijikoData
 from renderer.datamodels.lists import IdoshaList, KyufuList
 from renderer.datamodels.notices import KyufuKetteiNotice, NozeiNotice
 
@@ -18,6 +20,9 @@ DATA_MODELS: dict[str, type[BaseModel]] = {
     "kyufu_list": KyufuList,
     "kyufu_kettei_notice": KyufuKetteiNotice,
     "nozei_notice": NozeiNotice,
+    "inkan": InkanData,                        # 印鑑登録証明書
+    "juminhyo_kisaijiko": KisaijikoData,       # 住民票記載事項証明書
 }
 
-__all__ = ["DATA_MODELS", "IdoshaList", "JuminhyoData", "KyufuKetteiNotice", "KyufuList", "NozeiNotice"]
+__all__ = ["DATA_MODELS", "IdoshaList", "InkanData", "JuminhyoData", "KisaijikoData", "KyufuKetteiNotice", "KyufuList",
+           "NozeiNotice"]

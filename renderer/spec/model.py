@@ -310,6 +310,30 @@ class ImageElement(ElementModel):
         return _box(self.at, self.size[0], self.size[1])
 
 
+#: `max_mm`/`min_mm` of a true-size image: a number of mm, or a declared integer parameter (a tenant's value)
+SizeLimit = float | Annotated[str, Field(pattern=r"^params\.[a-z][a-z0-9_]*$")]
+
+
+class TrueSizeImageElement(ElementModel):
+    """An image from the data printed at the physical size the data declares, never scaled to fit: a registered
+    印影 (印鑑登録証明書), a 公印's impression on a 公印証明, a specimen signature, a photograph of a set size.
+    `source` names a data object with ``png`` (image bytes checked when the data was read), ``width_mm`` and
+    ``height_mm``; it is centred in the box `size`, the largest it may ever print. Data larger than the box
+    (or than `max_mm`) is refused (rule ``true-size-too-large``), data that fits inside a `min_mm` square is
+    refused (``true-size-too-small``), both before a number is spent (`renderer.compose.true_size`). An absent
+    or withheld value draws nothing."""
+
+    type: Literal["true_size_image"]
+    at: Point
+    size: tuple[Annotated[float, Field(gt=0, le=300)], Annotated[float, Field(gt=0, le=300)]]
+    source: DataPath
+    max_mm: SizeLimit | None = Field(default=None, description="a tighter square limit than the box (mm or params.x)")
+    min_mm: SizeLimit | None = Field(default=None, description="refused when it fits in this square (mm or params.x)")
+
+    def extent(self, styles: Mapping[str, Style]) -> Extent:
+        return _box(self.at, self.size[0], self.size[1])
+
+
 class QrElement(ElementModel):
     """A QR code drawn as vector modules; `data` is a template over the render context."""
 
@@ -521,7 +545,7 @@ class TableElement(ElementModel):
 
 #: every element type: the one list to extend with a new type (tags and the JSON Schema follow from it)
 AnyElement = (TextElement | FieldElement | LineElement | BoxElement | GridElement | ImageElement | QrElement
-              | BarcodeElement | GroupElement | PartElement | RepeatElement | TableElement)
+              | BarcodeElement | GroupElement | PartElement | RepeatElement | TableElement | TrueSizeImageElement)
 Element = Annotated[AnyElement, Field(discriminator="type")]
 
 GroupElement.model_rebuild()
@@ -680,6 +704,17 @@ class Paper(Model):
     orientation: Literal["portrait", "landscape"] = "portrait"
 
 
+# --- What a layout needs from a printer (issue 17; checked by renderer/printing before anything is spent) ---
+class PrintNeeds(Model):
+    """The tray purpose (a key of a printer's `trays` in the tenant file, holding `paper`) and the sides a
+    printed copy needs. Absent on a layout: the ``plain`` tray, one-sided."""
+
+    tray: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = Field(
+        default="plain", description="tray purpose, e.g. security_paper (偽造防止用紙), plain, envelope")
+    sides: Literal["one-sided", "two-sided-long-edge", "two-sided-short-edge"] = Field(
+        default="one-sided", description="IPP sides; two-sided needs a printer declared duplex: true")
+
+
 class OptionSpec(Model):
     """A standard option (標準オプション): an on/off function a tenant may switch."""
 
@@ -761,6 +796,16 @@ class WindowSpec(Model):
     margin_mm: float = Field(default=2.0, ge=0, le=10)
 
 
+class SignatureFieldSpec(Model):
+    """A visible electronic signature (PAdES) on a signed PDF: a box on the first or last sheet, in mm from the
+    sheet's top-left. Drawn by the signature (its appearance: 「電子署名」, the signer, the time), never by the
+    layout; an unsigned PDF shows nothing there. Absent: a signed PDF carries an invisible signature."""
+
+    at: Point
+    size: tuple[Annotated[float, Field(ge=20, le=200)], Annotated[float, Field(ge=10, le=100)]]
+    sheet: Literal["first", "last"] = "last"
+
+
 class OmissionSpec(Model):
     """Which data paths an optional item (domain reference §1.6) covers and what prints when omitted."""
 
@@ -791,7 +836,8 @@ class LayoutSpec(Model):
     title: str = Field(max_length=100)
     standard: Standard
     paper: Paper = Paper()
-    data_model: Literal["juminhyo", "idosha_list", "kyufu_list", "kyufu_kettei_notice", "nozei_notice"]
+    data_model: Literal["juminhyo", "idosha_list", "kyufu_list", "kyufu_kettei_notice", "nozei_notice",
+                        "inkan", "juminhyo_kisaijiko"]
     empty_text: str = Field(default="【空欄】", max_length=20)
     certification: str | None = Field(default=None, max_length=300,
                                       description="認証文; certificates must declare it")
@@ -834,6 +880,10 @@ class LayoutSpec(Model):
     # the data is bound; input that breaks one is refused (exit 2) before anything is drawn or any number spent.
     checks: list[ConsistencyCheck] = Field(
         default_factory=list, description="figures that must agree; input breaking one is refused (exit 2)")
+    signature_field: SignatureFieldSpec | None = Field(
+        default=None, description="where a signed PDF shows its signature (absent: an invisible signature)")
+    printing: PrintNeeds | None = Field(
+        default=None, description="what `chohyo print`/`--print-to` needs of a printer (absent: plain tray, one-sided)")
 
     @functools.cached_property
     def prints_issue_number(self) -> bool:

@@ -55,6 +55,7 @@ from renderer.spec.model import (
     TableElement,
     TextContent,
     TextElement,
+    TrueSizeImageElement,
 )
 from renderer.spec.parts import resolve_parts
 from renderer.templating import Templates
@@ -255,6 +256,12 @@ def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterato
     yield from _element_problems(checks)
     if spec.kind == "certificate":
         yield from _certificate_problems(checks)
+    if spec.signature_field is not None:   # a visible signature (renderer.signing) stays on the sheet
+        width_mm, height_mm = paper_size_mm(spec.paper.size, spec.paper.orientation)
+        (x, y), (w, h) = spec.signature_field.at, spec.signature_field.size
+        if x < 0 or y < 0 or x + w > width_mm or y + h > height_mm:
+            yield checks.diag("signature_field.at", f"reaches ({x:g}, {y:g})–({x + w:g}, {y + h:g}) mm, outside the "
+                              f"{width_mm:g}×{height_mm:g} mm sheet")
 
 
 def _style_problems(checks: _Checks, fonts: FontSet) -> Iterator[Diagnostic]:
@@ -387,6 +394,17 @@ def _check_table(checks: _Checks, at: _Placed, el: TableElement) -> Iterator[Dia
     yield from _table_problems(el, at.path, checks.spec, checks.templates, at.names, checks.diag)
 
 
+def _check_true_size(checks: _Checks, at: _Placed, el: TrueSizeImageElement) -> Iterator[Diagnostic]:
+    """Its source is a path of the context; a limit from ``params.<name>`` names a declared integer parameter."""
+    yield from _path_problem(el.source, f"{at.path}.source", at.names, checks.diag)
+    for key, limit in (("max_mm", el.max_mm), ("min_mm", el.min_mm)):
+        if isinstance(limit, str):
+            spec = checks.spec.parameters.get(limit.removeprefix("params."))
+            if spec is None or spec.type != "integer":
+                yield checks.diag(f"{at.path}.{key}", f"{limit} is not a declared integer parameter",
+                                  "declare it under parameters: with type: integer")
+
+
 Checker = Callable[[_Checks, _Placed, Any], Iterator[Diagnostic]]
 #: the checks of each element type beyond those every element gets (`when`, sheet and window bounds from
 #: its `extent()`); a type with nothing of its own to check (line, box, image, group) has no entry
@@ -398,6 +416,7 @@ CHECKERS: dict[type[ElementModel], Checker] = {
     BarcodeElement: _check_barcode,
     RepeatElement: _check_repeat,
     TableElement: _check_table,
+    TrueSizeImageElement: _check_true_size,
 }
 
 
