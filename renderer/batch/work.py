@@ -126,7 +126,11 @@ def render_file(task: FileTask) -> FileResult:
     if first is None:   # every record failed: no file
         return FileResult(task.name, "", "", 0, [], failures)
     info = Composer(records[0].doc, fonts).info()
-    pdf = finish(draw(PagedDocument(info=info, pages=itertools.chain([first], gen)), fonts))
+    # one file is PDF/A or not as a whole: PDF/A when any of its records' requests asks for it (a PDF/A file
+    # prints like any other; `request.pdf_profile`, default pdfa-2b for output: file)
+    pdfa = any(rec.doc.request.pdfa for rec in records)
+    pdf = finish(draw(PagedDocument(info=info, pages=itertools.chain([first], gen)), fonts, pdfa_2=pdfa),
+                 pdfa_2=pdfa)
     write_atomic(Path(task.out_path), pdf)
     return FileResult(task.name, hashlib.sha256(pdf).hexdigest(), task.out_path, sum(r.pages for r in results),
                       results, failures)

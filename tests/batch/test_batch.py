@@ -357,3 +357,23 @@ def test_bad_options_leave_nothing_on_disk(tmp_path: Path) -> None:
             run_batch(renderer(tmp_path / "state"), _options(inp, out, **kw))
         assert exc.value.field == field
         assert not out.exists()
+
+
+def test_files_of_a_run_for_output_file_are_pdfa_and_print_runs_are_plain(tmp_path: Path) -> None:
+    """`request.pdf_profile` (default pdfa-2b for output: file) holds for batch files too, as for a render."""
+    from renderer.pdfa_check import check
+
+    for output, expect_pdfa in (("file", True), ("print", False)):
+        records = list(sample_notices(3))
+        for rec in records:
+            rec["request"]["output"] = output
+        inp = write_jsonl(tmp_path / f"in-{output}.jsonl", records)
+        out = tmp_path / f"out-{output}"
+        summary = run_batch(renderer(tmp_path / f"state-{output}"), _options(inp, out, pages_per_file=2))
+        assert summary.exit_code == 0 and summary.files == 2
+        for f in manifest(out)["files"]:
+            data = (out / f["name"]).read_bytes()
+            assert data.startswith(b"%PDF-1.7") is expect_pdfa
+            if expect_pdfa:
+                report = check(data)
+                assert report.ok, report.failed
