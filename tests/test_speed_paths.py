@@ -49,3 +49,14 @@ def test_the_seal_is_one_image_object_drawn_on_every_page() -> None:
     assert all(c is not None for c in contents)
     data = [c.get_data() for c in contents if c is not None]
     assert data[0] == data[1] == data[2] and b"/FormXob." in data[0]
+
+
+def test_the_qr_error_levels_are_qrcodes_own_constants() -> None:
+    """`renderer.compose.elements` names qrcode's levels without importing qrcode (a cold render without a QR
+    never loads it): the numbers must be qrcode's."""
+    import qrcode.constants
+
+    from renderer.compose.elements import _EC
+
+    assert _EC == {"L": qrcode.constants.ERROR_CORRECT_L, "M": qrcode.constants.ERROR_CORRECT_M,
+                   "Q": qrcode.constants.ERROR_CORRECT_Q, "H": qrcode.constants.ERROR_CORRECT_H}

@@ -9,10 +9,11 @@ In: the number of runs (best of, wall clock, each in a fresh process) and the wa
   from one render) — what a hand-written ReportLab program printing about the same strings with the same
   fonts spends, with nothing cached;
 - ``chohyo --help``;
-- ``chohyo render juminhyo-setai <sample>`` cold, in a new state directory, with the machine's caches
-  filled (fonts, validated layouts: `renderer.fontcache`, `renderer.spec.cache`) — every render after the
-  first on a machine;
-- the same with an empty cache directory — the very first render on a machine;
+- ``chohyo render juminhyo-setai <sample>`` cold: a fresh process, the machine's caches filled (fonts,
+  validated layouts: `renderer.fontcache`, `renderer.spec.cache`) and the state directory's database in place —
+  a clerk's or a script's every render after the first;
+- the same in a new state directory: the process also creates the database (running its migrations);
+- the same with an empty cache directory and a new state directory — the very first render on a machine;
 - a warm render: the median of renders in one process after three warm-up renders (the service's case).
 
 Ratios are against the canvas script. Whether the renderer's modules had compiled bytecode is reported (an
@@ -65,6 +66,7 @@ class StartupReport:
     canvas_script: float
     help: float
     cold_render: float
+    new_state_render: float
     first_render: float
     warm_render_ms: float
     bytecode: bool
@@ -153,7 +155,10 @@ def run_startup_bench(runs: int = 5, warm_renders: int = 20) -> StartupReport:
                               "--state-dir", state(n, kind)]
 
         _best(1, render("fill"), env)   # the machine's caches hold the fonts and the layout from here on
-        cold = _best(runs, render("cold"), env)
+        fill_state = str(tmp / "fill-state-0")   # made by the fill run: its database is in place
+        cold = _best(runs, lambda n: [*_chohyo(), "render", "juminhyo-setai", str(sample), "-o",
+                                      str(tmp / f"cold-{n}.pdf"), "--state-dir", fill_state], env)
+        new_state = _best(runs, render("new-state"), env)
         first_times = []
         first = render("first")
         for n in range(runs):   # each with an empty cache directory of its own
@@ -164,4 +169,5 @@ def run_startup_bench(runs: int = 5, warm_renders: int = 20) -> StartupReport:
         warm = _warm_ms(Settings(layouts_dir=base.layouts_dir, fonts_dir=base.fonts_dir,
                                  state_dir=Path(state(0, "warm"))), sample, warm_renders)
     return StartupReport(python=python, canvas_script=canvas, help=help_s, cold_render=cold,
-                         first_render=min(first_times), warm_render_ms=warm, bytecode=bytecode, runs=runs)
+                         new_state_render=new_state, first_render=min(first_times), warm_render_ms=warm,
+                         bytecode=bytecode, runs=runs)

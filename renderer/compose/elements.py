@@ -22,9 +22,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import qrcode
-import qrcode.constants
-
 from renderer.barcodes.customer import address_after_town, customer_barcode, symbol_size_mm
 from renderer.barcodes.gs1 import convenience_barcode
 from renderer.compose.context import BLANK, Site, resolve
@@ -59,8 +56,7 @@ from renderer.values import Withheld
 if TYPE_CHECKING:
     from renderer.compose.compose import Composer
 
-_EC = {"L": qrcode.constants.ERROR_CORRECT_L, "M": qrcode.constants.ERROR_CORRECT_M,
-       "Q": qrcode.constants.ERROR_CORRECT_Q, "H": qrcode.constants.ERROR_CORRECT_H}
+_EC = {"L": 1, "M": 0, "Q": 3, "H": 2}   # qrcode.constants.ERROR_CORRECT_* (qrcode is imported when a QR is drawn)
 
 
 def _static(c: Composer, el: ElementModel, site: Site) -> bool:
@@ -264,6 +260,8 @@ def _qr(c: Composer, el: QrElement, site: Site) -> None:
     at = site.at(el.at)
     payload = c.templates.render(el.data, site.ctx, path=f"{site.path}.data")
     c.printed(payload)
+    import qrcode
+
     code = qrcode.QRCode(error_correction=_EC[el.error_correction], border=0)
     code.add_data(payload.encode("utf-8"))
     code.make(fit=True)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,9 @@ def _is_url(target: str) -> bool:
 def append_anchor(target: str, line: dict[str, Any]) -> None:
     data = (json.dumps(line, sort_keys=True) + "\n").encode("utf-8")
     if _is_url(target):
+        import urllib.error  # only when an anchor is an URL: a render never loads urllib
+        import urllib.request
+
         request = urllib.request.Request(target, data=data, method="POST",
                                          headers={"Content-Type": "application/json"})
         try:
@@ -59,6 +60,9 @@ def append_anchor(target: str, line: dict[str, Any]) -> None:
 
 def read_anchors(target: str) -> list[dict[str, Any]]:
     if _is_url(target):
+        import urllib.error
+        import urllib.request
+
         try:
             with urllib.request.urlopen(target, timeout=TIMEOUT_S) as response:
                 text = response.read().decode("utf-8")
