@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from signkit import GOLDEN, LoopbackPki
@@ -88,3 +89,31 @@ def test_unsigned_and_unreadable_files(pki: LoopbackPki) -> None:
     with pytest.raises(InputError) as exc:
         describe_signatures(b"%PDF-1.7\nnot really\n")
     assert exc.value.exit_code == 2 and exc.value.field == "file"
+
+
+def test_chohyo_verify_reports_a_tampered_signed_file_and_exits_1(signed: dict[SignatureLevel, bytes],
+                                                                  tmp_path: Path) -> None:
+    """The clerk's command end to end: the intact B-LT file's signature is whole; one changed byte makes
+    `chohyo verify` say the integrity fails and exit 1."""
+    from typer.testing import CliRunner
+
+    from renderer.cli import app
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    intact, tampered = tmp_path / "intact.pdf", tmp_path / "tampered.pdf"
+    pdf = signed["B-LT"]
+    intact.write_bytes(pdf)
+    at = pdf.index(b"/Lang (ja-JP)") + len(b"/Lang (ja-J")
+    tampered.write_bytes(pdf[:at] + b"Q" + pdf[at + 1:])
+
+    def verify(path: Path) -> tuple[int, list[dict[str, Any]]]:
+        result = CliRunner().invoke(app, ["verify", str(path), "--state-dir", str(state), "--json"])
+        report: dict[str, Any] = json.loads(result.stdout)
+        return result.exit_code, report["signatures"]
+
+    _, good = verify(intact)
+    assert [s["integrity_ok"] for s in good] == [True]
+    code, bad = verify(tampered)
+    assert code == 1
+    assert [s["integrity_ok"] for s in bad] == [False]
