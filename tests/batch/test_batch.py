@@ -366,7 +366,9 @@ def test_files_of_a_run_for_output_file_are_pdfa_and_print_runs_are_plain(tmp_pa
     for output, expect_pdfa in (("file", True), ("print", False)):
         records = list(sample_notices(3))
         for rec in records:
-            rec["request"]["output"] = output
+            request = rec["request"]
+            assert isinstance(request, dict)
+            request["output"] = output
         inp = write_jsonl(tmp_path / f"in-{output}.jsonl", records)
         out = tmp_path / f"out-{output}"
         summary = run_batch(renderer(tmp_path / f"state-{output}"), _options(inp, out, pages_per_file=2))
