@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from renderer.bind import BoundDocument
 from renderer.compose.context import BLANK, SheetPos, Site, format_value, resolve
 from renderer.compose.elements import COMPOSERS
+from renderer.compose.panels import fold_marks, folded_sheets
 from renderer.compose.printed import my_numbers, shows_any
 from renderer.compose.static import Piece, Replay, StaticScope, scope_for
 from renderer.compose.table import TablePageComposer, TablePlan, check_rows, plan_table
@@ -52,7 +53,7 @@ from renderer.spec.model import (
     TextContent,
 )
 from renderer.templating import Templates
-from renderer.units import TEXT_VPAD_MM, mm, one_line_height_mm, paper_size_mm
+from renderer.units import TEXT_VPAD_MM, mm, one_line_height_mm
 from renderer.values import Withheld
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -115,7 +116,7 @@ class Composer:
         self.fonts = fonts
         self.templates = shared_templates()
         self.fitter = TextFitter(fonts, collect=collect_chars)
-        self.page_w_mm, self.page_h_mm = paper_size_mm(doc.layout.paper.size, doc.layout.paper.orientation)
+        self.page_w_mm, self.page_h_mm = doc.layout.paper.size_mm()
         self.page_h = mm(self.page_h_mm)
         self.overflow: list[dict[str, object]] = []
         self._sheets: int | None = None
@@ -195,6 +196,9 @@ class Composer:
         self._cuts = [0]
         for i, el in enumerate(self.layout.elements):
             self.element(el, f"elements[{i}]", (0.0, 0.0), ctx, pos, ops)
+        if self.layout.folding is not None:   # a folded mailer's fold marks (issue 20)
+            self.cut(ops)
+            ops.extend(fold_marks(self.layout.folding, pos.n, self.page_w_mm, self.page_h_mm))
         if self._my_numbers and not self.my_number_printed:
             # the page's text in the order the inline page draws it (the watermark first on a sample)
             texts = _texts(ops)
@@ -294,6 +298,8 @@ class Composer:
                 sheets = max(sheets, el.sheets(len(items)))
             elif isinstance(el, TableElement):
                 sheets = max(sheets, len(self.table_plan().pages))
+        if self.layout.folding is not None:   # a folded mailer: exactly its panels' sheets (issue 20)
+            sheets = folded_sheets(self.layout.folding, sheets)
         self._sheets = sheets
         return sheets
 

@@ -6,7 +6,8 @@ run time with ``isinstance``, that a data model satisfies by having the fields:
 - `HasAddressee`: a notice mailed to one person (``addressee.person_id``) — the DV addressee rule;
 - `HasHousehold`: a household with its 世帯主氏名 and members (``household.head_name``,
   ``household.members[].person_id`` / ``.relationship``) — the 世帯主 is included in a document that prints
-  the head's name even when not among the selected members.
+  the head's name even when not among the selected members;
+- `FixesMembers`: the persons a form is about, named by its data (``fixed_members``) — the member selection.
 A model that gains such a field takes part in the rule without any change to the rules.
 """
 
@@ -54,4 +55,15 @@ class HasHousehold(Protocol):
     def household(self) -> Household: ...
 
 
-__all__ = ["HasAddressee", "HasHousehold", "HasPersonId", "Household", "Member"]
+@runtime_checkable
+class FixesMembers(Protocol):
+    """A form whose data names the persons it is about (the 転出証明書: the persons of the 転出届). The rules
+    print exactly those members of the household, in the standard order, and refuse a ``request.members`` that
+    names others (exit 2). `fixed_members` is (the data path naming them, for messages; their person_ids), or
+    None when the data names none (then ``request.members`` selects as for the 住民票)."""
+
+    @property
+    def fixed_members(self) -> tuple[str, Sequence[str]] | None: ...
+
+
+__all__ = ["FixesMembers", "HasAddressee", "HasHousehold", "HasPersonId", "Household", "Member"]

@@ -79,10 +79,12 @@ def fmt_postcode(value: Any, args: Args, subject: Any) -> str:
 
 
 def fmt_amount(value: Any, args: Args, subject: Any) -> str:
-    """An integer amount with thousands separators (12,345); `unit` appends e.g. 円."""
+    """An integer amount with thousands separators (12,345); `unit` appends e.g. 円; `negative` is the sign
+    of a negative amount: "-" (default, -12,345) or "△" (△12,345, the accounting style of tax forms)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise FormatError(f"`amount` formats an integer, got a {type(value).__name__}")
-    text = f"{value:,}{args.get('unit', '')}"
+    sign = args.get("negative", "-") if value < 0 else ""
+    text = f"{sign}{abs(value):,}{args.get('unit', '')}"
     return to_fullwidth_digits(text) if args.get("digits") == "fullwidth" else text
 
 
@@ -112,7 +114,7 @@ FORMAT_ARGS: dict[str, dict[str, tuple[str, ...] | type]] = {
     "address": {},
     "digits": {"group": int, "sep": str, "digits": ("ascii", "fullwidth")},
     "postcode": {},
-    "amount": {"unit": ("", "円"), "digits": ("ascii", "fullwidth")},
+    "amount": {"unit": ("", "円"), "digits": ("ascii", "fullwidth"), "negative": ("-", "△")},
     "text": {},
 }
 

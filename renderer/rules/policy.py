@@ -6,6 +6,9 @@ In: a `BoundDocument`. Out: a new `BoundDocument` whose data has
 - every optional item (§1.6) that is not printed *replaced* by a `Withheld` marker carrying the layout's
   declared omitted text, so a withheld value never reaches composition, the PDF or its text layer.
 
+A form whose data names the persons it is about (`FixesMembers`: the 転出証明書's 転出届) prints exactly
+those members; a layout's ``requires:`` refuses data lacking what the form is issued on (`renderer.rules.requires`).
+
 Which optional items print: the request's ``include`` when it names them; otherwise the tenant's defaults
 (``defaults.include``), but only for the requesters those defaults are meant for (`uses_tenant_defaults`):
 - ``self``, ``same_household`` and ``agent`` (a 本人等の請求, 住基法12条; an agent asks for the person acted
@@ -24,6 +27,11 @@ item is refused with exit 3 naming the rule; a tenant default never smuggles one
 - a certificate issued before a person's 転出予定日 omits everything the 転出届 recorded (§1.6): the
   whole ``moving_out`` item becomes `Withheld` with the layout's ``moving_out_omitted_text``.
 
+A layout that declares ``requesters:`` is issued only to the relations it lists (`check_requesters`: e.g.
+the 所得・課税証明書, 地方税法22条: the taxpayer, the household, an agent with a 委任状, a 公用請求), and with
+a ``subject`` a ``self`` requester must be that person and an ``agent`` act for them; refused with exit 3
+(rules ``requester-relation``, ``requester-subject``) before anything is spent.
+
 The DV 支援措置 rules (block, 「記載省略」, 相手方) are applied after these, in `renderer.rules.dv`.
 A `Withheld` marker is falsy, so a layout's ``when:`` treats a withheld item as absent (the existence
 of a withheld 転出届 is not shown by its labels either). `Withheld` is defined in `renderer.values` and
@@ -40,8 +48,10 @@ from typing import Any
 from renderer import paths
 from renderer.bind import BoundDocument
 from renderer.datamodels.juminhyo import JuminhyoData, Person
+from renderer.datamodels.protocols import FixesMembers
 from renderer.errors import InputError, RefusedError
 from renderer.rules.household_order import MemberKey, standard_order
+from renderer.rules.requires import check_requires
 from renderer.spec.model import OmissionItem
 from renderer.values import Withheld, WithheldItem
 
@@ -78,8 +88,36 @@ def uses_tenant_defaults(relation: str, options: dict[str, bool]) -> bool:
     return False
 
 
+RELATION_RULE = "requester-relation"
+SUBJECT_RULE = "requester-subject"
+
+
+def check_requesters(doc: BoundDocument) -> None:
+    """Refuse a requester the layout's ``requesters:`` does not allow (see the module docstring)."""
+    policy = doc.layout.requesters
+    if policy is None:
+        return
+    r = doc.request.requester
+    if r.relation not in policy.relations:
+        raise RefusedError(
+            f"request.requester.relation: {doc.layout.id} is not issued to a {r.relation} requester "
+            f"(issued to: {', '.join(policy.relations)}): {policy.reason}",
+            rule=RELATION_RULE, field="request.requester.relation")
+    if policy.subject is None or r.relation not in ("self", "agent"):
+        return
+    subjects = [f.value for f in paths.walk(doc.data, policy.subject)]
+    claimed, where = (r.person_id, "person_id") if r.relation == "self" else (r.acting_for, "acting_for")
+    if claimed is None or claimed not in subjects:
+        whom = "name the person" if r.relation == "self" else "act for the person"
+        raise RefusedError(
+            f"request.requester.{where}: a {r.relation} requester must {whom} the {doc.layout.id} is about "
+            f"(data.{policy.subject})", rule=SUBJECT_RULE, field=f"request.requester.{where}")
+
+
 def apply_rules(doc: BoundDocument) -> BoundDocument:
     request = doc.request
+    check_requires(doc)   # data the form cannot be issued without (layout `requires:`), before anything else
+    check_requesters(doc)
     forbidden = forbidden_items(request.requester.relation, request.channel)
     if request.include is not None:
         for i, item in enumerate(request.include):
@@ -96,7 +134,7 @@ def apply_rules(doc: BoundDocument) -> BoundDocument:
     positions: dict[str, list[int]] = {}
     if isinstance(data, JuminhyoData):
         original = {m.person_id: i for i, m in enumerate(data.household.members)}
-        data = _select_and_order(data, request.members)
+        data = _select_and_order(data, _selection(data, request.members))
         positions["data.household.members"] = [original[m.person_id] for m in data.household.members]
     for item, spec in doc.layout.omissions.items():
         if item in included:
@@ -124,6 +162,19 @@ def _withhold_moving_out(data: JuminhyoData, issued_on: dt.date, text: str) -> J
     if not changed:
         return data
     return data.model_copy(update={"household": data.household.model_copy(update={"members": members})})
+
+
+def _selection(data: JuminhyoData, requested: Sequence[str] | None) -> Sequence[str] | None:
+    """The members to print: those a form's data names (`FixesMembers`, e.g. the persons of a 転出届) — a
+    ``request.members`` naming others is invalid — else ``request.members`` (None: the whole household)."""
+    fixed = data.fixed_members if isinstance(data, FixesMembers) else None
+    if fixed is None:
+        return requested
+    where, ids = fixed
+    if requested is not None and sorted(requested) != sorted(ids):
+        raise InputError(f"request.members: this form prints exactly the persons of {where}; leave "
+                         f"request.members out or name those persons", field="request.members")
+    return ids
 
 
 def _select_and_order(data: JuminhyoData, selected: Sequence[str] | None) -> JuminhyoData:

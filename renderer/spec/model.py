@@ -20,13 +20,14 @@ from collections.abc import Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal, NamedTuple, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from renderer.barcodes.customer import QUIET_ZONE_MM as CUSTOMER_QUIET_MM
 from renderer.barcodes.customer import symbol_size_mm
 from renderer.barcodes.gs1 import QUIET_MODULES as GS1_QUIET_MODULES
 from renderer.barcodes.gs1 import total_width_mm
-from renderer.units import cell_lines_height_mm, one_line_height_mm
+from renderer.spec.folding import Folding
+from renderer.units import cell_lines_height_mm, one_line_height_mm, paper_size_mm
 
 SCHEMA_VERSION = 1
 
@@ -589,18 +590,23 @@ class CheckFailure(NamedTuple):
 class ConsistencyCheck(Model):
     """Figures on a document that must agree, checked when the data is bound (before anything is drawn).
 
-    Exactly one of `sum` (every value at a list path), `product` or `add` (operands: paths or numbers) is
-    computed exactly (decimal), rounded when `rounding` says so, and must equal the number at `equals`. A
-    null value counts as 0 (an absent amount; a nullable parameter such as X = null)."""
+    Exactly one of `sum` (every value at a list path), `product`, `add` or `subtract` (operands: paths or
+    numbers; `subtract` is the first minus the others) is computed exactly (decimal), raised to `at_least`
+    when declared (課税標準 = max(0, 所得 − 控除)), then rounded when `rounding` says so, and must equal the
+    number at `equals`. A null value counts as 0 (an absent amount; a nullable parameter such as X = null)."""
 
     name: str = Field(min_length=1, max_length=40, description="named in the refusal, e.g. 期別合計")
     sum: CheckPath | None = Field(default=None, description="a list path, e.g. installments[].amount")
     product: list[Operand] | None = Field(default=None, min_length=2, max_length=6)
-    add: list[Operand] | None = Field(default=None, min_length=2, max_length=12)
+    add: list[Operand] | None = Field(default=None, min_length=2, max_length=24)
+    subtract: list[Operand] | None = Field(default=None, min_length=2, max_length=24,
+                                           description="the first operand minus the others")
+    at_least: int | None = Field(default=None, description="a result below this is raised to it (0: max(0, …)), "
+                                                           "before rounding")
     rounding: Rounding | None = None
     equals: CheckPath = Field(description="the field the result must equal, e.g. annual_tax")
 
-    @field_validator("product", "add", mode="before")
+    @field_validator("product", "add", "subtract", mode="before")
     @classmethod
     def _no_booleans(cls, v: Any) -> Any:
         if isinstance(v, list) and any(isinstance(x, bool) for x in v):
@@ -609,9 +615,9 @@ class ConsistencyCheck(Model):
 
     @model_validator(mode="after")
     def _one_operation(self) -> ConsistencyCheck:
-        given = [k for k in ("sum", "product", "add") if getattr(self, k) is not None]
+        given = [k for k in ("sum", "product", "add", "subtract") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of sum, product, add (given: {', '.join(given) or 'none'})")
+            raise ValueError(f"give exactly one of sum, product, add, subtract (given: {', '.join(given) or 'none'})")
         return self
 
     def operation(self) -> tuple[str, list[int | float | str]]:
@@ -620,6 +626,8 @@ class ConsistencyCheck(Model):
             return "sum", [self.sum]
         if self.product is not None:
             return "product", list(self.product)
+        if self.subtract is not None:
+            return "subtract", list(self.subtract)
         assert self.add is not None
         return "add", list(self.add)
 
@@ -627,21 +635,28 @@ class ConsistencyCheck(Model):
         """How `data`, with the layout's parameter values, breaks this check; None when it holds. A parameter
         that is not a number raises ValueError (the layout and the tenant's values are checked beforehand)."""
         op, operands = self.operation()
-        values = [_number(v) for o in operands for v in _values(o, data, params)]
-        if op == "product":
-            result = Decimal(1)
-            for v in values:
-                result *= v
+        if op == "subtract":
+            first, *rest = ([_number(v) for v in _values(o, data, params)] for o in operands)
+            result = sum(first, Decimal(0)) - sum((v for vs in rest for v in vs), Decimal(0))
         else:
-            result = sum(values, Decimal(0))
-        rounded = self.rounding.apply(result) if self.rounding is not None else result
+            values = [_number(v) for o in operands for v in _values(o, data, params)]
+            if op == "product":
+                result = Decimal(1)
+                for v in values:
+                    result *= v
+            else:
+                result = sum(values, Decimal(0))
+        floored = max(result, Decimal(self.at_least)) if self.at_least is not None else result
+        rounded = self.rounding.apply(floored) if self.rounding is not None else floored
         given = sum((_number(v) for v in _values(self.equals, data, params)), Decimal(0))
         if rounded == given:
             return None
-        joiner = " × " if op == "product" else " + "
+        joiner = {"product": " × ", "subtract": " − "}.get(op, " + ")
         expression = joiner.join(_label(o) for o in operands)
         computed = f"the sum of {expression}" if op == "sum" else expression
         computed += f" is {_show(result)}"
+        if self.at_least is not None and floored != result:
+            computed += f" (at least {self.at_least:,}: {_show(floored)})"
         if self.rounding is not None:
             computed += f" ({self.rounding.mode} to a multiple of {self.rounding.unit:,}: {_show(rounded)})"
         return CheckFailure(_label(self.equals),
@@ -700,8 +715,27 @@ class Standard(Model):
 
 
 class Paper(Model):
-    size: Literal["A3", "A4", "A5", "B4", "B5"] = "A4"
+    size: Literal["A3", "A4", "A5", "B4", "B5", "custom"] = "A4"
     orientation: Literal["portrait", "landscape"] = "portrait"
+    # issue 20 (folded mailers): stock that is no standard size, e.g. a V-fold 圧着はがき unfolded 200 × 148 mm
+    width_mm: float | None = Field(default=None, ge=50, le=1000, description="size: custom — the sheet's width")
+    height_mm: float | None = Field(default=None, ge=50, le=1000, description="size: custom — the sheet's height")
+
+    @model_validator(mode="after")
+    def _custom_size(self) -> Paper:
+        if self.size != "custom" and (self.width_mm is not None or self.height_mm is not None):
+            raise ValueError("width_mm and height_mm are for size: custom only")
+        if self.size == "custom" and (self.width_mm is None or self.height_mm is None):
+            raise ValueError("size: custom needs width_mm and height_mm")
+        return self
+
+    def size_mm(self) -> tuple[float, float]:
+        """The sheet's width and height in mm (landscape swaps them)."""
+        if self.size == "custom":
+            assert self.width_mm is not None and self.height_mm is not None
+            w, h = self.width_mm, self.height_mm
+            return (h, w) if self.orientation == "landscape" else (w, h)
+        return paper_size_mm(self.size, self.orientation)
 
 
 # --- What a layout needs from a printer (issue 17; checked by renderer/printing before anything is spent) ---
@@ -713,6 +747,27 @@ class PrintNeeds(Model):
         default="plain", description="tray purpose, e.g. security_paper (偽造防止用紙), plain, envelope")
     sides: Literal["one-sided", "two-sided-long-edge", "two-sided-short-edge"] = Field(
         default="one-sided", description="IPP sides; two-sided needs a printer declared duplex: true")
+
+
+# --- Pre-printed stock (issue 17): the form printed by the press, shown under previews only ---
+class Background(Model):
+    """The pre-printed form a layout of ``print_mode: overlay`` is printed onto: one page of a PDF beside the
+    layouts, drawn under every preview page (`renderer.preview`) and nowhere else — render output, batch files
+    and print jobs carry the layout's own drawing only. The file is checked whenever the layout is loaded
+    (`renderer.spec.background`: inside the layouts directory, a PDF of at most 5 MB, the page's size the
+    layout's paper size within 0.5 mm)."""
+
+    file: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]+\.pdf$", max_length=200)] = Field(
+        description="path relative to the layouts directory, e.g. backgrounds/nozei.pdf")
+    page: int = Field(default=1, ge=1, le=1000, description="the page of that PDF (1-based)")
+
+    @field_validator("file")
+    @classmethod
+    def _inside(cls, v: str) -> str:
+        if v.startswith("/") or ".." in v.split("/"):
+            raise ValueError(f"{v!r} leads outside the layouts directory; the background must stay inside it "
+                             f"(a path relative to it, e.g. backgrounds/form.pdf)")
+        return v
 
 
 class OptionSpec(Model):
@@ -827,6 +882,41 @@ class IssuedOnWindow(Model):
 
 DvPolicy = Literal["block", "redact_address"]
 AddressKind = Literal["current", "previous"]
+#: a requester's relation to the person a document is about (the envelope's request.requester.relation)
+Relation = Literal["self", "same_household", "third_party", "agent", "public_office"]
+
+
+class RequesterPolicy(Model):
+    """Who may be issued a form (a layout's ``requesters:``): the requester relations it is issued to and
+    the person it is about. A request from any other relation is refused (exit 3, rule
+    ``requester-relation``, the message citing `reason`); with `subject` (the data path of that person's
+    person_id), a ``self`` requester must name that person and an ``agent`` must act for them (rule
+    ``requester-subject``) — before anything is drawn or a number spent. Absent: every relation, as the
+    envelope allows (the 住民票's own rules apply)."""
+
+    relations: list[Relation] = Field(min_length=1, max_length=5, description="the relations the form is issued to")
+    subject: DataPath | None = Field(
+        default=None, description="the person_id of the person the form is about (no lists), e.g. taxpayer.person_id")
+    reason: str = Field(min_length=1, max_length=200, description="why others are refused, cited in the refusal")
+
+    @field_validator("relations")
+    @classmethod
+    def _once(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("a relation is listed twice")
+        return v
+
+
+class Requirement(Model):
+    """Data a form cannot be issued without (a layout's ``requires:``): when the data as given holds no value at
+    `path` (absent, null, or an empty list or text), the render is refused (exit 3, rule `rule`, naming
+    ``data.<path>`` and citing `reason`) before anything is drawn or a number spent. E.g. a 転出証明書 without
+    a 転出届 (住基法施行令23条)."""
+
+    path: DataPath = Field(description="the data path that must hold a value, e.g. tenshutsu")
+    rule: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,63}$")] = Field(
+        description="the rule named in the refusal, e.g. tenshutsu-needs-notification")
+    reason: str = Field(min_length=1, max_length=200, description="why the form needs it, cited in the refusal")
 
 
 class LayoutSpec(Model):
@@ -837,7 +927,7 @@ class LayoutSpec(Model):
     standard: Standard
     paper: Paper = Paper()
     data_model: Literal["juminhyo", "idosha_list", "kyufu_list", "kyufu_kettei_notice", "nozei_notice",
-                        "inkan", "juminhyo_kisaijiko"]
+                        "inkan", "juminhyo_kisaijiko", "shotoku_kazei", "tenshutsu", "tokusoku"]
     empty_text: str = Field(default="【空欄】", max_length=20)
     certification: str | None = Field(default=None, max_length=300,
                                       description="認証文; certificates must declare it")
@@ -884,6 +974,31 @@ class LayoutSpec(Model):
         default=None, description="where a signed PDF shows its signature (absent: an invisible signature)")
     printing: PrintNeeds | None = Field(
         default=None, description="what `chohyo print`/`--print-to` needs of a printer (absent: plain tray, one-sided)")
+    # issue 17: full — the layout draws everything on plain or security paper; overlay — it is printed onto
+    # pre-printed stock, whose form (`background`) previews show under the drawing
+    print_mode: Literal["full", "overlay"] = Field(
+        default="full", description="full: the layout draws the whole form; overlay: it prints onto pre-printed "
+                                    "stock (a background page may then be declared for previews)")
+    background: Background | None = Field(
+        default=None, description="print_mode: overlay only — the pre-printed form, shown under previews only")
+
+    @field_validator("background")
+    @classmethod
+    def _background_needs_overlay(cls, v: Background | None, info: ValidationInfo) -> Background | None:
+        if v is not None and info.data.get("print_mode", "overlay") != "overlay":   # absent: print_mode invalid
+            raise ValueError("only a layout of print_mode: overlay has a pre-printed form to show under previews; "
+                             "a full-print layout draws everything itself (set print_mode: overlay or remove "
+                             "background)")
+        return v
+    # issue 20: a folded mailer (圧着はがき): panels, folds, seal margins; data outside the sealed area is refused
+    folding: Folding | None = Field(
+        default=None, description="a folded mailer: its panels (sealed or not), folds and what may print outside "
+                                  "the sealed area (renderer/spec/folding.py)")
+    requesters: RequesterPolicy | None = Field(
+        default=None, description="who may be issued this form (absent: every relation the envelope allows)")
+    requires: list[Requirement] = Field(
+        default_factory=list, max_length=20,
+        description="data the form cannot be issued without; data lacking one is refused (exit 3)")
 
     @functools.cached_property
     def prints_issue_number(self) -> bool:

@@ -32,6 +32,7 @@ from renderer.fonts import FontSet
 from renderer.formats.registry import FORMATTERS, check_args, jinja_filters
 from renderer.paths import check as check_data_path
 from renderer.paths import models_in
+from renderer.spec.background import check_background
 from renderer.spec.cache import cached_layout
 from renderer.spec.load import Loaded, load_yaml_text
 from renderer.spec.model import (
@@ -57,9 +58,9 @@ from renderer.spec.model import (
     TextElement,
     TrueSizeImageElement,
 )
+from renderer.spec.panels import panel_problems
 from renderer.spec.parts import resolve_parts
 from renderer.templating import Templates
-from renderer.units import paper_size_mm
 
 # Names a value path or template may start with (the render context built in renderer.compose).
 CONTEXT_NAMES = frozenset({"data", "request", "tenant", "signer", "options", "params", "sheet", "page", "copy",
@@ -96,8 +97,10 @@ def load_layout_traced(path: Path, fonts: FontSet) -> tuple[LayoutSpec, LayoutSo
         text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LayoutError(f"{path}: cannot read: {exc.__class__.__name__}") from None
-    return cached_layout(fonts.cache.directory, path.stem, hashlib.sha256(raw).hexdigest(), fonts.fonts_dir,
-                         path.parent / PARTS_DIR, lambda: _load_layout(path, raw, text, fonts))
+    spec, source = cached_layout(fonts.cache.directory, path.stem, hashlib.sha256(raw).hexdigest(), fonts.fonts_dir,
+                                 path.parent / PARTS_DIR, lambda: _load_layout(path, raw, text, fonts))
+    check_background(spec, path, text)   # an overlay's background PDF: checked on every load, never cached
+    return spec, source
 
 
 def _load_layout(path: Path, raw: bytes, text: str, fonts: FontSet) -> tuple[LayoutSpec, LayoutSource]:
@@ -253,11 +256,17 @@ def semantic_checks(spec: LayoutSpec, fonts: FontSet, loaded: Loaded) -> Iterato
                                   f"paths are relative to the {spec.data_model} data; use name[] for lists")
     yield from _dv_problems(spec, model, checks.diag)
     yield from _consistency_problems(spec, model, checks.diag)
+    for i, need in enumerate(spec.requires):   # requires: paths exist in the data model
+        problem = check_data_path(model, need.path)
+        if problem:
+            yield checks.diag(f"requires[{i}].path", problem, f"paths are relative to the {spec.data_model} data")
+    yield from _requester_problems(spec, model, checks.diag)
     yield from _element_problems(checks)
+    yield from panel_problems(spec, checks.templates, checks.diag)   # a folded mailer (issue 20)
     if spec.kind == "certificate":
         yield from _certificate_problems(checks)
     if spec.signature_field is not None:   # a visible signature (renderer.signing) stays on the sheet
-        width_mm, height_mm = paper_size_mm(spec.paper.size, spec.paper.orientation)
+        width_mm, height_mm = spec.paper.size_mm()
         (x, y), (w, h) = spec.signature_field.at, spec.signature_field.size
         if x < 0 or y < 0 or x + w > width_mm or y + h > height_mm:
             yield checks.diag("signature_field.at", f"reaches ({x:g}, {y:g})–({x + w:g}, {y + h:g}) mm, outside the "
@@ -282,7 +291,7 @@ def _element_problems(checks: _Checks) -> Iterator[Diagnostic]:
     if len(tables) > 1:
         yield checks.diag(f"elements[{tables[1]}]", "a layout has at most one table")
     names = CONTEXT_NAMES | (LIST_NAMES if tables else frozenset())
-    sheet = paper_size_mm(spec.paper.size, spec.paper.orientation)
+    sheet = spec.paper.size_mm()
     for placed in walk(spec.elements, "elements", names):
         el, path = placed.el, placed.path
         if el.when is not None:
@@ -536,6 +545,19 @@ def _dv_problems(spec: LayoutSpec, model: type[BaseModel], diag: Diag) -> Iterat
         if p not in listed:
             yield diag("dv_protected", f"the address {p!r} of the {spec.data_model} data is not listed",
                        "every address of the data model must be protected under current or previous")
+
+
+def _requester_problems(spec: LayoutSpec, model: type[BaseModel], diag: Diag) -> Iterator[Diagnostic]:
+    """`requesters.subject` names one person_id of the data model (not through a list)."""
+    if spec.requesters is None or spec.requesters.subject is None:
+        return
+    p = spec.requesters.subject
+    problem = check_data_path(model, p) or ("the subject is one person: it cannot go through a list"
+                                            if "[]" in p else None)
+    if problem is None and not p.endswith("person_id"):
+        problem = f"{p!r}: the subject names a person_id (宛名番号)"
+    if problem:
+        yield diag("requesters.subject", problem, f"paths are relative to the {spec.data_model} data")
 
 
 # --------------------------------------------------------------------------- consistency checks

@@ -65,12 +65,14 @@ def test_the_data_models_declare_what_the_rules_read() -> None:
     # at run time, exactly the models that have the fields
     samples = {"juminhyo": "juminhyo-setai", "idosha_list": "ichiran-idosha", "kyufu_list": "ichiran-kyufu",
                "kyufu_kettei_notice": "tsuchisho-kyufu-kettei", "nozei_notice": "tsuchisho-nozei",
-               "inkan": "inkan-toroku", "juminhyo_kisaijiko": "juminhyo-kisaijiko"}
+               "inkan": "inkan-toroku", "juminhyo_kisaijiko": "juminhyo-kisaijiko", "tenshutsu": "tenshutsu",
+               "shotoku_kazei": "shotoku-kazei", "tokusoku": "tokusokujo-hagaki"}
     found = {name: (isinstance(d, HasHousehold), isinstance(d, HasAddressee))
              for name, d in ((name, data_of(samples[name], m)) for name, m in DATA_MODELS.items())}
     assert found == {"juminhyo": (True, False), "idosha_list": (False, False), "kyufu_list": (False, False),
                      "kyufu_kettei_notice": (False, True), "nozei_notice": (False, True),
-                     "inkan": (False, False), "juminhyo_kisaijiko": (True, False)}
+                     "inkan": (False, False), "juminhyo_kisaijiko": (True, False), "tenshutsu": (True, False),
+                     "shotoku_kazei": (False, False), "tokusoku": (False, True)}
 
 
 def with_household(data: JuminhyoData, **update: Any) -> JuminhyoData:

@@ -192,7 +192,7 @@ def test_a_check_on_an_unknown_path_is_refused_at_load() -> None:
     ('  - {name: a, add: [fixed_asset_tax, 1], equals: params.tax_rate}\n',
      "checks[0].equals", "sum and equals name data, not a parameter"),
     ('  - {name: a, sum: "installments[].amount", add: [tax_base, 1], equals: annual_tax}\n',
-     "checks[0]", "give exactly one of sum, product, add (given: sum, add)"),
+     "checks[0]", "give exactly one of sum, product, add, subtract (given: sum, add)"),
     ('  - {name: a, add: [tax_base, true], equals: annual_tax}\n',
      "checks[0].add", "an operand is a path or a number, not true/false"),
 ])
