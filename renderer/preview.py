@@ -17,7 +17,10 @@ What a preview is, whatever the request says:
 - no ``render`` record: one ``preview`` record (caller, operator, tenant, layout, channel, output,
   relation, pages, sheets, the PDF's sha256, provenance hashes) — no person_id, name, address or number;
 - ``outline``: every element's box as a thin rectangle labelled with its type, layout path and (for a
-  field) data path, drawn over the page.
+  field) data path, drawn over the page;
+- a layout of ``print_mode: overlay`` with a ``background`` (the pre-printed form it is printed onto):
+  that page under every preview page (`under_background`) — only here: render output, batch files and
+  print jobs are the drawing alone, which is what goes onto the pre-printed stock.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from renderer.api import Mode, Plan, Renderer, refusal_record
 from renderer.bind import BoundDocument
@@ -42,9 +45,13 @@ from renderer.envelope import Envelope
 from renderer.errors import RefusedError, UsageError
 from renderer.finish import finish
 from renderer.fonts import FontSet
+from renderer.spec.background import load_background
 from renderer.spec.model import Element, FieldElement, LayoutSpec
 from renderer.state.issue_log import LogRecord
 from renderer.units import mm
+
+if TYPE_CHECKING:
+    from pypdf import PageObject
 
 PREVIEW_TEXT = "プレビュー"
 MARK_FONT = "IPAexGothic"
@@ -136,6 +143,7 @@ def preview(renderer: Renderer, raw: Any, *, layout_id: str | None, caller: Call
     plan = renderer.prepare(raw, layout_id=layout_id, caller=who, now=now, mode=Mode.PREVIEW,
                             on_refusal=log_refusal)
     doc = plan.doc
+    background = load_background(doc.layout, renderer.settings.layouts_dir)   # print_mode: overlay
     composer = PreviewComposer(doc, renderer.fonts, outline=outline)
     pages = 0
 
@@ -146,10 +154,40 @@ def preview(renderer: Renderer, raw: Any, *, layout_id: str | None, caller: Call
     pdfa_2 = doc.request.pdfa
     pdf = finish(draw(PagedDocument(info=composer.info(), pages=composer.stream([UNNUMBERED])), renderer.fonts,
                       on_page=on_page, pdfa_2=pdfa_2), pdfa_2=pdfa_2)
+    if background is not None:
+        pdf = under_background(pdf, background)
     sha = hashlib.sha256(pdf).hexdigest()
     seq = renderer.issue_log.append(preview_record(plan, now, pages=pages, pdf_sha256=sha))
     return Preview(pdf=pdf, pages=pages, sheets_per_copy=plan.sheets, overflow=composer.overflow,
                    warnings=plan.dv.warnings, log_seq=seq, pdf_sha256=sha)
+
+
+def under_background(pdf: bytes, background: PageObject) -> bytes:
+    """`pdf` with `background` (the pre-printed form of an overlay layout) drawn under every page, its crop box
+    on the sheet (pypdf: the page's own drawing is kept as it is, over it). The same inputs give the same bytes.
+    The PDF/A claim (XMP metadata, OutputIntent) is dropped: the background PDF's conformance is unchecked."""
+    from pypdf import PdfReader, PdfWriter, Transformation
+    from pypdf.generic import NameObject
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    box = background.cropbox
+    shift = Transformation().translate(-float(box.left), -float(box.bottom))
+    for page in writer.pages:
+        page.merge_transformed_page(background, shift, over=False)
+    root = writer.root_object
+    for key in ("/Metadata", "/OutputIntents"):
+        if key in root:
+            del root[NameObject(key)]
+    writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)   # the dropped XMP too
+    writer.pdf_header = reader_header(pdf)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def reader_header(pdf: bytes) -> str:
+    """The ``%PDF-x.y`` header of `pdf` (pypdf would write 1.3)."""
+    return pdf[:8].decode("ascii")
 
 
 def preview_record(plan: Plan, now: Any, *, pages: int, pdf_sha256: str) -> LogRecord:

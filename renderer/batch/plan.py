@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy.engine import Connection
 
@@ -46,10 +46,16 @@ class Outcome:
     row: RecordRow | None = None          # failed: the journal row (refused / invalid / failed)
     refusal: LogRecord | None = None
     voids: LogRecord | None = None        # on resume: the void record of the serials it was given
+    printer: str | None = None            # the printer a record naming none was planned for (--print-to)
 
     @property
     def pages(self) -> int:
-        return self.plan.sheets * self.plan.copies if self.plan else 0
+        """Pages in the file: a two-sided layout's copies are padded to whole sheets (`batch.work.whole_sheets`)."""
+        if self.plan is None:
+            return 0
+        needs = self.plan.doc.layout.printing
+        pad = self.plan.sheets % 2 if needs is not None and needs.sides != "one-sided" else 0
+        return (self.plan.sheets + pad) * self.plan.copies
 
 
 def failed(position: int, line: int, rule: str | None, field_path: str | None, message: str, *,
@@ -81,18 +87,38 @@ class FilePlan:
 
 class Planner:
     def __init__(self, renderer: Renderer, source: Source, index: InputIndex, log: BatchLog,
-                 views: RegistryViews) -> None:
+                 views: RegistryViews, printers: tuple[str, ...] = ()) -> None:
         self.renderer = renderer
         self.source = source
         self.index = index
         self.log = log
         self.views = views
+        #: the printers of a run that prints (``--print-to``): a record's ``request.printer`` must be one of them
+        self.printers = printers
+
+    def named_printer(self, fh: IO[bytes], position: int) -> str | None:
+        """The printer the record at `position` names in ``request.printer`` ("" none; None unreadable)."""
+        try:
+            raw = self.source.read(fh, self.index.offsets[position], self.index.lines[position])
+        except ChohyoError:
+            return None
+        request = raw.get("request") if isinstance(raw, dict) else None
+        named = request.get("printer") if isinstance(request, dict) else None
+        return named if isinstance(named, str) else ""
 
     def plan_one(self, fh: IO[bytes], position: int, *, today: dt.date | None = None,
-                 cached: bool = True) -> Outcome:
+                 cached: bool = True, printer: str | None = None) -> Outcome:
         """Plan the record at `position` (issued `today` when it names no date: the day its serials were
-        counted in, on resume); `cached=False` reads the registry from the database, not the views."""
+        counted in, on resume); `cached=False` reads the registry from the database, not the views.
+        `printer`: the printer a record that names none prints on (a run with ``--print-to``: its 発行番号
+        names the printer that prints it); a record naming a printer the run does not print on is invalid."""
         line = self.index.lines[position]
+        out = self._plan(fh, position, line, today, cached, printer)
+        out.printer = printer
+        return out
+
+    def _plan(self, fh: IO[bytes], position: int, line: int, today: dt.date | None, cached: bool,
+              printer: str | None) -> Outcome:
         now = self.renderer.settings.now()
         refusal: list[LogRecord] = []
 
@@ -101,6 +127,8 @@ class Planner:
 
         try:
             raw = self.source.read(fh, self.index.offsets[position], line)
+            if self.printers:
+                raw = self._on_printer(raw, printer)
             return Outcome(position, line, plan=self.renderer.prepare(
                 raw, layout_id=self.log.layout, caller=self.log.caller, mode=Mode.BATCH, now=now, today=today,
                 registry=self.views if cached else None, on_refusal=refused))
@@ -118,6 +146,22 @@ class Planner:
         except Exception as exc:   # one record must not stop a print run; the class name only, never data
             return failed(position, line, None, None, f"internal failure ({exc.__class__.__name__})",
                           problem="internal")
+
+
+    def _on_printer(self, raw: Any, printer: str | None) -> Any:
+        request = raw.get("request") if isinstance(raw, dict) else None
+        if not isinstance(request, dict):
+            return raw   # the envelope's own validation names what is missing
+        named = request.get("printer")
+        if named in (None, ""):
+            if printer is None:
+                return raw
+            return {**raw, "request": {**request, "printer": printer}}   # the run-level request is shared
+        if named not in self.printers:
+            raise UsageError(f"request.printer: the record names printer {named!r}, but this run prints on "
+                             f"{', '.join(self.printers)}; the 発行番号 must name the printer that prints it",
+                             field="request.printer")
+        return raw
 
 
 @dataclass

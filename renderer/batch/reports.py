@@ -29,6 +29,7 @@ ERRORS = "errors.json"
 class _Tally:
     counts: dict[RecordStatus, int] = field(default_factory=lambda: dict.fromkeys(REPORTED, 0))
     first_last: dict[str, list[int]] = field(default_factory=dict)   # file → [first line, last line]
+    printers: dict[str, set[str]] = field(default_factory=dict)      # file → printers its 発行番号 name
 
 
 def write_reports(journal: Journal, summary: BatchSummary, opts: BatchOptions, *, run_id: str, input_sha256: str,
@@ -75,6 +76,8 @@ def _stream_records(journal: Journal, mf: IO[str], ef: IO[str]) -> _Tally:
         first_rec = False
         if r.status is RecordStatus.RENDERED and r.file:
             tally.first_last.setdefault(r.file, [r.line, r.line])[1] = r.line
+            if r.printer:
+                tally.printers.setdefault(r.file, set()).add(r.printer)
         else:
             err = {**entry, "message": r.message}
             ef.write(("" if first_err else ",\n") + json.dumps(err, ensure_ascii=False))
@@ -86,6 +89,8 @@ def _file_entries(files: list[FileRow], tally: _Tally, pages_per_file: int) -> l
     return [{"name": f.name, "sha256": f.sha256, "pages": f.pages,
              "first_record": tally.first_last.get(f.name, [None, None])[0],
              "last_record": tally.first_last.get(f.name, [None, None])[1],
+             # the printers its records' 発行番号 name (one for a run with --print-to): where it may print
+             "printers": sorted(tally.printers.get(f.name, ())),
              # one record longer than --pages-per-file gets a file of its own (never split)
              **({"over_page_limit": True} if (f.pages or 0) > pages_per_file else {})}
             for f in files]

@@ -125,7 +125,8 @@ class BatchRun:
     def _open(self) -> None:
         self.opened = open_run(self.renderer, self.opts, self.source)
         self.log = BatchLog(self.renderer.settings, self.opts.layout, self.caller, self.opened.run_id)
-        self.planner = Planner(self.renderer, self.source, self.opened.index, self.log, self.views)
+        self.planner = Planner(self.renderer, self.source, self.opened.index, self.log, self.views,
+                               self.opts.printers)
 
     def _executor(self) -> Executor:
         if self.opts.scheduler is not None:
@@ -174,7 +175,7 @@ class BatchRun:
 
     def _replan(self, fh: IO[bytes], row: RecordRow) -> Outcome:
         day = dt.date.fromisoformat(row.day or "1970-01-01")
-        out = self.planner.plan_one(fh, row.position, today=day, cached=False)
+        out = self.planner.plan_one(fh, row.position, today=day, cached=False, printer=row.printer or None)
         if out.plan is not None and not _same_key(out.plan, row):
             out = failed(row.position, row.line, "batch-resume-mismatch", "request",
                          "the record's request no longer matches the serials it was given")
@@ -195,15 +196,34 @@ class BatchRun:
         pages = 0
         limit = self.opts.pages_per_file
         in_flight_max = max(2, self._capacity() + 1)
+        printers = self.opts.printers
+        chunk_printer: str | None = None   # a run that prints: the printer of the file being filled
         with self._input() as fh:
             while position < len(self.index):
-                out = self.planner.plan_one(fh, position)
+                want: str | None = None
+                named: str | None = None
+                if printers:
+                    # one file, one printer: a record naming another printer than the file's starts a new
+                    # file; a record naming none prints on the file's printer (new files take them in turn)
+                    named = self.planner.named_printer(fh, position) or None
+                    want = named if named in printers else (chunk_printer if pages else self._next_printer())
+                    if pages and want != chunk_printer:
+                        self._commit(executor, chunk, progress, fh)
+                        chunk, pages = [], 0
+                        while len(self.inflight) >= in_flight_max:
+                            self._collect(executor, progress)
+                out = self.planner.plan_one(fh, position, printer=want)
                 position += 1
                 if out.plan is not None and pages and pages + out.pages > limit:
                     self._commit(executor, chunk, progress, fh)
                     chunk, pages = [], 0
                     while len(self.inflight) >= in_flight_max:
                         self._collect(executor, progress)
+                    if printers and named not in printers and want != self._next_printer():
+                        want = self._next_printer()   # the record opens the next file: that file's printer
+                        out = self.planner.plan_one(fh, position - 1, printer=want)
+                if out.plan is not None:
+                    chunk_printer = want
                 chunk.append(out)
                 pages += out.pages
                 if len(chunk) >= MAX_CHUNK_RECORDS:   # many small or failed records: bound the chunk
@@ -211,6 +231,11 @@ class BatchRun:
                     chunk, pages = [], 0
             if chunk:
                 self._commit(executor, chunk, progress, fh)
+
+    def _next_printer(self) -> str:
+        """The printer of the next file when its first record names none (the run's printers in turn)."""
+        printers = self.opts.printers
+        return printers[(self.journal.next_file_number() - 1) % len(printers)]
 
     def _capacity(self) -> int:
         if self.opts.scheduler is not None:
@@ -227,7 +252,7 @@ class BatchRun:
                 return
             except RegistryChanged:
                 self.views.clear()
-                chunk = [self.planner.plan_one(fh, o.position) for o in chunk]
+                chunk = [self.planner.plan_one(fh, o.position, printer=o.printer) for o in chunk]
 
     def _commit_once(self, executor: Executor, chunk: list[Outcome], progress: BatchProgress) -> None:
         placed = sum(1 for o in chunk if o.plan is not None)

@@ -95,6 +95,23 @@ def load_plan(path: Path) -> list[PlannedRecord]:
     return records
 
 
+def whole_sheets(doc: BoundDocument, pages: list[Page]) -> list[Page]:
+    """A layout printed two-sided: each copy of a record padded with a blank back to whole sheets, so that the
+    next copy or record of the file starts on a sheet of its own (never on the back of another person's)."""
+    needs = doc.layout.printing
+    copies = max(1, doc.request.copies)
+    if needs is None or needs.sides == "one-sided" or not pages or len(pages) % copies:
+        return pages
+    per = len(pages) // copies
+    if per % 2 == 0:
+        return pages
+    out: list[Page] = []
+    for i in range(copies):
+        copy = pages[i * per:(i + 1) * per]
+        out += [*copy, Page(copy[-1].width, copy[-1].height, ())]
+    return out
+
+
 def render_file(task: FileTask) -> FileResult:
     """Compose and draw every record of the plan into one PDF and write it."""
     records = load_plan(Path(task.plan_path))
@@ -116,6 +133,7 @@ def render_file(task: FileTask) -> FileResult:
             except ChohyoError as exc:
                 failures.append(RecordFailure(rec.position, exc.problem, exc.rule, exc.field, str(exc)))
                 continue
+            own = whole_sheets(rec.doc, own)
             results.append(RecordResult(rec.position, drawn + 1, len(own), composer.seal_printed,
                                         composer.my_number_printed, list(composer.overflow)))
             drawn += len(own)

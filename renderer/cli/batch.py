@@ -16,7 +16,7 @@ import typer
 
 from renderer.batch import BatchOptions, run_batch
 from renderer.cli.common import Cli, command, err, layout_argument
-from renderer.printing.batch import Decisions, print_run, print_target
+from renderer.printing.batch import Decisions, print_run, print_targets
 
 
 @command()
@@ -43,8 +43,10 @@ def batch(
     identity_verified: Annotated[bool, typer.Option(
         "--identity-verified", help="every record's requester had their identity documents checked: a `self` "
                                     "claim for a DV-protected person is honoured (recorded in the issue log)")] = False,
-    print_to: Annotated[str | None, typer.Option(
-        "--print-to", help="then print every file on this declared IPP printer, exactly once")] = None,
+    print_to: Annotated[list[str] | None, typer.Option(
+        "--print-to", metavar="PRINTER", help="then print every file exactly once on this declared IPP printer; "
+                                              "repeat for several printers side by side (each record's 発行番号 "
+                                              "names its file's printer)")] = None,
     resubmit_aborted: Annotated[bool, typer.Option(
         "--resubmit-aborted", help="--print-to: send again every file whose job was aborted or canceled")] = False,
     resubmit: Annotated[list[str] | None, typer.Option(
@@ -58,11 +60,11 @@ def batch(
     layout = layout_argument(layout_id, cli.settings.layouts_dir)   # before anything is created on disk
     renderer = cli.renderer()
     # --print-to: the printer must serve the layout, and say so, before a record is planned (issue 17)
-    printing = print_target(renderer, layout, print_to, input_path, request) if print_to else None
+    printing = print_targets(renderer, layout, print_to, input_path, request) if print_to else None
     summary = run_batch(renderer, BatchOptions(
         layout=layout, input=input_path, out_dir=output, request=request, csv_map=csv_map, workers=workers,
         pages_per_file=pages_per_file, sort=sort, scheduler=scheduler, resume=resume, progress=not quiet,
-        identity_verified=identity_verified))
+        identity_verified=identity_verified, printers=tuple(print_to or ())))
     err.print(f"{'resumed and finished' if summary.resumed else 'finished'} run {summary.run_id}: "
               f"{summary.records} record(s): {summary.rendered} rendered, {summary.refused} refused, "
               f"{summary.invalid} invalid, {summary.failed} failed; {summary.files} file(s), "

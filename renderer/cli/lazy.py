@@ -56,6 +56,8 @@ LAZY: dict[str, LazyCommand] = {
     "db": LazyCommand("renderer.cli.db", "db_app", "The runtime database's schema revision (status, upgrade)."),
     "print": LazyCommand("renderer.cli.print", "print_",
                          "Render one envelope and print it on a declared IPP printer (one job, watched to its end)."),
+    "calibrate": LazyCommand("renderer.cli.calibrate", "calibrate", "Print the calibration sheet of a printer's "
+                             "tray (rulers and crosses, with the tray's calibration applied)."),
 }
 
 

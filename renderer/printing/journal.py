@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ class PrintJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.files: dict[str, FileState] = {}
+        self._lock = threading.Lock()   # a run printing on several printers appends from one thread each
         self._read()
 
     def _read(self) -> None:
@@ -91,13 +93,14 @@ class PrintJournal:
     def append(self, event: dict[str, Any]) -> None:
         """Write one event durably (fsync) and fold it in."""
         line = (json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self._fold(event)
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._fold(event)
 
     def state(self, name: str) -> FileState:
         return self.files.get(name) or FileState(name)

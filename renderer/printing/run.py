@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from renderer.printing.target import PrintTarget
 from renderer.state.issue_log import IssueLog, LogRecord
 
 Say = Callable[[str], None]
+_LOG_LOCK = threading.Lock()
 
 
 class PrintStopped(ChohyoError):
@@ -76,6 +78,8 @@ class PrintFile:
     name: str
     sha256: str
     issue_numbers: tuple[str, ...]
+    #: the printers the file's 発行番号 name (none: any printer of the run may print it)
+    printers: tuple[str, ...] = ()
 
 
 def _now() -> dt.datetime:
@@ -101,7 +105,8 @@ def manifest_files(out_dir: Path) -> tuple[dict[str, Any], list[PrintFile]]:
     for r in manifest.get("records", []):
         if r.get("status") == "rendered" and r.get("file"):
             numbers.setdefault(r["file"], []).extend(r.get("issue_numbers") or [])
-    return manifest, [PrintFile(f["name"], f["sha256"], tuple(numbers.get(f["name"], [])))
+    return manifest, [PrintFile(f["name"], f["sha256"], tuple(numbers.get(f["name"], [])),
+                                tuple(f.get("printers") or ()))
                       for f in manifest.get("files", [])]
 
 
@@ -112,7 +117,8 @@ class PrintRun:
                  run_id: str, layout: str, issue_log: IssueLog | None, decisions: Decisions = Decisions(),
                  say: Say = lambda _m: None, wait_seconds: float = 3600.0, report_every: float = 30.0,
                  poll: float = 0.2, client: IppClient | None = None, job_label: str | None = None,
-                 copies_dir: Path | None = None) -> None:
+                 copies_dir: Path | None = None, journal: PrintJournal | None = None,
+                 number_jobs: bool | None = None) -> None:
         self.out_dir = base_dir
         #: what job-names start with (ASCII, never personal data): default chohyo-<run id>
         self.job_label = job_label or f"chohyo-{run_id[:12]}"
@@ -127,7 +133,9 @@ class PrintRun:
         self.report_every = report_every
         self.poll = poll
         self.client = client or target.client()
-        self.journal = PrintJournal(journal_path)
+        self.journal = journal or PrintJournal(journal_path)
+        #: job-names carry the file's number (<layout>-00001.pdf → -00001): a batch run's; default: several files
+        self.number_jobs = len(self.files) > 1 if number_jobs is None else number_jobs
         #: where calibrated print copies are written (owner-only; default: next to the journal)
         self.copies_dir = copies_dir or journal_path.parent / "print-copies"
 
@@ -137,6 +145,11 @@ class PrintRun:
         for f in self.files:
             self._one(f, report)
         return report
+
+    def run_files(self, files: Sequence[PrintFile], report: PrintReport) -> None:
+        """Print `files` (some of this run's, decisions already checked) into `report`."""
+        for f in files:
+            self._one(f, report)
 
     def _check_decisions(self, files: Sequence[PrintFile]) -> None:
         names = {f.name for f in files}
@@ -200,7 +213,7 @@ class PrintRun:
 
     def _send(self, f: PrintFile, s: FileState, report: PrintReport) -> FileState:
         attempt = s.attempt + 1
-        number = f"-{Path(f.name).stem.rsplit('-', 1)[-1]}" if len(self.files) > 1 else ""   # <layout>-00001.pdf
+        number = f"-{Path(f.name).stem.rsplit('-', 1)[-1]}" if self.number_jobs else ""   # <layout>-00001.pdf
         job_name = f"{self.job_label}{number}-a{attempt}"
         self._event(f, "intent", attempt=attempt, job_name=job_name, sha256=f.sha256, printer=self.target.printer.id)
         ticket = self.target.ticket(job_name)
@@ -268,48 +281,109 @@ class PrintRun:
 
     def _log(self, f: PrintFile, s: FileState) -> None:
         if self.log is not None:
+            with _LOG_LOCK:
+                self._append_log(f, s)
+        self._event(f, "logged", attempt=s.attempt)
+
+    def _append_log(self, f: PrintFile, s: FileState) -> None:
+        if self.log is not None:
             self.log.append(LogRecord("print", _now(), {
                 "batch": self.run_id, "file": f.name, "file_sha256": f.sha256, "layout": self.layout,
                 "tenant": self.target.tenant, "printer": self.target.printer.id, "print_job_id": s.job_id,
                 "print_state": s.state, "issue_numbers": list(f.issue_numbers)}))
-        self._event(f, "logged", attempt=s.attempt)
-
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        """``manifest.json`` with each file's printer, job id, attempts, job state and time."""
-        entries = {e["name"]: e for e in manifest.get("files", [])}
-        for f in self.files:
-            s = self.journal.state(f.name)
-            if s.attempt == 0:
-                continue
-            entries[f.name]["print"] = {
-                "printer": self.target.printer.id, "job_id": s.job_id, "attempts": s.attempt,
-                "job_state": s.state if s.status == "final" else s.status, "at": s.at,
-                **({"note": s.reason} if s.reason else {})}
-        manifest["printing"] = {"printer": self.target.printer.id, "tray": self.target.purpose,
-                                "media_source": self.target.tray.source, "sides": self.target.sides,
-                                "paper": self.target.paper}
-        write_atomic(self.out_dir / "manifest.json",
-                     json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8") + b"\n")
 
 
-def print_batch(out_dir: Path, target: PrintTarget, *, issue_log: IssueLog | None, decisions: Decisions = Decisions(),
-                say: Say = lambda _m: None, wait_seconds: float = 3600.0, report_every: float = 30.0,
-                client: IppClient | None = None) -> PrintReport:
-    """Print the files of the finished batch run in `out_dir` (its manifest) and record the jobs in it."""
+
+def assign(files: Sequence[PrintFile], targets: Sequence[PrintTarget], journal: PrintJournal) -> dict[str, PrintTarget]:
+    """Which printer prints each file: the one its 発行番号 name; one already sent to (the journal); else the
+    run's printers in turn. A file no printer of the run may print is `UsageError` (exit 2), nothing sent."""
+    by_id = {t.printer.id: t for t in targets}
+    ids = ", ".join(by_id)
+    out: dict[str, PrintTarget] = {}
+    wrong: list[str] = []
+    for i, f in enumerate(files):
+        earlier = journal.state(f.name).printer
+        if len(f.printers) > 1:
+            wrong.append(f"{f.name}: its 発行番号 name several printers ({', '.join(f.printers)})")
+        elif f.printers and f.printers[0] not in by_id:
+            wrong.append(f"{f.name}: its 発行番号 name printer {f.printers[0]} (print it with --print-to "
+                         f"{f.printers[0]})")
+        elif earlier and earlier not in by_id:
+            wrong.append(f"{f.name}: it was sent to printer {earlier}; resume it there")
+        else:
+            out[f.name] = by_id[earlier or (f.printers[0] if f.printers else targets[i % len(targets)].printer.id)]
+    if wrong:
+        raise UsageError(f"--print-to: this run prints on {ids}, and " + "; ".join(wrong[:5]) +
+                         (f"; and {len(wrong) - 5} more file(s)" if len(wrong) > 5 else "") + "; nothing was sent",
+                         field="--print-to")
+    return out
+
+
+def record_jobs(out_dir: Path, manifest: dict[str, Any], files: Sequence[PrintFile], targets: Sequence[PrintTarget],
+                journal: PrintJournal) -> None:
+    """``manifest.json`` with each file's printer, job id, attempts, job state and time, and the printers."""
+    entries = {e["name"]: e for e in manifest.get("files", [])}
+    for f in files:
+        s = journal.state(f.name)
+        if s.attempt == 0:
+            continue
+        entries[f.name]["print"] = {
+            "printer": s.printer, "job_id": s.job_id, "attempts": s.attempt,
+            "job_state": s.state if s.status == "final" else s.status, "at": s.at,
+            **({"note": s.reason} if s.reason else {})}
+    manifest["printing"] = [{"printer": t.printer.id, "tray": t.purpose, "media_source": t.tray.source,
+                             "sides": t.sides, "paper": t.paper} for t in targets]
+    write_atomic(out_dir / "manifest.json",
+                 json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8") + b"\n")
+
+
+def print_batch(out_dir: Path, targets: PrintTarget | Sequence[PrintTarget], *, issue_log: IssueLog | None,
+                decisions: Decisions = Decisions(), say: Say = lambda _m: None, wait_seconds: float = 3600.0,
+                report_every: float = 30.0) -> PrintReport:
+    """Print the files of the finished batch run in `out_dir` (its manifest) on its printers — each printer
+    its own files, one job at a time, the printers side by side — and record the jobs in the manifest."""
+    targets = [targets] if isinstance(targets, PrintTarget) else list(targets)
     manifest, files = manifest_files(out_dir)
     state = out_dir / ".chohyo-batch"
     state.mkdir(mode=0o700, exist_ok=True)
-    earlier = {f.printer for f in PrintJournal(state / JOURNAL_FILE).files.values()} - {target.printer.id}
-    if earlier:
-        raise UsageError(f"--print-to: this run was printing on {', '.join(sorted(earlier))}; resume it there",
-                         field="--print-to")
-    run = PrintRun(out_dir, files, target, journal_path=state / JOURNAL_FILE, run_id=str(manifest["run_id"]),
-                   layout=str(manifest["layout"]), issue_log=issue_log, decisions=decisions, say=say,
-                   wait_seconds=wait_seconds, report_every=report_every, client=client)
+    journal = PrintJournal(state / JOURNAL_FILE)
+    where = assign(files, targets, journal)
+    runs = [PrintRun(out_dir, [f for f in files if where[f.name] is t], t, journal_path=journal.path,
+                     run_id=str(manifest["run_id"]), layout=str(manifest["layout"]), issue_log=issue_log,
+                     decisions=decisions, say=say, wait_seconds=wait_seconds, report_every=report_every,
+                     journal=journal, number_jobs=True) for t in targets]
+    runs[0]._check_decisions(files)
+    reports = [PrintReport() for _ in runs]
+    failures: list[BaseException] = []
+
+    def work(run: PrintRun, report: PrintReport) -> None:
+        try:
+            run.run_files(run.files, report)
+        except BaseException as exc:   # handed to the caller once every printer's thread has ended
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(r, rep), name=f"print-{r.target.printer.id}")
+               for r, rep in zip(runs, reports, strict=True) if r.files]
     try:
-        return run.run()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     finally:
-        run.write_manifest(manifest)
+        record_jobs(out_dir, manifest, files, targets, journal)
+    if failures:
+        raise failures[0]
+    order = {f.name: i for i, f in enumerate(files)}
+    merged = PrintReport()
+    for rep in reports:
+        merged.printed += rep.printed
+        merged.sent += rep.sent
+        merged.needs_operator.update(rep.needs_operator)
+    merged.printed.sort(key=order.__getitem__)
+    merged.sent.sort(key=order.__getitem__)
+    merged.needs_operator = dict(sorted(merged.needs_operator.items(), key=lambda kv: order[kv[0]]))
+    return merged
 
 
-__all__ = ["Decisions", "PrintFile", "PrintReport", "PrintRun", "PrintStopped", "manifest_files", "print_batch"]
+__all__ = ["Decisions", "PrintFile", "PrintReport", "PrintRun", "PrintStopped", "assign", "manifest_files",
+           "print_batch", "record_jobs"]

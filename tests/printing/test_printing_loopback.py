@@ -32,12 +32,15 @@ def log_events(state: Path, event: str) -> list[dict[str, Any]]:
     return [b for b in bodies if b.get("event") == event]
 
 
-def notices(tmp_path: Path, n: int) -> Path:
+def notices(tmp_path: Path, n: int, printer: str | None = "lp-good") -> Path:
+    """`n` sample notices naming `printer` (None: naming none, so the run gives each its file's printer)."""
     path = tmp_path / "notices.jsonl"
     lines = []
     for e in sample_notices(n):
         envelope = json.loads(json.dumps(e))   # a plain JSON object: the 発行番号 names the printing printer
-        envelope["request"]["printer"] = "lp-good"
+        envelope["request"].pop("printer", None)
+        if printer is not None:
+            envelope["request"]["printer"] = printer
         lines.append(json.dumps(envelope, ensure_ascii=False))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -115,8 +118,8 @@ def test_batch_print_to_prints_every_file_once_and_records_the_jobs(tmp_path: Pa
         assert doc.name.startswith(f"{f['print']['job_id']}-")
         attrs = ipp.good.attributes(doc)
         assert "media-source=main" in attrs["IPP_MEDIA_COL"] and attrs["IPP_SIDES"] == "one-sided"
-    assert manifest["printing"] == {"printer": "lp-good", "tray": "plain", "media_source": "main",
-                                    "sides": "one-sided", "paper": "A4"}
+    assert manifest["printing"] == [{"printer": "lp-good", "tray": "plain", "media_source": "main",
+                                     "sides": "one-sided", "paper": "A4"}]
     records = log_events(tmp_path / "state", "print")
     assert [r["file"] for r in records] == [f["name"] for f in files]
     serials = [n for r in records for n in r["issue_numbers"]]
@@ -130,7 +133,7 @@ def test_batch_print_to_prints_every_file_once_and_records_the_jobs(tmp_path: Pa
 
 def test_aborted_jobs_are_listed_and_resent_only_when_the_operator_says(tmp_path: Path, ipp: Printers,
                                                                           chohyo: Chohyo) -> None:
-    src = notices(tmp_path, 6)
+    src = notices(tmp_path, 6, "lp-flaky")
     run = tmp_path / "run"
     args = ["batch", NOTICE, str(src), "-o", str(run), "--workers", "1", "--pages-per-file", "3",
             "--print-to", "lp-flaky", "--quiet"]
