@@ -839,6 +839,18 @@ def check_case(world: World, case: Case, tally: Tally) -> list[str]:
     return problems
 
 
+#: two POOL characters in a row, as UTF-8: every planted token (name, town, building) is two POOL characters
+TOKEN_BYTES: Final = re.compile(b"(?:" + b"|".join(re.escape(ch.encode("utf-8")) for ch in POOL) + b"){2}")
+
+
+def tokens_in(data: bytes) -> list[str]:
+    """The tokens (two POOL characters in a row) in the raw bytes of a state file. A single character is not
+    enough: its 3 UTF-8 bytes turn up by chance in SQLite's binary data (a WAL frame's random salts and
+    checksums) about once in a few dozen runs; six bytes in a row never do, and any stored name or address
+    carries a whole token."""
+    return sorted({m.group().decode("utf-8") for m in TOKEN_BYTES.finditer(data)})
+
+
 def run_shard(shard: int, shards: int, total: int, state: str) -> Tally:
     """Run the cases ``shard, shard + shards, …`` below `total` with one Renderer (one process)."""
     warnings.simplefilter("error")   # as under pytest (filterwarnings = error), also in a spawned worker
@@ -856,11 +868,10 @@ def run_shard(shard: int, shards: int, total: int, state: str) -> Tally:
     # the state directory as a whole (issue log, registry, chain head): no name, no address, ever
     for path in sorted(Path(state).rglob("*")):
         if path.is_file():
-            data = path.read_bytes()
-            hits = [ch for ch in POOL if ch.encode("utf-8") in data]
+            hits = tokens_in(path.read_bytes())
             tally.checks["state files scanned"] += 1
             if hits:
-                tally.failures.append(f"state file {path.name} holds {''.join(hits)}")
+                tally.failures.append(f"state file {path.name} holds {', '.join(hits)}")
     tally.seconds = time.perf_counter() - started
     return tally
 
@@ -1214,3 +1225,10 @@ def test_negative_self_test_the_case_check_catches_a_leak_in_each_sidecar(world:
             where == "issue log" and any("issue log record" in p for p in problems)), (where, problems)
     monkeypatch.setattr(Renderer, "render", real)
     assert check_case(world, case, Tally()) == []
+
+
+def test_the_state_file_scan_finds_a_stored_token_and_not_a_stray_character() -> None:
+    token = POOL[3] + POOL[40]
+    stored = b"\x00\x07SQLite page" + f"見本　{token}".encode() + b"\xff\x00"
+    assert tokens_in(stored) == [token]
+    assert tokens_in(b"\x13\x88" + POOL[5].encode() + b"\x00\x9a" + POOL[6].encode()) == []   # chance bytes
