@@ -14,6 +14,12 @@ reader makes a new entry, never a stale answer. Entries are written with `marsha
 Python reads plain data; about 30 ms for IPAmj明朝's tables against 0.4–0.5 s of parsing) and checked on
 reading: a damaged, truncated or foreign entry is ignored and rebuilt.
 
+Big tables are stored packed (`pack_codes`, `pack_pairs`, `pack_ints`: machine-order `array` bytes, which
+`marshal` reads as one copy) and read through `CodeTable` / `PairList` / `array`, which look entries up in
+place: a process pays for the few hundred codes a document uses, not for building dicts of 60,000 entries
+(IPAmj明朝's tables cost about 0.1 s a process as dicts). Packing is exact: a table whose values do not
+survive it (types, ranges) is stored as it is. Entries are machine-specific (the key names the byte order).
+
 Where: ``CHOHYO_CACHE_DIR``, else ``$XDG_CACHE_HOME/chohyo``, else ``~/.cache/chohyo``; ``CHOHYO_CACHE_DIR=off``
 turns the cache off. The directory is created 0700. A directory that is not owned by this user or is
 writable by group or others is never read (anyone able to write there could make text measure wrong):
@@ -24,21 +30,25 @@ directory that cannot be written (a read-only image) is read when it is valid an
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import marshal
+import math
 import os
 import stat
+import sys
 import tempfile
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("chohyo.fonts")
 
-FORMAT = 1
-MAGIC = b"CHOHYO-FONTCACHE\x01"
+FORMAT = 2
+MAGIC = b"CHOHYO-FONTCACHE\x02"
 OFF = "off"
 
 Builder = Callable[[], dict[str, Any]]
@@ -87,7 +97,7 @@ class FontCache:
         except OSError:
             return None
         key = hashlib.sha256(
-            f"{FORMAT}\0{kind}\0{version}\0{sha256}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
+            f"{FORMAT}\0{sys.byteorder}\0{kind}\0{version}\0{sha256}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
         return self.directory / "fonts" / f"{kind}-{path.stem}-{key}.marshal"
 
     def load(self, kind: str, path: Path, sha256: str, version: str, build: Builder) -> dict[str, Any]:
@@ -152,6 +162,144 @@ def _read(entry: Path) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = loaded["data"]
     return data
+
+
+#: a gap of more absent codes than this starts a new dense segment of a `CodeTable`
+_GAP = 4096
+_INT_MAX = 2**31 - 1
+
+
+def pack_codes(table: Mapping[int, int] | Mapping[int, float]) -> Any:
+    """`table` (code → non-negative int, or code → float) as dense segments of machine-order array bytes
+    (absent codes: -1 / NaN); `table` itself when its values would not come back identical."""
+    values = list(table.values())
+    if all(type(v) is int and 0 <= v <= _INT_MAX for v in values):
+        typecode, absent = "i", -1.0
+    elif all(type(v) is float and not math.isnan(v) for v in values):
+        typecode, absent = "d", math.nan
+    else:
+        return dict(table)
+    if not all(type(c) is int and c >= 0 for c in table):
+        return dict(table)
+    codes = sorted(table)
+    segments: list[tuple[int, bytes]] = []
+    i = 0
+    while i < len(codes):
+        j = i
+        while j + 1 < len(codes) and codes[j + 1] - codes[j] <= _GAP:
+            j += 1
+        start = codes[i]
+        arr = array(typecode, [int(absent) if typecode == "i" else absent]) * (codes[j] - start + 1)
+        for code in codes[i:j + 1]:
+            arr[code - start] = table[code]
+        segments.append((start, arr.tobytes()))
+        i = j + 1
+    return ("codes", typecode, len(codes), segments)
+
+
+class CodeTable(Mapping[int, Any]):
+    """A packed code table (`pack_codes`) read in place: look-ups index the segment's array. Assignments
+    (ReportLab adds codes when it shapes text) go to an overlay dict consulted first."""
+
+    def __init__(self, packed: Any) -> None:
+        _tag, typecode, count, segments = packed
+        self._float = typecode == "d"
+        self._count = int(count)
+        self._segments = [(start, start + len(arr), arr) for start, arr in
+                          ((int(start), array(typecode, raw)) for start, raw in segments)]
+        self._extra: dict[int, Any] = {}
+
+    def get(self, code: Any, default: Any = None) -> Any:
+        if self._extra:
+            found = self._extra.get(code, self)
+            if found is not self:
+                return found
+        for start, stop, arr in self._segments:
+            if start <= code < stop:
+                v = arr[code - start]
+                if (v == v) if self._float else (v >= 0):
+                    return v
+                return default
+        return default
+
+    def __getitem__(self, code: int) -> Any:
+        v = self.get(code, self)
+        if v is self:
+            raise KeyError(code)
+        return v
+
+    def __contains__(self, code: object) -> bool:
+        return type(code) is int and self.get(code, self) is not self
+
+    def __setitem__(self, code: int, value: Any) -> None:
+        if code not in self:
+            self._count += 1
+        self._extra[code] = value
+
+    def setdefault(self, code: int, default: Any = None) -> Any:
+        if code not in self:
+            self[code] = default
+        return self[code]
+
+    def __iter__(self) -> Iterator[int]:
+        for start, _stop, arr in self._segments:
+            for i, v in enumerate(arr):
+                if ((v == v) if self._float else (v >= 0)) and start + i not in self._extra:
+                    yield start + i
+        yield from self._extra
+
+    def __len__(self) -> int:
+        return self._count
+
+
+def unpack_codes(stored: Any) -> Mapping[int, Any]:
+    """The mapping `pack_codes` stored (a `CodeTable`, or the plain dict it kept)."""
+    return stored if isinstance(stored, dict) else CodeTable(stored)
+
+
+def pack_pairs(pairs: Sequence[tuple[int, int]]) -> Any:
+    """A list of (int, int) pairs as two machine-order arrays; the list itself when it would not come back equal."""
+    if all(type(p) is tuple and len(p) == 2 and all(type(v) is int and -_INT_MAX <= v <= _INT_MAX for v in p)
+           for p in pairs):
+        return ("pairs", array("i", [p[0] for p in pairs]).tobytes(), array("i", [p[1] for p in pairs]).tobytes())
+    return list(pairs)
+
+
+class PairList(Sequence[tuple[int, int]]):
+    """A packed list of pairs (`pack_pairs`) read in place: ``pairs[i]`` is built from the two arrays."""
+
+    def __init__(self, packed: Any) -> None:
+        _tag, first, second = packed
+        self._first, self._second = array("i", first), array("i", second)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [(a, b) for a, b in zip(self._first[index], self._second[index], strict=True)]
+        return (self._first[index], self._second[index])
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+
+def unpack_pairs(stored: Any) -> Sequence[tuple[int, int]]:
+    return stored if isinstance(stored, list) else PairList(stored)
+
+
+def pack_ints(values: Sequence[int]) -> Any:
+    """A list of ints as machine-order ``q`` array bytes (the list itself when an item is not an int)."""
+    if all(type(v) is int and -(2**63) <= v < 2**63 for v in values):
+        return ("ints", array("q", values).tobytes())
+    return list(values)
+
+
+def unpack_ints(stored: Any) -> Sequence[int]:
+    return stored if isinstance(stored, list) else array("q", stored[1])
+
+
+def first_index(keys: Sequence[int], key: int) -> int | None:
+    """The index of `key` in the sorted sequence `keys` (an array), or None."""
+    i = bisect.bisect_left(keys, key)
+    return i if i < len(keys) and keys[i] == key else None
 
 
 _warned: set[str] = set()

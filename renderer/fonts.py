@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +33,7 @@ from typing import Any, Literal
 from fontTools.ttLib import TTFont
 
 from renderer.errors import GlyphError, LayoutError
-from renderer.fontcache import FontCache
+from renderer.fontcache import FontCache, first_index, pack_codes, pack_ints, unpack_codes, unpack_ints
 
 _ZERO_WIDTH = frozenset({0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF})
 VARIATION_SELECTORS = frozenset(range(0xFE00, 0xFE10)) | frozenset(range(0xE0100, 0xE01F0))
@@ -57,6 +57,8 @@ class CharEvent:
 
 
 CharSink = Callable[[CharEvent], None]
+#: a resolved character: its cluster (None: zero-width, nothing drawn) and its events as (kind, sequence, family)
+_Resolved = tuple["Cluster | None", tuple[tuple[CharEventKind, str, "str | None"], ...]]
 
 
 def code_points(text: str) -> str:
@@ -83,68 +85,97 @@ class FontFile:
 class FontMetrics:
     """fontTools view of one font: cmap, IVS table, vertical forms, advances (file closed after reading).
 
-    What fontTools reads is kept per machine by `renderer.fontcache` (a process reads a few MB of plain
-    tables instead of parsing the font); `METRICS_VERSION` names what `_read_metrics` returns.
+    What fontTools reads is kept per machine by `renderer.fontcache` (`METRICS_VERSION` names what
+    `_metrics_entry` returns), glyph-id based and packed: the code → glyph-id table, the advances by glyph id,
+    the IVS sequences and the private-use table as sorted arrays, all looked up in place (`has`,
+    `advance_em`, `vertical_code`, ``(base, selector) in uvs``, ``pua.get(key)``). The name-based views
+    (`cmap`, `uvs` values, `glyph_for_code`, `glyph_id`) read the glyph names, split from one string the
+    first time one is asked for.
     """
 
     def __init__(self, file: FontFile, cache: FontCache | None = None) -> None:
         self.file = file
         data = (cache or FontCache(None)).load("metrics", file.path, file.sha256, METRICS_VERSION,
-                                               lambda: _read_metrics(file.path))
-        self.cmap: dict[int, str] = data["cmap"]
+                                               lambda: _metrics_entry(file.path, file.family))
         self.units_per_em = int(data["units_per_em"])
-        self._advances: dict[str, int] = data["advances"]
         #: ascent and descent as fractions of the em (used to place the baseline in a box)
         self.ascent = float(data["ascent"]) / self.units_per_em
         self.descent = float(data["descent"]) / self.units_per_em
-        #: (base, selector) → glyph name, or None for "the default glyph of base"
-        self.uvs: dict[tuple[int, int], str | None] = data["uvs"]
+        self._names_stored: str | list[str] = data["names"]
+        self._names_list: list[str] | None = None
+        self._gids: Mapping[int, int] = unpack_codes(data["cmap"])          # code → glyph id
+        self._adv: Sequence[int] = unpack_ints(data["advances"])            # glyph id → advance (font units)
+        self._uvs_keys: Sequence[int] = unpack_ints(data["uvs_keys"])       # sorted _ivs_key(base, selector)
+        self._uvs_gids: Sequence[int] = unpack_ints(data["uvs_gids"])       # glyph id, -1: the base's own
+        self._pua_keys: Sequence[int] = unpack_ints(data["pua_keys"])       # sorted: vertical (code), then IVS
+        self._pua_gids: Sequence[int] = unpack_ints(data["pua_gids"])       # the glyph each drawing code draws
         self.vert: dict[str, str] = data["vert"]
-        self._glyph_ids: dict[str, int] = data["glyph_ids"]
-        self.pua, self.pua_source = self._pua_table()
+        #: (base, selector) → glyph name, or None for "the default glyph of base"
+        self.uvs: Mapping[tuple[int, int], str | None] = _UvsView(self)
+        #: key → drawing code: the source sequence for IVS (base + selector: every registered sequence gets its
+        #: own code, so extraction returns the exact sequence even when it names the default glyph) and
+        #: ``"\0v" + char`` for vertical forms; codes follow the sorted keys (the same font always gives the
+        #: same table, whatever was rendered before in the process)
+        self.pua: Mapping[str, int] = _PuaCodes(self)
+        #: drawing code → the source text it stands for (for ToUnicode)
+        self.pua_source: Mapping[int, str] = _PuaSources(self)
         #: the advance table: drawing code → advance in em (size-independent), filled on first use of a code
         self._em: dict[str, float] = {}
 
-    def _pua_table(self) -> tuple[dict[str, int], dict[int, str]]:
-        """Key → drawing code, and drawing code → the source text it stands for (for ToUnicode).
+    @property
+    def _names(self) -> list[str]:
+        """Glyph names by glyph id (split on first use)."""
+        names = self._names_list
+        if names is None:
+            stored = self._names_stored
+            names = self._names_list = stored.split("\n") if isinstance(stored, str) else list(stored)
+        return names
 
-        Keys are the source sequence for IVS (base + selector: every registered sequence gets its own
-        code, so extraction returns the exact sequence even when it names the default glyph) and
-        ``"\0v" + char`` for vertical forms. Codes follow the sorted keys: the same font always gives the
-        same table, whatever was rendered before in the process.
-        """
-        entries: dict[str, tuple[str, str]] = {}
-        for (base, selector), glyph in self.uvs.items():
-            target = glyph if glyph is not None else self.cmap.get(base)
-            if target is not None:
-                entries[chr(base) + chr(selector)] = (chr(base) + chr(selector), target)
-        for cp, glyph in self.cmap.items():
-            if glyph in self.vert:
-                entries["\0v" + chr(cp)] = (chr(cp), self.vert[glyph])
-        if len(entries) > PUA_LIMIT - PUA_BASE:
-            raise LayoutError(f"{self.file.family}: too many unencoded glyphs for the private-use table")
-        codes: dict[str, int] = {}
-        self._pua_glyphs: dict[int, str] = {}
-        sources: dict[int, str] = {}
-        for i, key in enumerate(sorted(entries)):
-            source, glyph = entries[key]
-            codes[key] = PUA_BASE + i
-            self._pua_glyphs[PUA_BASE + i] = glyph
-            sources[PUA_BASE + i] = source
-        return codes, sources
+    @property
+    def cmap(self) -> dict[int, str]:
+        """Code → glyph name (the font's best cmap), made on first use; `has` is the fast membership test."""
+        cmap: dict[int, str] | None = self.__dict__.get("_cmap_names")
+        if cmap is None:
+            names = self._names
+            cmap = self.__dict__["_cmap_names"] = {code: names[gid] for code, gid in self._gids.items()}
+        return cmap
+
+    @property
+    def _advances(self) -> dict[str, int]:
+        """Glyph name → advance in font units (built on first use, then kept)."""
+        advances: dict[str, int] | None = self.__dict__.get("_advances_by_name")
+        if advances is None:
+            advances = self.__dict__["_advances_by_name"] = dict(zip(self._names, self._adv, strict=True))
+        return advances
+
+    @property
+    def _glyph_ids(self) -> dict[str, int]:
+        """Glyph name → glyph id, for the glyphs variation sequences and vertical forms name."""
+        targets = {g for g in self.uvs.values() if g is not None} | set(self.vert.values())
+        targets.update(self.cmap[base] for (base, _sel), g in self.uvs.items() if g is None and base in self.cmap)
+        return {name: self.glyph_id(name) for name in sorted(targets)}
 
     def glyph_id(self, name: str) -> int:
-        return int(self._glyph_ids[name])
+        ids: dict[str, int] | None = self.__dict__.get("_ids_by_name")
+        if ids is None:
+            ids = self.__dict__["_ids_by_name"] = {n: i for i, n in enumerate(self._names)}
+        return ids[name]
 
     def has(self, codepoint: int) -> bool:
-        return codepoint in self.cmap
+        return codepoint in self._gids
+
+    def _gid_for_code(self, code: int) -> int | None:
+        gid: int | None = self._gids.get(code)
+        if gid is None and code >= PUA_BASE:
+            i = code - PUA_BASE
+            if i < len(self._pua_gids):
+                gid = self._pua_gids[i]
+        return gid
 
     def glyph_for_code(self, code: int) -> str | None:
         """The glyph a drawing code stands for: a cmap entry or one of our private-use codes."""
-        glyph = self.cmap.get(code)
-        if glyph is None and code >= PUA_BASE:
-            glyph = self._pua_glyphs.get(code)
-        return glyph
+        gid = self._gid_for_code(code)
+        return None if gid is None else self._names[gid]
 
     def advance_em(self, ch: str) -> float:
         """Advance of the drawing code `ch` in em (KeyError when the font has no glyph for it)."""
@@ -166,21 +197,124 @@ class FontMetrics:
         return out
 
     def _advance_of(self, ch: str) -> float:
-        glyph = self.glyph_for_code(ord(ch))
-        if glyph is None:
+        gid = self._gid_for_code(ord(ch))
+        if gid is None:
             raise KeyError(ch)
-        return self._advances[glyph] / self.units_per_em
+        return self._adv[gid] / self.units_per_em
 
     def vertical_code(self, code: int) -> int:
         """The drawing code of the vertical form of `code`, or `code` itself when it has none."""
-        return self.pua.get("\0v" + chr(code), code)
+        i = first_index(self._pua_keys, code)     # vertical keys are the code itself, below every IVS key
+        return code if i is None else PUA_BASE + i
 
 
-METRICS_VERSION = "1"
+def _ivs_key(base: int, selector: int) -> int:
+    """An IVS sequence as one int, ordered like the sequence's text and above every code point."""
+    return base * 0x110000 + selector
+
+
+def _pua_key(key: str) -> int | None:
+    """A `FontMetrics.pua` key as it is stored (None for a string that cannot be one)."""
+    if len(key) == 3 and key[:2] == "\0v":
+        return ord(key[2])
+    if len(key) == 2 and ord(key[0]) > 0:
+        return _ivs_key(ord(key[0]), ord(key[1]))
+    return None
+
+
+def _pua_key_text(packed: int) -> str:
+    return "\0v" + chr(packed) if packed < 0x110000 else chr(packed // 0x110000) + chr(packed % 0x110000)
+
+
+class _UvsView(Mapping[tuple[int, int], str | None]):
+    """`FontMetrics.uvs`: (base, selector) → glyph name or None, looked up in the sorted packed keys."""
+
+    def __init__(self, metrics: FontMetrics) -> None:
+        self._m = metrics
+
+    def _index(self, key: object) -> int | None:
+        if not (isinstance(key, tuple) and len(key) == 2 and all(type(k) is int and k >= 0 for k in key)):
+            return None
+        return first_index(self._m._uvs_keys, _ivs_key(key[0], key[1]))
+
+    def __contains__(self, key: object) -> bool:
+        return self._index(key) is not None
+
+    def __getitem__(self, key: tuple[int, int]) -> str | None:
+        i = self._index(key)
+        if i is None:
+            raise KeyError(key)
+        gid = self._m._uvs_gids[i]
+        return None if gid < 0 else self._m._names[gid]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return (divmod(k, 0x110000) for k in self._m._uvs_keys)
+
+    def __len__(self) -> int:
+        return len(self._m._uvs_keys)
+
+
+class _PuaCodes(Mapping[str, int]):
+    """`FontMetrics.pua`: key → drawing code (``PUA_BASE`` + the key's place in the sorted keys)."""
+
+    def __init__(self, metrics: FontMetrics) -> None:
+        self._keys = metrics._pua_keys
+
+    def get(self, key: str, default: Any = None) -> Any:
+        packed = _pua_key(key) if isinstance(key, str) else None
+        i = None if packed is None else first_index(self._keys, packed)
+        return default if i is None else PUA_BASE + i
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None   # type: ignore[arg-type]
+
+    def __getitem__(self, key: str) -> int:
+        code: int | None = self.get(key)
+        if code is None:
+            raise KeyError(key)
+        return code
+
+    def __iter__(self) -> Iterator[str]:
+        return (_pua_key_text(k) for k in self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class _PuaSources(Mapping[int, str]):
+    """`FontMetrics.pua_source`: drawing code → the source text (a character, or base + selector)."""
+
+    def __init__(self, metrics: FontMetrics) -> None:
+        self._keys = metrics._pua_keys
+
+    def get(self, code: int, default: Any = None) -> Any:
+        i = code - PUA_BASE if type(code) is int else -1
+        if not 0 <= i < len(self._keys):
+            return default
+        packed = self._keys[i]
+        return chr(packed) if packed < 0x110000 else chr(packed // 0x110000) + chr(packed % 0x110000)
+
+    def __contains__(self, code: object) -> bool:
+        return self.get(code) is not None   # type: ignore[arg-type]
+
+    def __getitem__(self, code: int) -> str:
+        text: str | None = self.get(code)
+        if text is None:
+            raise KeyError(code)
+        return text
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(PUA_BASE, PUA_BASE + len(self._keys)))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+METRICS_VERSION = "2"
 
 
 def _read_metrics(path: Path) -> dict[str, Any]:
-    """What `FontMetrics` needs from a font file, as plain data (the cache stores exactly this)."""
+    """What `FontMetrics` needs from a font file, as plain name-based data (`_metrics_entry` packs it)."""
     with TTFont(str(path), lazy=True) as tt:
         cmap: dict[int, str] = dict(tt.getBestCmap())
         uvs: dict[tuple[int, int], str | None] = {}
@@ -190,10 +324,8 @@ def _read_metrics(path: Path) -> dict[str, Any]:
                     for base, glyph in pairs:
                         uvs[(base, selector)] = glyph
         vert = _vertical_substitutions(tt)
-        targets = {g for g in uvs.values() if g is not None}
-        targets.update(vert.values())
-        targets.update(cmap[base] for (base, _sel), g in uvs.items() if g is None and base in cmap)
         return {
+            "glyph_order": list(tt.getGlyphOrder()),
             "cmap": cmap,
             "units_per_em": int(tt["head"].unitsPerEm),
             "advances": {name: int(adv) for name, (adv, _lsb) in tt["hmtx"].metrics.items()},
@@ -201,8 +333,50 @@ def _read_metrics(path: Path) -> dict[str, Any]:
             "descent": -int(tt["hhea"].descent),
             "uvs": uvs,
             "vert": vert,
-            "glyph_ids": {name: tt.getGlyphID(name) for name in sorted(targets)},
         }
+
+
+def _pua_entries(family: str, cmap: dict[int, str], uvs: dict[tuple[int, int], str | None],
+                 vert: dict[str, str]) -> list[tuple[str, str]]:
+    """The private-use table in code order: (key, glyph drawn), keys sorted (see `FontMetrics.pua`)."""
+    entries: dict[str, str] = {}
+    for (base, selector), glyph in uvs.items():
+        target = glyph if glyph is not None else cmap.get(base)
+        if target is not None:
+            entries[chr(base) + chr(selector)] = target
+    for cp, glyph in cmap.items():
+        if glyph in vert:
+            entries["\0v" + chr(cp)] = vert[glyph]
+    if len(entries) > PUA_LIMIT - PUA_BASE:
+        raise LayoutError(f"{family}: too many unencoded glyphs for the private-use table")
+    return [(key, entries[key]) for key in sorted(entries)]
+
+
+def _metrics_entry(path: Path, family: str) -> dict[str, Any]:
+    """`_read_metrics` glyph-id based and packed, with the private-use table worked out (what the cache stores)."""
+    plain = _read_metrics(path)
+    order: list[str] = plain["glyph_order"]
+    ids = {name: gid for gid, name in enumerate(order)}
+    advances = plain["advances"]
+    uvs: dict[tuple[int, int], str | None] = plain["uvs"]
+    uvs_sorted = sorted(uvs.items(), key=lambda item: _ivs_key(*item[0]))
+    pua = _pua_entries(family, plain["cmap"], uvs, plain["vert"])
+    pua_keys = [_pua_key(key) for key, _glyph in pua]
+    if None in pua_keys:
+        raise LayoutError(f"{family}: a variation sequence on U+0000 cannot have a private-use code")
+    return {
+        "names": "\n".join(order) if not any("\n" in name for name in order) else order,
+        "units_per_em": plain["units_per_em"],
+        "ascent": plain["ascent"],
+        "descent": plain["descent"],
+        "cmap": pack_codes({code: ids[name] for code, name in plain["cmap"].items()}),
+        "advances": pack_ints([advances[name] for name in order]),
+        "uvs_keys": pack_ints([_ivs_key(*key) for key, _glyph in uvs_sorted]),
+        "uvs_gids": pack_ints([-1 if glyph is None else ids[glyph] for _key, glyph in uvs_sorted]),
+        "pua_keys": pack_ints([k for k in pua_keys if k is not None]),
+        "pua_gids": pack_ints([ids[glyph] for _key, glyph in pua]),
+        "vert": plain["vert"],
+    }
 
 
 def _vertical_substitutions(tt: TTFont) -> dict[str, str]:
@@ -265,6 +439,9 @@ class FontSet:
                           version=entry.get("version", ""))
             self.files[ff.family] = ff
         self._metrics: dict[str, FontMetrics] = {}
+        #: per (font chain, vertical): each character or variation sequence resolved so far, with the events
+        #: its resolution reported — a print run resolves the same few thousand characters again and again
+        self._resolved: dict[tuple[tuple[str, ...], bool], dict[str, _Resolved]] = {}
 
     def families(self) -> list[str]:
         return list(self.files)
@@ -285,38 +462,76 @@ class FontSet:
         `collect=True` (character reports only, never for output) records an uncovered character as an
         `uncovered` event and goes on with a space in its place instead of raising.
         """
-        chain_metrics = [self.metrics(f) for f in chain]
+        key = (tuple(chain), vertical)
+        table = self._resolved.get(key)
+        if table is None:
+            table = self._resolved[key] = {}
         out: list[Cluster] = []
+        append = out.append
         i = 0
-        while i < len(text):
+        n = len(text)
+        while i < n:
             ch = text[i]
-            cp = ord(ch)
-            selector = ord(text[i + 1]) if i + 1 < len(text) and ord(text[i + 1]) in VARIATION_SELECTORS else None
-            i += 2 if selector is not None else 1
-            if cp in _ZERO_WIDTH:
+            source = text[i:i + 2] if i + 1 < n and ord(text[i + 1]) in VARIATION_SELECTORS else ch
+            i += len(source)
+            hit = table.get(source)
+            if hit is not None:   # resolved before for this chain: the same cluster, the same events
+                cluster, events = hit
+                if cluster is not None:
+                    append(cluster)
+                if sink is not None:
+                    for kind, sequence, family in events:
+                        sink(CharEvent(kind, sequence, field, family))
                 continue
-            if cp in VARIATION_SELECTORS:
-                raise GlyphError(f"{field}: variation selector U+{cp:04X} follows no base character",
-                                 field=field, rule="glyph-coverage")
-            if ch != "\n" and (cp < 0x20 or unicodedata.category(ch) in ("Cc", "Cs")):
-                raise GlyphError(f"{field}: control character U+{cp:04X} cannot be printed",
-                                 field=field, rule="glyph-coverage")
-            if ch == "\n":
-                out.append(Cluster(chain[0], ch, ch))
-                continue
-            cluster = self._resolve(ch, selector, chain_metrics, field, sink)
-            if cluster is None and collect and substitute is None:
-                source = ch + (chr(selector) if selector is not None else "")
-                if sink:
-                    sink(CharEvent("uncovered", code_points(source), field, None))
-                cluster = Cluster(chain[0], source, " ")
-            if cluster is None:
-                cluster = self._substitute(ch, selector, chain_metrics, field, substitute, sink)
-            if vertical:
-                code = chr(self.metrics(cluster.family).vertical_code(ord(cluster.code)))
-                cluster = Cluster(cluster.family, cluster.text, code)
-            out.append(cluster)
+            cluster = self._cluster(source, chain, field=field, vertical=vertical, substitute=substitute,
+                                    sink=sink, collect=collect, table=table)
+            if cluster is not None:
+                append(cluster)
         return out
+
+    def _cluster(self, source: str, chain: list[str], *, field: str, vertical: bool, substitute: str | None,
+                 sink: CharSink | None, collect: bool, table: dict[str, _Resolved]) -> Cluster | None:
+        """One character (or variation sequence) resolved to a cluster (None: a zero-width character); a
+        resolution that needs neither the substitute nor `collect`'s stand-in is kept in `table` with the
+        events it reported (their field is the caller's each time)."""
+        ch = source[0]
+        cp = ord(ch)
+        selector = ord(source[1]) if len(source) > 1 else None
+        if cp in _ZERO_WIDTH:
+            table[source] = (None, ())
+            return None
+        if cp in VARIATION_SELECTORS:
+            raise GlyphError(f"{field}: variation selector U+{cp:04X} follows no base character",
+                             field=field, rule="glyph-coverage")
+        if ch != "\n" and (cp < 0x20 or unicodedata.category(ch) in ("Cc", "Cs")):
+            raise GlyphError(f"{field}: control character U+{cp:04X} cannot be printed",
+                             field=field, rule="glyph-coverage")
+        if ch == "\n":
+            cluster = Cluster(chain[0], ch, ch)
+            table[source] = (cluster, ())
+            return cluster
+        chain_metrics = [self.metrics(f) for f in chain]
+        seen: list[CharEvent] = []
+
+        def record(event: CharEvent) -> None:
+            seen.append(event)
+            if sink is not None:
+                sink(event)
+
+        found = self._resolve(ch, selector, chain_metrics, field, record)
+        if found is not None:
+            cluster = found
+        elif collect and substitute is None:
+            record(CharEvent("uncovered", code_points(source), field, None))
+            cluster = Cluster(chain[0], source, " ")
+        else:
+            cluster = self._substitute(ch, selector, chain_metrics, field, substitute, sink)
+        if vertical:
+            code = chr(self.metrics(cluster.family).vertical_code(ord(cluster.code)))
+            cluster = Cluster(cluster.family, cluster.text, code)
+        if found is not None:
+            table[source] = (cluster, tuple((e.kind, e.sequence, e.family) for e in seen))
+        return cluster
 
     def _resolve(self, ch: str, selector: int | None, chain: list[FontMetrics], field: str,
                  sink: CharSink | None) -> Cluster | None:

@@ -15,14 +15,30 @@ import os
 import shutil
 import subprocess
 import sys
+from array import array
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from renderer.draw.fonts import _face_state, load_font
-from renderer.fontcache import MAGIC, FontCache, default_directory, unsafe_reason
-from renderer.fonts import METRICS_VERSION, FontMetrics, FontSet
+from renderer.fontcache import (
+    FORMAT,
+    MAGIC,
+    CodeTable,
+    FontCache,
+    PairList,
+    default_directory,
+    pack_codes,
+    pack_ints,
+    pack_pairs,
+    unpack_codes,
+    unpack_ints,
+    unpack_pairs,
+    unsafe_reason,
+)
+from renderer.fonts import METRICS_VERSION, PUA_BASE, FontMetrics, FontSet, _read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 FONTS = ROOT / "fonts"
@@ -35,10 +51,19 @@ def private(path: Path) -> Path:
     return path
 
 
+def plain(value: Any) -> Any:
+    """A packed table (`renderer.fontcache.CodeTable`, `PairList`, an array) as the dict or list it stands for."""
+    if isinstance(value, Mapping) and not isinstance(value, dict):
+        return dict(value.items())
+    if isinstance(value, (array, PairList)):
+        return list(value)
+    return value
+
+
 def metrics_view(m: FontMetrics) -> dict[str, Any]:
     return {"cmap": m.cmap, "upem": m.units_per_em, "advances": m._advances, "ascent": m.ascent,
-            "descent": m.descent, "uvs": m.uvs, "vert": m.vert, "glyph_ids": m._glyph_ids, "pua": m.pua,
-            "pua_source": m.pua_source}
+            "descent": m.descent, "uvs": dict(m.uvs), "vert": m.vert, "glyph_ids": m._glyph_ids, "pua": dict(m.pua),
+            "pua_source": dict(m.pua_source)}
 
 
 @pytest.mark.parametrize("family", ["IPAexMincho", "IPAexGothic", "IPAmjMincho"])
@@ -56,8 +81,10 @@ def test_cached_metrics_and_faces_equal_parsed_ones(tmp_path: Path, family: str)
     face = load_font(family, file, warm.metrics(family), cache).face    # built and stored
     again = load_font(family, file, warm.metrics(family), cache).face   # read back
     for built in (face, again):
-        state = {k: v for k, v in vars(built).items() if k not in ("_ttf_data", "_pdfScale", "filename")}
+        state = {k: plain(getattr(built, k)) for k in fresh}     # the packed tables read as ReportLab sees them
         assert {k: (bytes(v) if isinstance(v, bytes) else v) for k, v in state.items()} == fresh
+        assert all(built.getCharWidth(code) == width for code, width in fresh["charWidths"].items())
+        assert isinstance(built.charWidths, dict)             # made on first use (ReportLab's C code wants a dict)
         assert built.name.ustr == built.name.decode("utf-8")
         assert built._ttf_data[:4] == file.path.read_bytes()[:4]
         assert built._pdfScale(built.unitsPerEm) == pytest.approx(1000.0)
@@ -119,7 +146,7 @@ def test_an_unsafe_directory_is_never_read_or_written(tmp_path: Path, caplog: py
     entry = cache.entry("metrics", file.path, file.sha256, METRICS_VERSION)
     assert entry is not None
     entry.parent.mkdir()
-    entry.write_bytes(MAGIC + __import__("marshal").dumps({"format": 1, "data": {"cmap": {}}}))   # planted
+    entry.write_bytes(MAGIC + __import__("marshal").dumps({"format": FORMAT, "data": {"cmap": {}}}))   # planted
     with caplog.at_level(logging.WARNING, logger="chohyo.fonts"):
         metrics = FontSet(FONTS, cache).metrics("IPAexGothic")
     assert len(metrics.cmap) > 10_000                  # parsed, the planted entry ignored
@@ -170,3 +197,53 @@ def test_a_mapped_face_subsets_exactly_like_reportlab(family: str) -> None:
     codes = [c for c in codes if c == 0 or c in plain.charToGlyph]
     assert len(codes) > 30
     assert mapped.makeSubset(codes) == plain.makeSubset(codes)
+
+
+def test_packed_tables_round_trip_exactly() -> None:
+    glyphs = {0x20: 1, 0xA0: 1, 0x4E00: 70, 0x4E01: 71, 0x20BB7: 9000, PUA_BASE: 12, PUA_BASE + 3: 0}
+    table = unpack_codes(pack_codes(glyphs))
+    assert isinstance(table, CodeTable)
+    assert dict(table.items()) == glyphs and len(table) == len(glyphs) and set(table) == set(glyphs)
+    assert all(type(table[c]) is int for c in glyphs)
+    assert 0x21 not in table and 0x10FFFF not in table and table.get(PUA_BASE + 1, -5) == -5
+    assert "a" not in table     # type: ignore[comparison-overlap]
+    with pytest.raises(KeyError):
+        table[0x4E02]
+    table[0x4E02] = 5                      # ReportLab's shaper adds codes
+    assert table[0x4E02] == 5 and len(table) == len(glyphs) + 1
+
+    widths = {0x20: 500.0, 0x4E00: 1000.0, PUA_BASE: 0.1 + 0.2}
+    packed = unpack_codes(pack_codes(widths))
+    assert dict(packed.items()) == widths and all(type(packed[c]) is float for c in widths)
+    mixed: Any
+    for mixed in ({1: 1, 2: 2.5}, {1: -3}, {1: "a"}):   # would not come back identical: kept as they are
+        assert pack_codes(mixed) == mixed and unpack_codes(pack_codes(mixed)) == mixed
+
+    pairs = [(1000, 0), (512, 65535), (0, 3)]
+    assert list(unpack_pairs(pack_pairs(pairs))) == pairs and unpack_pairs(pack_pairs(pairs))[1:] == pairs[1:]
+    assert unpack_pairs(pack_pairs([(1.5, 2)])) == [(1.5, 2)]   # type: ignore[list-item]
+    assert list(unpack_ints(pack_ints([0, 40_000_000, 7]))) == [0, 40_000_000, 7]
+
+
+@pytest.mark.parametrize("family", ["IPAexMincho", "IPAmjMincho"])
+def test_packed_metrics_read_like_the_parsed_font(tmp_path: Path, family: str) -> None:
+    """A metrics entry in the packed format, read back, answers what parsing the font says (and the private-use
+    table is the sorted one its definition gives)."""
+    file = FontSet(FONTS, FontCache(None)).files[family]
+    plain = _read_metrics(file.path)
+    cache = FontCache(private(tmp_path / "cache"))
+    FontMetrics(file, cache)                       # built and stored
+    m = FontMetrics(file, cache)                   # read back
+    assert m.cmap == plain["cmap"] and dict(m.uvs) == plain["uvs"] and m.vert == plain["vert"]
+    assert m._advances == plain["advances"]
+    entries = {chr(b) + chr(s): (chr(b) + chr(s), g if g is not None else plain["cmap"][b])
+               for (b, s), g in plain["uvs"].items() if g is not None or b in plain["cmap"]}
+    entries.update({"\0v" + chr(cp): (chr(cp), plain["vert"][g]) for cp, g in plain["cmap"].items()
+                    if g in plain["vert"]})
+    keys = sorted(entries)
+    assert list(m.pua.items()) == [(k, PUA_BASE + i) for i, k in enumerate(keys)]
+    assert dict(m.pua_source) == {PUA_BASE + i: entries[k][0] for i, k in enumerate(keys)}
+    assert all(m.glyph_for_code(PUA_BASE + i) == entries[k][1] for i, k in enumerate(keys))
+    upem = plain["units_per_em"]
+    assert all(m.advance_em(chr(cp)) == plain["advances"][g] / upem for cp, g in list(plain["cmap"].items())[::50])
+    assert all(m.vertical_code(cp) == m.pua.get("\0v" + chr(cp), cp) for cp in list(plain["cmap"])[::20])

@@ -490,6 +490,8 @@ class TextFitter:
         """Each line's em advances: slices of the fit's measurement when the lines are its clusters in
         order (line breaks drop only "\n" clusters; a cut keeps a prefix), else looked up per line."""
         out: list[list[float]] = []
+        if measure is not None and len(lines) == 1 and lines[0] is measure.clusters:
+            return [measure.ems]   # one line, all of the measured clusters (the common case)
         if measure is not None:
             clusters = measure.clusters
             k = 0

@@ -11,14 +11,20 @@ so text extraction and copy/paste return what the data said.
 ReportLab's parse of a font (its cmap, widths, glyph offsets: about 0.25 s for IPAmj明朝) is kept per machine
 by `renderer.fontcache` (kind ``reportlab-face``, keyed by ReportLab's version): a process rebuilds the face
 from those tables and maps the font file (`mmap`, read-only) for the glyph data the subsetter copies, so
-batch workers and servers on one machine share one copy of the file in the page cache.
+batch workers and servers on one machine share one copy of the file in the page cache. The big tables are
+stored packed and read in place (`renderer.fontcache.CodeTable`, `PairList`, arrays): ``charToGlyph``,
+``hmetrics`` and ``glyphPos`` are those views; the widths are looked up in a packed table by
+`_MappedFace.getCharWidth`; ``charWidths`` (ReportLab's C string-width function wants a dict) and
+``glyphToChar`` (used by shaping only) are stored as marshalled dicts and unmarshalled on first use.
 """
 
 from __future__ import annotations
 
+import marshal
 import mmap
 import threading
 import weakref
+from collections.abc import Mapping
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -29,11 +35,20 @@ from reportlab import rl_config
 from reportlab.pdfbase import pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import TTFNameBytes, TTFont, TTFontFace
 
-from renderer.fontcache import FontCache
+from renderer.fontcache import (
+    FontCache,
+    pack_codes,
+    pack_ints,
+    pack_pairs,
+    unpack_codes,
+    unpack_ints,
+    unpack_pairs,
+)
 from renderer.fonts import METRICS_VERSION, FontFile, FontMetrics, FontSet
 
 _lock = threading.Lock()
-_SOURCES: dict[str, dict[int, str]] = {}    # PostScript name → drawing code → source text
+#: PostScript name → the registered fonts' `FontMetrics.pua_source` (drawing code → source text), latest first
+_SOURCES: dict[str, list[Mapping[int, str]]] = {}
 
 
 def _utf16_hex(text: str) -> str:
@@ -57,14 +72,22 @@ def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
         "endcodespacerange",
         f"{len(subset)} beginbfchar",
     ]
-    sources = _SOURCES.get(fontname.split("+", 1)[-1], {})
-    cmap += [f"<{i:02X}> <{_utf16_hex(sources.get(code, chr(code)))}>" for i, code in enumerate(subset)]
+    sources = _SOURCES.get(fontname.split("+", 1)[-1], [])
+
+    def source(code: int) -> str:
+        for table in sources:
+            text = table.get(code)
+            if text is not None:
+                return text
+        return chr(code)
+
+    cmap += [f"<{i:02X}> <{_utf16_hex(source(code))}>" for i, code in enumerate(subset)]
     cmap += ["endbfchar", "endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"]
     return "\n".join(cmap)
 
 
 #: what `_face_state` returns (a change of this code, of ReportLab or of our private-use table makes new entries)
-FACE_VERSION = f"3/reportlab-{reportlab.Version}/metrics-{METRICS_VERSION}"
+FACE_VERSION = f"5/reportlab-{reportlab.Version}/metrics-{METRICS_VERSION}"
 _NOT_CACHED = frozenset({"_ttf_data", "_pdfScale", "filename"})   # the file itself, a function, where it is
 _NAMES = ("name", "familyName", "styleName", "fullName", "uniqueFontID")   # TTFNameBytes (bytes + .ustr)
 
@@ -90,6 +113,18 @@ def _face_state(path: Path, metrics: FontMetrics) -> dict[str, Any]:
             for key, value in vars(face).items() if key not in _NOT_CACHED}
 
 
+def _face_entry(path: Path, metrics: FontMetrics) -> dict[str, Any]:
+    """`_face_state` as the cache stores it: the big tables packed (see the module docstring)."""
+    state = _face_state(path, metrics)
+    state["charToGlyph"] = pack_codes(state["charToGlyph"])
+    state["widths"] = pack_codes(state["charWidths"])
+    state["charWidths"] = marshal.dumps(state["charWidths"])
+    state["hmetrics"] = pack_pairs(state["hmetrics"])
+    state["glyphPos"] = pack_ints(state["glyphPos"])
+    state["glyphToChar"] = marshal.dumps(state["glyphToChar"])
+    return state
+
+
 def _mapped(path: Path) -> mmap.mmap:
     with path.open("rb") as f:
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -111,7 +146,20 @@ class _GlyphTable:
 
 
 class _MappedFace(TTFontFace):  # type: ignore[misc]
-    """A ReportLab face whose file is mapped, not read: its glyph table is sliced in place (`_GlyphTable`)."""
+    """A ReportLab face whose file is mapped, not read: its glyph table is sliced in place (`_GlyphTable`);
+    its widths are read from a packed table, ``charWidths`` and ``glyphToChar`` made on first use."""
+
+    def __getattr__(self, name: str) -> Any:   # only for attributes not set yet
+        lazy = self.__dict__.get("_lazy")
+        if lazy is None or name not in lazy:
+            raise AttributeError(name)
+        value = lazy.pop(name)()
+        setattr(self, name, value)
+        return value
+
+    def getCharWidth(self, code: int) -> Any:
+        widths = self.__dict__.get("charWidths")
+        return (self._widths if widths is None else widths).get(code, self.defaultWidth)
 
     def get_table(self, tag: str) -> Any:
         if tag == "glyf":
@@ -124,10 +172,18 @@ def load_font(family: str, file: FontFile, metrics: FontMetrics, cache: FontCach
     """A ReportLab `TTFont` for `file` knowing our private-use codes, its face rebuilt from the cached tables
     (parsed once per machine)."""
     state = cache.load("reportlab-face", file.path, file.sha256, FACE_VERSION,
-                       lambda: _face_state(file.path, metrics))
+                       lambda: _face_entry(file.path, metrics))
     face = _MappedFace.__new__(_MappedFace)
     pdfmetrics.TypeFace.__init__(face, None)
     face.__dict__.update(state)
+    del face.charWidths, face.glyphToChar, face.widths
+    widths: bytes = state["charWidths"]
+    glyph_to_char: bytes = state["glyphToChar"]
+    face._widths = unpack_codes(state["widths"])
+    face._lazy = {"charWidths": lambda: marshal.loads(widths), "glyphToChar": lambda: marshal.loads(glyph_to_char)}
+    face.charToGlyph = unpack_codes(state["charToGlyph"])
+    face.hmetrics = unpack_pairs(state["hmetrics"])
+    face.glyphPos = unpack_ints(state["glyphPos"])
     for key in _NAMES:
         setattr(face, key, TTFNameBytes(state[key]))
     face.filename = str(file.path)
@@ -155,6 +211,6 @@ def register_fonts(fonts: FontSet, families: set[str]) -> None:
             metrics = fonts.metrics(family)
             font = load_font(family, fonts.files[family], metrics, fonts.cache)
             face = font.face
-            _SOURCES.setdefault(face.name.decode("latin-1") + face.subfontNameX.decode("latin-1"), {}).update(
-                metrics.pua_source)
+            _SOURCES.setdefault(face.name.decode("latin-1") + face.subfontNameX.decode("latin-1"), []).insert(
+                0, metrics.pua_source)
             pdfmetrics.registerFont(font)

@@ -136,12 +136,14 @@ def apply_rules(doc: BoundDocument) -> BoundDocument:
         original = {m.person_id: i for i, m in enumerate(data.household.members)}
         data = _select_and_order(data, _selection(data, request.members))
         positions["data.household.members"] = [original[m.person_id] for m in data.household.members]
+    withheld: list[tuple[str, paths.Replacer]] = []
     for item, spec in doc.layout.omissions.items():
         if item in included:
             continue
         marker = Withheld(item=item, text=spec.omitted_text)
-        for path in spec.paths:
-            data = _withhold(data, path, marker)
+        withheld.extend((path, _withholder(marker)) for path in spec.paths)
+    if withheld:   # one walk for every omission (an absent optional item is withheld too: even its absence)
+        data = paths.replace_all(data, withheld)
     if isinstance(data, JuminhyoData) and doc.layout.kind == "certificate":
         data = _withhold_moving_out(data, request.issued_on, doc.layout.moving_out_omitted_text)
     return dataclasses.replace(doc, data=data, included=included, positions=positions)
@@ -204,10 +206,9 @@ def _member_key(p: Person) -> MemberKey:
     return MemberKey(relationship=p.relationship, birth_date=p.birth_date, person_id=p.person_id)
 
 
-def _withhold(data: Any, path: str, marker: Withheld) -> Any:
-    """A copy of `data` with the value at `path` replaced by `marker` (``name[]``: each item of the list). An
-    absent optional item is withheld too: even its absence is not shown."""
-    return paths.replace(data, path, lambda _value, _owner: marker)
+def _withholder(marker: Withheld) -> paths.Replacer:
+    """The replacer putting `marker` in place of a value (whatever it was, even absent)."""
+    return lambda _value, _owner: marker
 
 
 __all__ = ["HARD_RULES", "PUBLIC_OFFICE_OPTION", "TENANT_DEFAULT_RELATIONS", "Withheld", "WithheldItem",

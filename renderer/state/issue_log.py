@@ -606,15 +606,26 @@ def _number_row(n: IssuedNumber, *, seq: int, outcome: str | None = None) -> dic
 
 
 def _check_reserved(conn: Connection, closed: Sequence[Mapping[str, Any]]) -> None:
-    """A render or void record may close only numbers that were reserved."""
+    """A render or void record may close only numbers that were reserved (one query per series and chunk of
+    serials, not one per number: a batch file closes hundreds at once)."""
+    by_series: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for row in closed:
-        found = conn.execute(select(issued_numbers.c.seq).where(
-            issued_numbers.c.tenant == row["tenant"], issued_numbers.c.day == row["day"],
-            issued_numbers.c.terminal == row["terminal"], issued_numbers.c.printer == row["printer"],
-            issued_numbers.c.serial == row["serial"])).first()
-        if found is None:
-            raise IssueLogError(f"発行番号 serial {row['serial']} was never reserved; nothing was delivered",
-                                rule="issue-number-unreserved")
+        by_series.setdefault((row["tenant"], row["day"], row["terminal"], row["printer"]), []).append(row)
+    for (tenant, day, terminal, printer), rows in by_series.items():
+        for start in range(0, len(rows), _IN_CHUNK):
+            chunk = rows[start:start + _IN_CHUNK]
+            found = set(conn.execute(select(issued_numbers.c.serial).where(
+                issued_numbers.c.tenant == tenant, issued_numbers.c.day == day,
+                issued_numbers.c.terminal == terminal, issued_numbers.c.printer == printer,
+                issued_numbers.c.serial.in_([r["serial"] for r in chunk]))).scalars())
+            for row in chunk:
+                if row["serial"] not in found:
+                    raise IssueLogError(f"発行番号 serial {row['serial']} was never reserved; nothing was delivered",
+                                        rule="issue-number-unreserved")
+
+
+#: serials per IN (...) list: well under SQLite's bound-parameter limit
+_IN_CHUNK = 500
 
 
 def _spoil(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

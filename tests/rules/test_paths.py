@@ -213,6 +213,40 @@ def test_replace_withholds_exactly_as_the_old_omission_walker(data: JuminhyoData
 
 
 @PROPERTY
+@given(households(), st.lists(st.tuples(st.sampled_from(PATHS), st.sampled_from([MARK, OTHER, None])),
+                              min_size=1, max_size=8))
+def test_replace_all_equals_successive_replaces(data: JuminhyoData, changes: list[tuple[str, Any]]) -> None:
+    """One walk for several paths gives what the paths one after another give: the same data, the same
+    owners passed in the same order, the same error; and objects nothing changed under stay shared."""
+    seen_one: list[tuple[int, Any, str | None]] = []
+    seen_all: list[tuple[int, Any, str | None]] = []
+
+    def replacer(seen: list[tuple[int, Any, str | None]], k: int, mark: Any) -> paths.Replacer:
+        def new(value: Any, owner: str | None) -> Any:
+            seen.append((k, value if isinstance(value, Withheld | None) else type(value).__name__, owner))
+            return value if mark is None else mark   # None: a replacer that keeps the value
+        return new
+
+    expected: Any = data
+    expected_error: str | None = None
+    try:
+        for k, (path, mark) in enumerate(changes):
+            expected = paths.replace(expected, path, replacer(seen_one, k, mark))
+    except paths.PathError as exc:
+        expected_error = str(exc)
+    try:
+        got = paths.replace_all(data, [(path, replacer(seen_all, k, mark)) for k, (path, mark) in enumerate(changes)])
+    except paths.PathError as exc:
+        assert str(exc) == expected_error
+        return
+    assert expected_error is None
+    assert same(got, expected)
+    for k in range(len(changes)):   # each change sees the same values and owners in data order (changes interleave)
+        assert [c for c in seen_all if c[0] == k] == [c for c in seen_one if c[0] == k]
+    assert shared_where_unchanged(data, got)
+
+
+@PROPERTY
 @given(households(), st.sampled_from(PATHS))
 def test_walk_finds_the_owners_the_old_block_walker_found(data: JuminhyoData, path: str) -> None:
     everyone = [m.person_id for m in data.household.members]

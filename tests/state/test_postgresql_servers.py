@@ -86,8 +86,9 @@ def _start(env: dict[str, str], state: Path) -> Server:
     port = _free_port()
     proc = subprocess.Popen([*CHOHYO, "serve", "--state-dir", str(state), "--port", str(port), "--workers", "1",
                              "--queue", "64",
-                             # not a rate-limit test: 160 renders from 8 threads must never meet the 10/s default
-                             "--rate", "1000", "--burst", "1000"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             # not a rate-limit test: 160 renders from 8 threads must not meet the 10/s limit
+                             "--rate", "1000", "--burst", "1000"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return Server(f"http://127.0.0.1:{port}", made.stdout.strip(), proc, state)
 
 
