@@ -13,6 +13,7 @@ system that checks identity documents); on the CLI and batch, the explicit flag 
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import socket
@@ -50,7 +51,9 @@ class Caller:
         return {"kind": self.kind, "id": self.id, "identity_verified": self.identity_verified}
 
 
+@functools.cache
 def _os_user() -> str:
+    """The user this process runs as (asked once: a batch plans thousands of records as the same user)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):   # no passwd entry (a container's arbitrary uid)

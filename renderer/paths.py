@@ -90,9 +90,22 @@ def _parsed(path: str | ParsedPath) -> ParsedPath:
 # --------------------------------------------------------------------------- data objects
 
 
+def field_names(model: type[BaseModel]) -> dict[str, None]:
+    """The field names of a model class in declaration order, as dict keys (in order when iterated, one hash
+    look-up for ``in``); kept per class: pydantic's ``model_fields`` is a descriptor that costs a call on
+    every read, and the walkers read it at every object of every record. Do not modify the result."""
+    names = _FIELD_NAMES.get(model)
+    if names is None:
+        names = _FIELD_NAMES[model] = dict.fromkeys(model.model_fields)
+    return names
+
+
+_FIELD_NAMES: dict[type[BaseModel], dict[str, None]] = {}
+
+
 def owner_of(node: Any, owner: str | None = None) -> str | None:
     """`node`'s person_id if it is an object with that field, else `owner` (that of an enclosing object)."""
-    if isinstance(node, BaseModel) and OWNER_FIELD in type(node).model_fields:
+    if isinstance(node, BaseModel) and OWNER_FIELD in field_names(type(node)):
         pid = getattr(node, OWNER_FIELD, None)
         return pid if isinstance(pid, str) else None
     return owner
@@ -103,7 +116,7 @@ def _nothing_below(node: Any) -> bool:
 
 
 def _field(node: Any, step: Step, path: ParsedPath) -> Any:
-    if not isinstance(node, BaseModel) or step.name not in type(node).model_fields:
+    if not isinstance(node, BaseModel) or step.name not in field_names(type(node)):
         raise PathError(f"{str(path)!r}: {step.name!r} is not a field of {type(node).__name__}")
     value = getattr(node, step.name)
     if step.each and not _nothing_below(value) and not isinstance(value, list | tuple):
@@ -196,10 +209,13 @@ def _descend(node: Any, entries: list[_Entry], owner: str | None) -> Any:
     if _nothing_below(node):
         return node
     by_field: dict[str, list[_Entry]] = {}
+    names = field_names(type(node)) if isinstance(node, BaseModel) else {}
     for entry in entries:
         path, i, _new = entry
-        _field(node, path.steps[i], path)   # the same errors as `replace`
-        by_field.setdefault(path.steps[i].name, []).append(entry)
+        step = path.steps[i]
+        if step.name not in names:
+            _field(node, step, path)   # raises the error `replace` raises
+        by_field.setdefault(step.name, []).append(entry)
     update: dict[str, Any] = {}
     for name, own in by_field.items():
         original = value = getattr(node, name)

@@ -47,10 +47,10 @@ from renderer.bind import BoundDocument
 from renderer.caller import IDENTITY_VERIFIED, Caller
 from renderer.datamodels import DATA_MODELS
 from renderer.datamodels.address import address_paths
-from renderer.datamodels.protocols import HasAddressee, HasHousehold, Household
+from renderer.datamodels.protocols import has_addressee, has_household, is_household
 from renderer.envelope import Request
 from renderer.errors import RefusedError
-from renderer.paths import OWNER_FIELD, Replacer, owner_of, replace, walk
+from renderer.paths import OWNER_FIELD, Replacer, field_names, owner_of, replace, walk
 from renderer.spec.model import AddressKind, LayoutSpec
 from renderer.suppressions import Snapshot, Suppression
 from renderer.values import Withheld
@@ -138,7 +138,7 @@ def _collect(node: Any, path: str, out: list[tuple[str, str]]) -> None:
     # Only models and sequences are descended into (leaf values are skipped without a call): this runs
     # twice per render and once per record of a batch plan.
     if isinstance(node, BaseModel):
-        fields = type(node).model_fields
+        fields = field_names(type(node))
         pid = getattr(node, OWNER_FIELD, None) if OWNER_FIELD in fields else None
         if isinstance(pid, str):
             out.append((path, pid))
@@ -156,10 +156,10 @@ def printed_heads(bound: BaseModel, printed: BaseModel) -> list[str]:
     """The person_ids of the 世帯主 when the document prints the 世帯主氏名 (`printed` is the data after the
     rules): the head is then bound to a printed value even when not among the selected members. A withheld
     (falsy) or absent head name prints nothing: []."""
-    if not isinstance(bound, HasHousehold) or not isinstance(printed, HasHousehold):
+    if not has_household(bound) or not has_household(printed):
         return []
     household, shown = bound.household, printed.household
-    if not isinstance(household, Household) or not isinstance(shown, Household) or not shown.head_name:
+    if not is_household(household) or not is_household(shown) or not shown.head_name:
         return []
     return [m.person_id for m in household.members if m.relationship == HEAD]
 
@@ -261,7 +261,7 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
 
 def _addressee(doc: BoundDocument) -> str | None:
     """The person_id of a notice's addressee (宛名), if the layout is a notice and its data has one."""
-    if doc.layout.kind != "notice" or not isinstance(doc.data, HasAddressee):
+    if doc.layout.kind != "notice" or not has_addressee(doc.data):
         return None
     return owner_of(doc.data.addressee)
 

@@ -48,7 +48,7 @@ from typing import Any
 from renderer import paths
 from renderer.bind import BoundDocument
 from renderer.datamodels.juminhyo import JuminhyoData, Person
-from renderer.datamodels.protocols import FixesMembers
+from renderer.datamodels.protocols import fixes_members
 from renderer.errors import InputError, RefusedError
 from renderer.rules.household_order import MemberKey, standard_order
 from renderer.rules.requires import check_requires
@@ -169,7 +169,7 @@ def _withhold_moving_out(data: JuminhyoData, issued_on: dt.date, text: str) -> J
 def _selection(data: JuminhyoData, requested: Sequence[str] | None) -> Sequence[str] | None:
     """The members to print: those a form's data names (`FixesMembers`, e.g. the persons of a 転出届) — a
     ``request.members`` naming others is invalid — else ``request.members`` (None: the whole household)."""
-    fixed = data.fixed_members if isinstance(data, FixesMembers) else None
+    fixed = data.fixed_members if fixes_members(data) else None
     if fixed is None:
         return requested
     where, ids = fixed
