@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from renderer.errors import InputError
-from renderer.signing.config import SigningConfig, config_path, load_signing_config
 from renderer.signing.errors import SigningConfigError
+
+if TYPE_CHECKING:   # the configuration module is imported when a signature is asked for, not by every render
+    from renderer.signing.config import SigningConfig
 
 SignatureLevel = Literal["B-B", "B-T", "B-LT"]
 LEVELS: tuple[SignatureLevel, ...] = ("B-B", "B-T", "B-LT")
@@ -78,6 +80,8 @@ def resolve(option: SignOption | None, policy: TenantSigningPolicy | None, *, ou
     if LEVELS.index(level) < LEVELS.index(least):
         raise SigningConfigError(f"request.sign.level: tenant {tenant_code} signs at {least} or above, not {level}",
                                  field="request.sign.level")
+    from renderer.signing.config import config_path, load_signing_config
+
     config = load_signing_config(signing_dir, tenant_code)
     if config is None:
         where = (f"no {config_path(signing_dir, tenant_code)}" if signing_dir is not None

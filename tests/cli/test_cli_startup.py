@@ -48,3 +48,15 @@ def test_the_help_lists_every_command_with_its_own_help() -> None:
 def test_every_command_loads_on_use(name: str) -> None:
     result = CliRunner().invoke(app, [name, "--help"])
     assert result.exit_code == 0, result.output
+
+
+def test_the_render_path_imports_signing_only_when_asked() -> None:
+    """`renderer.api` (every render) leaves the signing configuration and pyHanko unloaded; resolving a
+    request that asks for a signature loads the configuration module."""
+    probe = ("import sys\nimport renderer.api\nfrom renderer.signing.policy import SignOption, resolve\n"
+             "before = [m for m in ('renderer.signing.config', 'pyhanko') if m in sys.modules]\n"
+             "try:\n    resolve(SignOption(), None, output='file', tenant_code='122122', signing_dir=None)\n"
+             "except Exception as exc:\n    error = type(exc).__name__\n"
+             "print(before, 'renderer.signing.config' in sys.modules, error)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["[]", "True", "SigningConfigError"]
