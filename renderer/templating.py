@@ -20,10 +20,29 @@ MAX_OUTPUT_CHARS = 2000
 _RUNTIME_ERRORS = (ArithmeticError, TypeError, ValueError, LookupError, AttributeError)
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox with its attribute verdicts kept per (class, attribute name).
+
+    Jinja decides whether an attribute is safe from the object's class and the attribute's name alone (a
+    leading underscore, the internals of functions, methods, types, code, frames and generators, the mutating
+    methods of lists, dicts, sets and deques): the verdict for one object holds for every object of its class,
+    so it is asked once — a print run reads the same few attributes of the same data classes on every page."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._verdicts: dict[tuple[type, str], bool] = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        key = (type(obj), attr)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._verdicts[key] = bool(super().is_safe_attribute(obj, attr, value))
+        return verdict
+
+
 class Templates:
     def __init__(self, filters: Mapping[str, Callable[..., Any]]) -> None:
-        env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                            keep_trailing_newline=False)
+        env = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
         env.filters.update(filters)
         self.env = env
         self._templates: dict[str, Any] = {}

@@ -35,6 +35,23 @@ def test_internals_are_unreachable(source: str) -> None:
     assert info.value.field == "elements[0].text"
 
 
+@pytest.mark.parametrize("source", [
+    "{{ data.xs.append(1) }}",                 # a mutating method of a list
+    "{{ data.d.update({'a': 1}) }}",              # of a dict
+    "{{ data.s.add(1) }}",                        # of a set
+    "{{ data.name._x }}",
+])
+def test_verdicts_kept_per_class_stay_the_sandboxs(source: str) -> None:
+    """The environment keeps attribute verdicts per (class, name): asked again, and after a safe attribute of
+    the same objects was read, an unsafe attribute is still refused and the data is unchanged."""
+    ctx: dict[str, Any] = {"data": {"xs": [0], "d": {}, "s": set(), "name": "見本"}}
+    for _ in range(2):
+        assert T.render("{{ data.xs.count(0) }}{{ data.d.get('a') }}", ctx, path="p") == "1None"
+        with pytest.raises(LayoutError):
+            T.render(source, ctx, path="p")
+    assert ctx["data"] == {"xs": [0], "d": {}, "s": set(), "name": "見本"}
+
+
 def test_undefined_names_are_errors_not_blanks() -> None:
     with pytest.raises(LayoutError) as info:
         render("{{ missing }}")

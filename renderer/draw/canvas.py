@@ -14,7 +14,9 @@ XObject, the first time a page places it (``beginForm``/``endForm``, named by it
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import hashlib
 import io
 from collections.abc import Callable
@@ -24,8 +26,16 @@ from reportlab import rl_config
 from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.pdfdoc import PDFArray, PDFBase85Encode, PDFName, PDFStream, PDFZCompress
-from reportlab.pdfgen.canvas import PATH_OPS, Canvas
+from reportlab.pdfbase.pdfdoc import (
+    PDFArray,
+    PDFBase85Encode,
+    PDFImageXObject,
+    PDFName,
+    PDFObjectReference,
+    PDFStream,
+    PDFZCompress,
+)
+from reportlab.pdfgen.canvas import PATH_OPS, Canvas, _digester
 
 from renderer.display import (
     Barcode,
@@ -271,15 +281,15 @@ def _text_rotated(c: Canvas, op: TextRun) -> None:
 
 
 def _image(c: Canvas, op: Image, images: dict[bytes, tuple[str, str]]) -> None:
-    """The first time an image appears in this canvas ReportLab decodes it and creates its XObject; after
-    that, draw the same XObject with exactly the operators `Canvas.drawImage` writes (it would otherwise
-    decode the PNG, check its transparency and hash its pixels again on every page, e.g. the seal)."""
+    """Place an image with exactly the operators and objects `Canvas.drawImage(..., mask="auto")` writes.
+
+    ReportLab would decode the PNG, hash its pixels and compress them again for every document and, in one
+    document, check them again on every page. Here the decoded image objects are kept per process
+    (`_image_objects`: the seal of every certificate a server issues is one image) and copied into each
+    document the first time it uses them; later pages draw the same XObject."""
     known = images.get(op.data)
     if known is None:
-        c.drawImage(ImageReader(io.BytesIO(op.data)), op.x, op.y, op.w, op.h, mask="auto")
-        name = c._formsinuse[-1]
-        images[op.data] = (name, c._doc.getXObjectName(name))
-        return
+        known = images[op.data] = _register_image(c, op.data)
     name, xobject = known
     c._currentPageHasImages = 1
     c.saveState()
@@ -288,6 +298,42 @@ def _image(c: Canvas, op: Image, images: dict[bytes, tuple[str, str]]) -> None:
     c._code.append(f"/{xobject} Do")
     c.restoreState()
     c._formsinuse.append(name)
+
+
+def _register_image(c: Canvas, data: bytes) -> tuple[str, str]:
+    """Register the image in `c`'s document as `drawImage` does; (ReportLab's image name, XObject name)."""
+    name, template = _image_objects(data)
+    doc = c._doc
+    reg_name = doc.getXObjectName(name)
+    if doc.idToObject.get(reg_name) is None:
+        image = copy.copy(template)
+        smask = getattr(template, "_smask", None)
+        c._setXObjects(image)
+        doc.Reference(image, reg_name)
+        doc.addForm(name, image)
+        if smask is not None:
+            smask = copy.copy(smask)
+            mask_name = doc.getXObjectName(smask.name)
+            if doc.idToObject.get(mask_name) is None:
+                c._setXObjects(smask)
+                image.smask = doc.Reference(smask, mask_name)
+            else:
+                image.smask = PDFObjectReference(mask_name)
+            del image._smask
+    return name, reg_name
+
+
+@functools.lru_cache(maxsize=32)
+def _image_objects(data: bytes) -> tuple[str, PDFImageXObject]:
+    """ReportLab's name (a digest of the pixels and the soft mask) and decoded image object, with its soft
+    mask, for PNG `data`: the objects `drawImage` builds, before they are registered in a document."""
+    reader = ImageReader(io.BytesIO(data))
+    raw = reader.getRGBData()
+    alpha = reader._dataA
+    name = _digester(raw + (alpha.getRGBData() if alpha else b"auto"))
+    image = PDFImageXObject(name, reader, mask="auto")
+    image.name = name
+    return name, image
 
 
 def _rect(c: Canvas, op: Rect) -> None:
