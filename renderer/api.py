@@ -231,7 +231,7 @@ class Renderer:
     def tenant(self, code: str) -> Tenant:
         tenant = self._tenants.get(code)
         if tenant is None:
-            tenant = self._tenants[code] = load_tenant(self.settings.tenants_dir, code)
+            tenant = self._tenants[code] = load_tenant(self.settings.tenants_dir, code, self.fonts.cache.directory)
         return tenant
 
     def render(self, raw: Any, *, layout_id: str | None = None, with_display: bool = True,

@@ -28,12 +28,13 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from fontTools.ttLib import TTFont
+from typing import TYPE_CHECKING, Any, Literal
 
 from renderer.errors import GlyphError, LayoutError
 from renderer.fontcache import FontCache, first_index, pack_codes, pack_ints, unpack_codes, unpack_ints
+
+if TYPE_CHECKING:   # fontTools reads a font only when the machine cache has no entry for it
+    from fontTools.ttLib import TTFont
 
 _ZERO_WIDTH = frozenset({0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF})
 VARIATION_SELECTORS = frozenset(range(0xFE00, 0xFE10)) | frozenset(range(0xE0100, 0xE01F0))
@@ -315,6 +316,8 @@ METRICS_VERSION = "2"
 
 def _read_metrics(path: Path) -> dict[str, Any]:
     """What `FontMetrics` needs from a font file, as plain name-based data (`_metrics_entry` packs it)."""
+    from fontTools.ttLib import TTFont
+
     with TTFont(str(path), lazy=True) as tt:
         cmap: dict[int, str] = dict(tt.getBestCmap())
         uvs: dict[tuple[int, int], str | None] = {}

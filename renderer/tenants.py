@@ -18,14 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from PIL import Image, ImageChops, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from renderer.diagnostics import Diagnostic, from_pydantic
 from renderer.errors import InputError, LayoutError, RefusedError
 from renderer.formats.codes import CodeError, validate_lg_code
 from renderer.signing.policy import TenantSigningPolicy
-from renderer.spec.load import load_yaml_text
 from renderer.spec.model import OmissionItem
 
 MAX_SEAL_BYTES = 2_000_000
@@ -37,7 +35,8 @@ BANNED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # built when a tenant file is validated: a process that finds it in the machine cache never builds them
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Signer(Model):
@@ -48,7 +47,7 @@ class Signer(Model):
     valid_from: dt.date = Field(alias="from")
     valid_to: dt.date | None = Field(default=None, alias="to")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @model_validator(mode="after")
     def _period(self) -> Signer:
@@ -124,7 +123,7 @@ class Tray(Model):
 
     source: MediaSource = Field(description="IPP media-source keyword of the tray, e.g. tray-2 or by-pass-tray")
     paper: Literal["A3", "A4", "A5", "B4", "B5"] = Field(default="A4", description="paper size loaded")
-    calibration: Calibration = Calibration()
+    calibration: Calibration = Calibration.model_construct()   # no shift (made without building a validator)
 
 
 class PrinterDevice(Device):
@@ -159,8 +158,8 @@ class TenantFile(Model):
         default=None, description="政令市の区 when the tenant is a ward office")
     signers: list[Signer] = Field(min_length=1)
     seal: Seal
-    defaults: TenantDefaults = TenantDefaults()
-    dv: DvSettings = DvSettings()
+    defaults: TenantDefaults = TenantDefaults.model_construct()   # the defaults, made without building validators
+    dv: DvSettings = DvSettings.model_construct()
     terminals: list[Device] = Field(default_factory=list, description="端末: the ids requests may name")
     printers: list[PrinterDevice] = Field(default_factory=list, description="プリンタ: the ids requests may name "
                                                                              "(and, with a uri, where jobs go)")
@@ -284,7 +283,11 @@ class Tenant:
         )
 
 
-def load_tenant(tenants_dir: Path, code: str) -> Tenant:
+def load_tenant(tenants_dir: Path, code: str, cache: Path | None = None) -> Tenant:
+    """The tenant `code` of `tenants_dir`, validated with its seal checked; from the machine cache in `cache`
+    (`renderer.spec.cache.cached_tenant`) when an entry made from exactly these bytes exists."""
+    from renderer.spec.cache import cached_tenant
+
     path = tenants_dir / f"{code}.yaml"
     if not path.is_file():
         raise InputError(f"tenant: unknown tenant {code} (no tenant file for this 団体コード)", field="tenant")
@@ -293,38 +296,62 @@ def load_tenant(tenants_dir: Path, code: str) -> Tenant:
         text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LayoutError(f"{path}: cannot read: {exc.__class__.__name__}") from None
-    loaded = load_yaml_text(text, source=str(path))   # the very bytes that are hashed below
+    sha256 = hashlib.sha256(raw).hexdigest()
+
+    def seal_path(tf: TenantFile) -> Path:
+        found = (tenants_dir / tf.seal.image).resolve()
+        if tenants_dir.resolve() not in found.parents:
+            raise LayoutError(f"{path}: seal.image must stay inside {tenants_dir}", field="seal.image")
+        return found
+
+    def validate() -> tuple[TenantFile, bytes, bytes]:
+        from renderer.spec.load import load_yaml_text  # YAML only on a cache miss
+
+        loaded = load_yaml_text(text, source=str(path))   # the very bytes that are hashed above
+        try:
+            tf = TenantFile.model_validate(loaded.data)
+        except ValidationError as exc:
+            diags = from_pydantic(exc, source=str(path), lines=loaded.lines)
+            raise LayoutError(f"{path}: invalid tenant file", diagnostics=diags) from None
+        if tf.code != code:
+            raise LayoutError(f"{path}: the file's code {tf.code} does not match its name", field="code")
+        raw_seal = read_seal_image(seal_path(tf), source=str(path))
+        return tf, raw_seal, check_seal_image(seal_path(tf), source=str(path), raw=raw_seal)
+
+    tf, seal_png = cached_tenant(cache, code, sha256, seal_path, validate)
+    return Tenant(file=tf, seal_png=seal_png, source=path, sha256=sha256)
+
+
+def read_seal_image(path: Path, *, source: str) -> bytes:
+    """The bytes of a 公印 image file (bounded: at most `MAX_SEAL_BYTES`)."""
     try:
-        tf = TenantFile.model_validate(loaded.data)
-    except ValidationError as exc:
-        diags = from_pydantic(exc, source=str(path), lines=loaded.lines)
-        raise LayoutError(f"{path}: invalid tenant file", diagnostics=diags) from None
-    if tf.code != code:
-        raise LayoutError(f"{path}: the file's code {tf.code} does not match its name", field="code")
-    seal_path = (tenants_dir / tf.seal.image).resolve()
-    if tenants_dir.resolve() not in seal_path.parents:
-        raise LayoutError(f"{path}: seal.image must stay inside {tenants_dir}", field="seal.image")
-    return Tenant(file=tf, seal_png=check_seal_image(seal_path, source=str(path)), source=path,
-                  sha256=hashlib.sha256(raw).hexdigest())
+        raw = path.read_bytes()
+    except OSError:
+        raise _bad_seal(path, source, "cannot be read") from None
+    if len(raw) > MAX_SEAL_BYTES:
+        raise _bad_seal(path, source, f"{len(raw)} bytes, over the {MAX_SEAL_BYTES} byte limit")
+    return raw
 
 
-def check_seal_image(path: Path, *, source: str) -> bytes:
-    """Read a 公印 image and check it: PNG, bounded bytes and pixels, square enough, black only.
+def _bad_seal(path: Path, source: str, msg: str) -> LayoutError:
+    return LayoutError(f"{source}: seal image {path.name}: {msg}",
+                       diagnostics=[Diagnostic(path="seal.image", message=msg, source=source)])
+
+
+def check_seal_image(path: Path, *, source: str, raw: bytes | None = None) -> bytes:
+    """Read a 公印 image (or take its bytes, `raw`) and check it: PNG, bounded bytes and pixels, square
+    enough, black only.
 
     Returns PNG bytes normalised to grayscale with alpha (white becomes transparent), so the seal can be
     printed over the 職名 without hiding it and can never be printed in colour.
     """
+    from PIL import Image, ImageChops, UnidentifiedImageError  # only when a seal is checked (a cache miss)
 
     def bad(msg: str) -> LayoutError:
-        return LayoutError(f"{source}: seal image {path.name}: {msg}",
-                           diagnostics=[Diagnostic(path="seal.image", message=msg, source=source)])
+        return _bad_seal(path, source, msg)
 
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        raise bad("cannot be read") from None
-    if len(raw) > MAX_SEAL_BYTES:
-        raise bad(f"{len(raw)} bytes, over the {MAX_SEAL_BYTES} byte limit")
+    if raw is None:
+        raw = read_seal_image(path, source=source)
     try:
         with Image.open(io.BytesIO(raw)) as probe:
             fmt, (w, h) = probe.format, probe.size

@@ -279,3 +279,68 @@ def test_a_request_names_a_declared_device_by_id() -> None:
     with pytest.raises(InputError) as info:
         tenant.device_name("terminal", "honcho-9")
     assert info.value.field == "request.terminal" and "honcho-1" in info.value.message
+
+
+# --------------------------------------------------------------------------- the machine cache of tenant files
+
+
+def _cache_dir(tmp_path: Path) -> Path:
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700, exist_ok=True)
+    return cache
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted((cache / "tenants").glob("*.pickle")) if (cache / "tenants").is_dir() else []
+
+
+def test_a_cached_tenant_equals_a_fresh_validation(tmp_path: Path) -> None:
+    cache = _cache_dir(tmp_path)
+    fresh = load_tenant(TENANTS, "122122")
+    first = load_tenant(TENANTS, "122122", cache)
+    assert len(_entries(cache)) == 1
+    second = load_tenant(TENANTS, "122122", cache)   # from the entry
+    for tenant in (first, second):
+        assert tenant.file == fresh.file
+        assert tenant.seal_png == fresh.seal_png
+        assert tenant.sha256 == fresh.sha256
+        assert tenant.office_title == fresh.office_title
+        assert tenant.signer_for(A_DAY_IN_OFFICE, "head") == fresh.signer_for(A_DAY_IN_OFFICE, "head")
+
+
+def test_a_seal_replaced_since_the_entry_is_checked_again(tmp_path: Path) -> None:
+    """The tenant file is unchanged, so its entry's key is the same: the seal's own hash sends it back to the
+    checks, and a coloured seal is refused although a black one was cached."""
+    cache = _cache_dir(tmp_path)
+    tenants = _tenant_copy(tmp_path, seal=_seal())
+    black = load_tenant(tenants, "122122", cache)
+    (tenants / "seals" / "test-seal.png").write_bytes(_seal(ink=(220, 0, 0)))
+    with pytest.raises(LayoutError) as exc:
+        load_tenant(tenants, "122122", cache)
+    assert "black only" in _problems(exc.value)
+    (tenants / "seals" / "test-seal.png").write_bytes(_seal(size=(400, 400)))
+    bigger = load_tenant(tenants, "122122", cache)
+    assert bigger.seal_png != black.seal_png
+    assert bigger.seal_png == check_seal_image(tenants / "seals" / "test-seal.png", source="test")
+
+
+def test_an_edited_tenant_file_is_validated_afresh_and_an_invalid_one_every_time(tmp_path: Path) -> None:
+    cache = _cache_dir(tmp_path)
+    tenants = _tenant_copy(tmp_path)
+    load_tenant(tenants, "122122", cache)
+    _tenant_copy(tmp_path, edit=lambda data: data.update(prefecture="千葉"))   # not a 都道府県名 any more
+    for _ in range(2):   # never stored, so reported in full each time
+        with pytest.raises(LayoutError) as exc:
+            load_tenant(tenants, "122122", cache)
+        assert "prefecture" in _problems(exc.value)
+    assert len(_entries(cache)) == 1
+
+
+def test_a_damaged_entry_is_ignored_and_rebuilt(tmp_path: Path) -> None:
+    cache = _cache_dir(tmp_path)
+    good = load_tenant(TENANTS, "122122", cache)
+    (entry,) = _entries(cache)
+    for damage in (b"", b"CHOHYO-LAYOUTCACHE\x01not a pickle", entry.read_bytes()[:-40]):
+        entry.write_bytes(damage)
+        again = load_tenant(TENANTS, "122122", cache)
+        assert again.file == good.file and again.seal_png == good.seal_png

@@ -26,16 +26,43 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, get_type_hints
 
 import typer
-from rich.console import Console
 
 from renderer.errors import ChohyoError, UsageError
 
 if TYPE_CHECKING:   # imported when first used: `chohyo keys list` or `--help` need no renderer
+    from rich.console import Console
+
     from renderer.api import Renderer
     from renderer.settings import Settings
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+
+class _Console:
+    """A rich `Console` made on first use: a render that only says what it wrote never imports rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+if TYPE_CHECKING:
+    err: Console
+    out: Console
+else:
+    err = _Console(stderr=True, highlight=False, soft_wrap=True)
+    out = _Console(highlight=False, soft_wrap=True)
+
+
+def say(line: str) -> None:
+    """One line of plain text on stderr, as written (no markup, no emoji codes, no rich import)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 LayoutsDir = Annotated[Path | None, typer.Option("--layouts-dir", envvar="CHOHYO_LAYOUTS_DIR",
                                                  help="layouts directory (default: the project's layouts/)")]

@@ -17,7 +17,7 @@ import typer
 
 from renderer.api import RenderResult
 from renderer.caller import Caller
-from renderer.cli.common import Cli, command, err, read_json
+from renderer.cli.common import Cli, command, read_json, say
 from renderer.files import write_atomic
 from renderer.rows import RowsFile
 
@@ -88,10 +88,9 @@ def deliver(result: RenderResult, layout_id: str, output: Path, *, report: Path 
     numbers = f"発行番号 {', '.join(result.issue_numbers)}" if result.issue_numbers else \
         "no 発行番号: the layout prints none, so none was spent"
     signed = f", signed (sha256 {result.signed_sha256[:16]}…)" if result.signed_sha256 else ""
-    err.print(f"wrote {output} ({result.pages} page(s), {numbers}{signed})", markup=False)
+    say(f"wrote {output} ({result.pages} page(s), {numbers}{signed})")
     for warning in result.warnings:   # DV 支援措置: period ended etc. (protection continues)
-        err.print(f"warning: {warning}", markup=False)
+        say(f"warning: {warning}")
     if result.overflow:
-        err.print(f"overflow: {len(result.overflow)} field(s) needed their overflow policy "
-                  f"(see {sidecar.name})", markup=False)
+        say(f"overflow: {len(result.overflow)} field(s) needed their overflow policy (see {sidecar.name})")
     return 0

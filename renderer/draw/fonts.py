@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import reportlab
-from fontTools.ttLib import TTFont as TTFontTools
 from reportlab import rl_config
 from reportlab.pdfbase import pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import TTFNameBytes, TTFont, TTFontFace
@@ -98,6 +97,8 @@ def _face_state(path: Path, metrics: FontMetrics) -> dict[str, Any]:
     # ReportLab keeps already-scaled advances for the glyphs past hhea.numberOfHMetrics (most of IPAmj明朝's
     # kanji) and writes them into every subset's hmtx, so the embedded program disagreed with /Widths
     # (PDF/A-2 6.2.11.5, found by renderer.pdfa_check): take every glyph's (advance, lsb) from the font itself
+    from fontTools.ttLib import TTFont as TTFontTools  # only to build a machine-cache entry
+
     with TTFontTools(str(path), lazy=True) as tt:
         table = tt["hmtx"]
         face.hmetrics = [(advance, lsb & 0xFFFF)   # ReportLab reads and writes the bearing as unsigned

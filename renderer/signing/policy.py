@@ -34,7 +34,7 @@ Output = Literal["file"]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)   # built when a request asks to sign
 
 
 class SignOption(Model):

@@ -25,7 +25,7 @@ Rect = tuple[float, float, float, float]   # x0, y0, x1, y1 in mm from the sheet
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)   # built when a layout is validated
 
 
 class Margins(_Model):

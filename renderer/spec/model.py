@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal, NamedTuple, get_args
 
@@ -49,7 +49,7 @@ DataPath = Annotated[
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------- styles and policies
@@ -232,7 +232,7 @@ class LineElement(ElementModel):
     width_pt: float = Field(default=0.5, gt=0, le=10)
     dash: tuple[float, float] | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     def extent(self, styles: Mapping[str, Style]) -> Extent:
         return (min(self.start[0], self.end[0]), min(self.start[1], self.end[1]),
@@ -549,9 +549,29 @@ AnyElement = (TextElement | FieldElement | LineElement | BoxElement | GridElemen
               | BarcodeElement | GroupElement | PartElement | RepeatElement | TableElement | TrueSizeImageElement)
 Element = Annotated[AnyElement, Field(discriminator="type")]
 
-GroupElement.model_rebuild()
-PartElement.model_rebuild()
-RepeatElement.model_rebuild()
+def strings_in(value: object) -> Iterator[str]:
+    """Every string held in a validated model tree: field values and dict keys, depth first.
+
+    What a JSON dump of the model would hold as strings (field names aside), without building its serializer:
+    a render from the layout cache asks `LayoutSpec.prints_issue_number` and should not pay for that."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, BaseModel):
+        fields = value.__dict__
+        for name in type(value).model_fields:   # fields only: cached properties live in __dict__ too
+            yield from strings_in(fields[name])
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from strings_in(key)
+            yield from strings_in(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from strings_in(item)
+
+
+# The recursive element models (group, part, repeat) need no model_rebuild() here: with defer_build their
+# validators are built on first use (a layout validated), when every forward reference resolves. A render
+# from the layout cache never validates a layout, so it never pays for building them.
 
 ELEMENT_TYPES: tuple[type[ElementModel], ...] = get_args(AnyElement)
 ELEMENT_TAGS: frozenset[str] = frozenset(t.tag() for t in ELEMENT_TYPES)
@@ -925,7 +945,7 @@ class LayoutSpec(Model):
     kind: Literal["certificate", "notice", "list"]
     title: str = Field(max_length=100)
     standard: Standard
-    paper: Paper = Paper()
+    paper: Paper = Paper.model_construct()   # the default A4 portrait, made without building Paper's validator
     data_model: Literal["juminhyo", "idosha_list", "kyufu_list", "kyufu_kettei_notice", "nozei_notice",
                         "inkan", "juminhyo_kisaijiko", "shotoku_kazei", "tenshutsu", "tokusoku"]
     empty_text: str = Field(default="【空欄】", max_length=20)
@@ -1005,4 +1025,5 @@ class LayoutSpec(Model):
         """Does the layout print the 発行番号 anywhere (a template or value naming ``issue_number``)? A render
         spends serials only when it does: a number that never reaches the paper is not issued (a certificate
         must print it on every sheet, which validation checks)."""
-        return re.search(r"\bissue_number\b", self.model_dump_json(by_alias=True)) is not None
+        word = re.compile(r"\bissue_number\b")
+        return any(word.search(text) for text in strings_in(self))

@@ -13,14 +13,17 @@ element's `elements` itself.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from renderer.diagnostics import Diagnostic
 from renderer.errors import LayoutError
-from renderer.spec.load import Loaded, load_yaml
+
+if TYPE_CHECKING:   # YAML is read only when a layout is validated (a cache miss), so imported there
+    from renderer.spec.load import Loaded
 
 PART_VERSION = 1
 PART_ID = re.compile(r"^[a-z][a-z0-9-]{2,63}$")
@@ -53,7 +56,7 @@ def resolve_parts(loaded: Loaded, parts_dir: Path) -> Loaded:
     data = {**raw, "elements": elements}
     if styles is not None:
         data["styles"] = styles
-    return Loaded(data=data, lines=loaded.lines, source=loaded.source)
+    return dataclasses.replace(loaded, data=data)
 
 
 def _expand(elements: list[Any], path: str, loaded: Loaded, parts_dir: Path, cache: dict[str, Part],
@@ -116,6 +119,8 @@ def _place(el: dict[str, Any], here: str, loaded: Loaded, parts_dir: Path, cache
 
 def load_part(path: Path) -> Part:
     """Read and check a part file's own shape (its elements are checked where a layout places them)."""
+    from renderer.spec.load import load_yaml
+
     loaded = load_yaml(path)
     raw = loaded.data
     source = str(path)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Protocol, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, Union, get_args, get_origin
 
 from jinja2 import meta
 from pydantic import BaseModel, ValidationError
@@ -34,7 +34,6 @@ from renderer.paths import check as check_data_path
 from renderer.paths import models_in
 from renderer.spec.background import check_background
 from renderer.spec.cache import cached_layout
-from renderer.spec.load import Loaded, load_yaml_text
 from renderer.spec.model import (
     ELEMENT_TAGS,
     HUMAN_READABLE_MIN_PT,
@@ -61,6 +60,9 @@ from renderer.spec.model import (
 from renderer.spec.panels import panel_problems
 from renderer.spec.parts import resolve_parts
 from renderer.templating import Templates
+
+if TYPE_CHECKING:   # YAML is read only when a layout is validated (a cache miss), so imported there
+    from renderer.spec.load import Loaded
 
 # Names a value path or template may start with (the render context built in renderer.compose).
 CONTEXT_NAMES = frozenset({"data", "request", "tenant", "signer", "options", "params", "sheet", "page", "copy",
@@ -104,6 +106,8 @@ def load_layout_traced(path: Path, fonts: FontSet) -> tuple[LayoutSpec, LayoutSo
 
 
 def _load_layout(path: Path, raw: bytes, text: str, fonts: FontSet) -> tuple[LayoutSpec, LayoutSource]:
+    from renderer.spec.load import load_yaml_text
+
     loaded = load_yaml_text(text, source=str(path))
     parts_dir = path.parent / PARTS_DIR
     spec = validate_loaded(resolve_parts(loaded, parts_dir), fonts)

@@ -25,6 +25,7 @@ The values a render reads (`Snapshot`, `Suppression`, `Lift`, `instant`) are pla
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ MAX_REASON = 500
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)   # built by an import, not by a render
 
 
 class Period(_Model):
@@ -108,7 +109,12 @@ class ReleaseRecord(_Model):
 
 
 Record = Annotated[UpsertRecord | ReleaseRecord, Field(discriminator="op")]
-_RECORD: TypeAdapter[UpsertRecord | ReleaseRecord] = TypeAdapter(Record)
+
+
+@functools.cache
+def _record_adapter() -> TypeAdapter[UpsertRecord | ReleaseRecord]:
+    """The import file's line validator, built by the first import (a render never needs it)."""
+    return TypeAdapter(Record)
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,7 @@ def parse_lines(lines: Iterable[str]) -> list[UpsertRecord | ReleaseRecord]:
             raise InputError(f"line {number}: not JSON (column {exc.colno}: {exc.msg}); nothing was imported",
                              field=f"line {number}") from None
         try:
-            records.append(_RECORD.validate_python(raw))
+            records.append(_record_adapter().validate_python(raw))
         except ValidationError as exc:
             diags = from_pydantic(exc, prefix=f"line {number}")
             raise InputError(f"line {number}: invalid record ({len(diags)} problem(s)); nothing was imported",

@@ -4,6 +4,7 @@ never asserted here."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -60,3 +61,46 @@ def test_the_render_path_imports_signing_only_when_asked() -> None:
              "print(before, 'renderer.signing.config' in sys.modules, error)")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["[]", "True", "SigningConfigError"]
+
+
+#: what a render from the machine caches (layout, tenant, fonts) never needs: the YAML parser, fontTools (font
+#: files are read only to build a cache entry), rich (a render says one plain line), xml.sax (its import pulls in
+#: urllib, http and ssl)
+NOT_ON_A_CACHED_RENDER = ("yaml", "fontTools", "rich", "xml.sax")
+#: models whose validators a cached render never builds (defer_build): the layout's, the tenant file's, the
+#: signing policy's (built when a request asks to sign), the DV registry import's
+UNBUILT_ON_A_CACHED_RENDER = ("renderer.spec.model:LayoutSpec", "renderer.spec.model:Paper",
+                              "renderer.spec.model:IssuedOnWindow", "renderer.tenants:TenantFile",
+                              "renderer.tenants:Calibration", "renderer.signing.policy:TenantSigningPolicy",
+                              "renderer.state.registry:UpsertRecord")
+
+
+def test_a_render_from_the_machine_caches_parses_no_yaml_and_builds_no_layout_validator(tmp_path: Path) -> None:
+    """The second render in a fresh process (the first filled the layout and tenant caches) imports none of
+    `NOT_ON_A_CACHED_RENDER` and leaves the validators of `UNBUILT_ON_A_CACHED_RENDER` unbuilt; the PDF is
+    the first's, byte for byte, but for the 発行番号 each render spends."""
+    cache, state = tmp_path / "cache", tmp_path / "state"
+    cache.mkdir(mode=0o700)
+    state.mkdir(mode=0o700)
+    sample = ROOT / "layouts" / "samples" / "juminhyo-setai.json"
+    probe = (
+        "import contextlib, importlib, io, sys\n"
+        f"sys.argv = ['chohyo', 'render', 'juminhyo-setai', {str(sample)!r}, '-o', sys.argv[1], '--state-dir', "
+        f"{str(state)!r}]\n"
+        "from renderer.cli import main\n"
+        "with contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(SystemExit):\n    main()\n"
+        f"print(','.join(m for m in {NOT_ON_A_CACHED_RENDER!r} if m in sys.modules))\n"
+        "built = []\n"
+        f"for name in {UNBUILT_ON_A_CACHED_RENDER!r}:\n"
+        "    module, cls = name.split(':')\n"
+        "    if getattr(importlib.import_module(module), cls).__pydantic_complete__:\n        built.append(name)\n"
+        "print(','.join(built))\n")
+    env = {**os.environ, "CHOHYO_CACHE_DIR": str(cache)}
+    runs = [subprocess.run([sys.executable, "-c", probe, str(tmp_path / f"{n}.pdf")], cwd=ROOT, env=env,
+                           capture_output=True, text=True, check=True) for n in (1, 2)]
+    first, second = (run.stdout.split("\n") for run in runs)
+    assert "yaml" in first[0].split(",")   # the first render filled the caches: it read the YAML files
+    assert second[0] == "", f"a cached render imported {second[0]}"
+    assert second[1] == "", f"a cached render built the validators of {second[1]}"
+    assert (cache / "tenants").is_dir() and any((cache / "layouts").iterdir())
+    assert (tmp_path / "1.pdf").stat().st_size == (tmp_path / "2.pdf").stat().st_size

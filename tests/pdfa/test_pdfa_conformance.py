@@ -16,6 +16,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from renderer import golden
@@ -132,3 +134,11 @@ def test_the_shipped_icc_profile_is_srgb_v2_with_its_licence() -> None:
     assert data[36:40] == b"acsp" and data[8] == 2 and data[12:20] == b"mntrRGB "
     licence = Path(pdfa.__file__).resolve().parents[1] / "icc" / "LICENSE-sRGB.txt"
     assert "zlib/libpng License" in licence.read_text(encoding="utf-8")
+
+
+@given(st.text(max_size=40))
+def test_xmp_text_is_escaped_as_saxutils_escapes_it(value: str) -> None:
+    """`xml_text` replaces `xml.sax.saxutils.escape` (whose import costs a cold render ≈ 10 ms): same output."""
+    from xml.sax.saxutils import escape
+
+    assert pdfa.xml_text(value) == escape(value)
