@@ -20,11 +20,15 @@ A path that does not fit the data raises `PathError` (a layout's paths are check
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import functools
 import re
+import types
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -101,6 +105,38 @@ def field_names(model: type[BaseModel]) -> dict[str, None]:
 
 
 _FIELD_NAMES: dict[type[BaseModel], dict[str, None]] = {}
+
+#: value types that never hold a model or a sequence (a validated field of one of these holds a scalar)
+_SCALARS: tuple[type, ...] = (str, bytes, int, float, Decimal, dt.date, dt.time, dt.timedelta, enum.Enum,
+                              type(None))
+
+
+def _may_hold_objects(annotation: Any) -> bool:
+    """False only when every value `annotation` admits is a scalar (`_SCALARS`, a Literal, or None); True for
+    models, sequences, mappings, Any, type variables and anything not recognised (conservative)."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return False
+    if origin is Annotated:
+        return _may_hold_objects(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return any(_may_hold_objects(arg) for arg in get_args(annotation))
+    return not (origin is None and isinstance(annotation, type) and issubclass(annotation, _SCALARS))
+
+
+def object_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of a model class (declaration order) whose declared type may hold a model, a list or a
+    tuple: the only ones a walk that looks for objects (`renderer.rules.dv.persons_in`) needs to read. A
+    field declared as a scalar holds a scalar once validated, or a `Withheld` (never an object with fields)
+    after the rules; kept per class."""
+    names = _OBJECT_FIELDS.get(model)
+    if names is None:
+        names = _OBJECT_FIELDS[model] = tuple(name for name, info in model.model_fields.items()
+                                              if _may_hold_objects(info.annotation))
+    return names
+
+
+_OBJECT_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
 
 
 def owner_of(node: Any, owner: str | None = None) -> str | None:

@@ -60,6 +60,7 @@ from renderer.batch.status import FileStatus, RecordStatus
 from renderer.batch.work import FileResult, FileTask, RecordFailure, save_plan
 from renderer.errors import ChohyoError, UsageError
 from renderer.files import TEMP_SUFFIX, sync_dir
+from renderer.gcpolicy import loading
 from renderer.state.issue_log import LogRecord
 from renderer.suppressions import instant
 
@@ -101,8 +102,13 @@ class BatchRun:
     def run(self) -> BatchSummary:
         self._check_options()   # before anything is created on disk
         with private_umask(), exclusive(self.where):
-            self._open()
-            executor = self._executor()
+            executor = self._executor()   # its workers start while the run is opened and the first file planned
+            try:
+                with loading():   # the layout (checked above) and what opening the run read stay to its end
+                    self._open()
+            except BaseException:
+                executor.close()
+                raise
             progress = BatchProgress(len(self.index), self._finished_count(), enabled=self.opts.progress)
             try:
                 self._resume_unfinished(executor, progress)

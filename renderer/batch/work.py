@@ -29,6 +29,7 @@ from renderer.draw.fonts import register_fonts
 from renderer.errors import ChohyoError
 from renderer.files import write_atomic
 from renderer.finish import finish
+from renderer.gcpolicy import loading
 from renderer.settings import Settings
 
 PLAN_VERSION = 1
@@ -154,8 +155,14 @@ def render_file(task: FileTask) -> FileResult:
                       results, failures)
 
 
+def ready() -> None:
+    """A task that does nothing: submitted once per worker when a pool is made, so the workers start (and
+    `warm_up`) while the coordinator plans, not when the first file is ready."""
+
+
 def warm_up(fonts_dir: str) -> None:
     """Pool initializer: load every font once per worker process, before the first task (from the per-machine
     font cache, `renderer.fontcache`: a few tables read and the font files mapped, never parsed again)."""
-    fonts = font_set(Path(fonts_dir))
-    register_fonts(fonts, set(fonts.files))
+    with loading():   # the fonts stay for the worker's life: later collections skip them (renderer.gcpolicy)
+        fonts = font_set(Path(fonts_dir))
+        register_fonts(fonts, set(fonts.files))

@@ -62,8 +62,11 @@ LAZY: dict[str, LazyCommand] = {
 
 
 def load(name: str, entry: LazyCommand, *, markup: Any = None) -> Command:
-    """The Click command of a table entry (its module imported now)."""
-    target = getattr(importlib.import_module(entry.module), entry.attribute)
+    """The Click command of a table entry (its module imported now, without collections: `renderer.gcpolicy`)."""
+    from renderer.gcpolicy import loading
+
+    with loading():
+        target = getattr(importlib.import_module(entry.module), entry.attribute)
     if isinstance(target, typer.Typer):
         holder = typer.Typer(add_completion=False, rich_markup_mode=markup)
         holder.add_typer(target, name=name)

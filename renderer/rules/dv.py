@@ -50,7 +50,7 @@ from renderer.datamodels.address import address_paths
 from renderer.datamodels.protocols import has_addressee, has_household, is_household
 from renderer.envelope import Request
 from renderer.errors import RefusedError
-from renderer.paths import OWNER_FIELD, Replacer, field_names, owner_of, replace, walk
+from renderer.paths import OWNER_FIELD, Replacer, field_names, object_fields, owner_of, replace, walk
 from renderer.spec.model import AddressKind, LayoutSpec
 from renderer.suppressions import Snapshot, Suppression
 from renderer.values import Withheld
@@ -135,14 +135,15 @@ def persons_in(data: BaseModel, prefix: str = "data") -> list[tuple[str, str]]:
 
 
 def _collect(node: Any, path: str, out: list[tuple[str, str]]) -> None:
-    # Only models and sequences are descended into (leaf values are skipped without a call): this runs
-    # twice per render and once per record of a batch plan.
+    # Only models and sequences are descended into (leaf values are skipped without a call), and of a model
+    # only the fields whose declared type may hold them (`object_fields`): this runs twice per render and
+    # twice per record of a batch plan.
     if isinstance(node, BaseModel):
-        fields = field_names(type(node))
-        pid = getattr(node, OWNER_FIELD, None) if OWNER_FIELD in fields else None
+        model = type(node)
+        pid = getattr(node, OWNER_FIELD, None) if OWNER_FIELD in field_names(model) else None
         if isinstance(pid, str):
             out.append((path, pid))
-        for name in fields:
+        for name in object_fields(model):
             value = getattr(node, name)
             if isinstance(value, BaseModel | list | tuple):
                 _collect(value, f"{path}.{name}", out)

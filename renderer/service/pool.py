@@ -31,6 +31,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from renderer.gcpolicy import loading
 from renderer.service.work import Job, Result, run, warm
 from renderer.settings import Settings
 
@@ -59,7 +60,8 @@ def worker_main(conn: Connection, settings: Settings) -> None:
     """The worker process: warm up, say ready, then answer jobs until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the service decides when workers stop
     try:
-        renderer = warm(settings)
+        with loading():   # fonts and layouts stay for the worker's life: later collections skip them
+            renderer = warm(settings)
     except BaseException as exc:   # reported to the parent by class name only
         conn.send(("failed", exc.__class__.__name__))
         return

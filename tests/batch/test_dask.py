@@ -41,11 +41,14 @@ def test_a_run_on_a_dask_cluster_prints_every_record_once(tmp_path: Path, cluste
 
 @pytest.mark.slow
 def test_a_run_killed_on_the_local_pool_is_finished_on_the_cluster(tmp_path: Path, cluster: object) -> None:
-    n = 600
+    # enough records that both kills land while the local run is still printing (600 took under 2.5 s once
+    # the workers started during planning, so the run finished before the first kill)
+    n = 1500
     inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(n))
     out, state = tmp_path / "out", tmp_path / "state"
-    snapshots = run_with_kills(inp, out, state, kills=2, seed=7, window=(2.5, 4.0))
-    assert snapshots and (out / ".chohyo-batch" / "run.json").exists()
+    snapshots = run_with_kills(inp, out, state, kills=2, seed=7, window=(1.5, 3.0))
+    assert snapshots, "no kill happened: the run finished before the first kill"
+    assert (out / ".chohyo-batch" / "run.json").exists()
     summary = run_batch(renderer(state), BatchOptions(layout=LAYOUT, input=inp, out_dir=out, scheduler=cluster,
                                                       pages_per_file=100, resume=True, progress=False))
     assert summary.resumed and summary.rendered == n
