@@ -130,3 +130,15 @@ def test_cli_same_keeps_the_single_record_benchmark(tmp_path: Path) -> None:
     out = result.stdout
     for needle in ("--same", "floor (plain ReportLab)", "IVS + fallback names", "shaping costs"):
         assert needle in out
+
+
+def test_pairs_run_alternating_orders_and_show_the_median_pair() -> None:
+    """`--pairs 3`: three (1 worker, 2 workers) pairs, the second in reverse order; the median speed-up is
+    printed with every pair's, and the table is the median pair's."""
+    result = CliRunner().invoke(app, ["bench", "pipeline", "--records", "4", "--workers-compare",
+                                      "--pages-per-file", "2", "--pairs", "3"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stdout.splitlines() if "pairs in alternating order" in x)
+    each = [float(v) for v in line.split("(each: ")[1].split(")")[0].split(", ")]
+    assert len(each) == 3
+    assert f"median {sorted(each)[1]:.2f}×" in line
