@@ -83,12 +83,10 @@ def cached_layout(directory: Path | None, layout_id: str, layout_sha256: str, fo
     return spec, source
 
 
-def _read(entry: Path, parts_dir: Path) -> tuple[LayoutSpec, LayoutSource] | None:
-    from renderer.spec.model import LayoutSpec
-    from renderer.spec.validate import LayoutSource
-
+def _entry(path: Path) -> dict[str, Any] | None:
+    """An entry's dictionary of this format, or None when it is missing, foreign or damaged."""
     try:
-        raw = entry.read_bytes()
+        raw = path.read_bytes()
     except OSError:
         return None
     if not raw.startswith(MAGIC):
@@ -97,7 +95,15 @@ def _read(entry: Path, parts_dir: Path) -> tuple[LayoutSpec, LayoutSource] | Non
         loaded: Any = pickle.loads(raw[len(MAGIC):])
     except Exception:   # any damage means "not cached", never a failure
         return None
-    if not (isinstance(loaded, dict) and loaded.get("format") == FORMAT and isinstance(loaded.get("spec"), LayoutSpec)
+    return loaded if isinstance(loaded, dict) and loaded.get("format") == FORMAT else None
+
+
+def _read(entry: Path, parts_dir: Path) -> tuple[LayoutSpec, LayoutSource] | None:
+    from renderer.spec.model import LayoutSpec
+    from renderer.spec.validate import LayoutSource
+
+    loaded = _entry(entry)
+    if not (loaded is not None and isinstance(loaded.get("spec"), LayoutSpec)
             and isinstance(loaded.get("source"), LayoutSource)):
         return None
     source: LayoutSource = loaded["source"]
@@ -132,17 +138,8 @@ def cached_tenant(directory: Path | None, code: str, tenant_sha256: str, seal_pa
 def _read_tenant(entry: Path, seal_path: Callable[[TenantFile], Path]) -> tuple[TenantFile, bytes] | None:
     from renderer.tenants import TenantFile
 
-    try:
-        raw = entry.read_bytes()
-    except OSError:
-        return None
-    if not raw.startswith(MAGIC):
-        return None
-    try:
-        loaded: Any = pickle.loads(raw[len(MAGIC):])
-    except Exception:   # any damage means "not cached", never a failure
-        return None
-    if not (isinstance(loaded, dict) and loaded.get("format") == FORMAT and isinstance(loaded.get("tenant"), TenantFile)
+    loaded = _entry(entry)
+    if not (loaded is not None and isinstance(loaded.get("tenant"), TenantFile)
             and isinstance(loaded.get("seal_png"), bytes) and isinstance(loaded.get("seal_sha256"), str)):
         return None
     tf: TenantFile = loaded["tenant"]
