@@ -28,9 +28,4 @@ def loading() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-        keep_loaded()
-
-
-def keep_loaded() -> None:
-    """Move every object alive now to the permanent generation: full collections no longer scan them."""
-    gc.freeze()
+        gc.freeze()   # every object alive now to the permanent generation: full collections skip them

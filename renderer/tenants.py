@@ -24,6 +24,7 @@ from renderer.diagnostics import Diagnostic, from_pydantic
 from renderer.errors import InputError, LayoutError, RefusedError
 from renderer.formats.codes import CodeError, validate_lg_code
 from renderer.signing.policy import TenantSigningPolicy
+from renderer.spec.cache import cached_tenant
 from renderer.spec.model import OmissionItem
 
 MAX_SEAL_BYTES = 2_000_000
@@ -286,8 +287,6 @@ class Tenant:
 def load_tenant(tenants_dir: Path, code: str, cache: Path | None = None) -> Tenant:
     """The tenant `code` of `tenants_dir`, validated with its seal checked; from the machine cache in `cache`
     (`renderer.spec.cache.cached_tenant`) when an entry made from exactly these bytes exists."""
-    from renderer.spec.cache import cached_tenant
-
     path = tenants_dir / f"{code}.yaml"
     if not path.is_file():
         raise InputError(f"tenant: unknown tenant {code} (no tenant file for this 団体コード)", field="tenant")
@@ -315,8 +314,9 @@ def load_tenant(tenants_dir: Path, code: str, cache: Path | None = None) -> Tena
             raise LayoutError(f"{path}: invalid tenant file", diagnostics=diags) from None
         if tf.code != code:
             raise LayoutError(f"{path}: the file's code {tf.code} does not match its name", field="code")
-        raw_seal = read_seal_image(seal_path(tf), source=str(path))
-        return tf, raw_seal, check_seal_image(seal_path(tf), source=str(path), raw=raw_seal)
+        seal = seal_path(tf)
+        raw_seal = read_seal_image(seal, source=str(path))
+        return tf, raw_seal, check_seal_image(seal, source=str(path), raw=raw_seal)
 
     tf, seal_png = cached_tenant(cache, code, sha256, seal_path, validate)
     return Tenant(file=tf, seal_png=seal_png, source=path, sha256=sha256)

@@ -20,14 +20,16 @@ from renderer.spec.model import IssuedOnWindow, LayoutSpec
 
 ISSUED_ON_RULE = "issued-on-today"
 ISSUED_ON_WINDOW_RULE = "issued-on-window"
-_TODAY_ONLY = IssuedOnWindow.model_construct(days_back=0, days_ahead=0)   # valid by construction; builds no validator
+# valid by construction; made without building IssuedOnWindow's validator (a cached layout never needs it)
+_TODAY_ONLY = IssuedOnWindow.model_construct(days_back=0, days_ahead=0)
+_DEFAULT_WINDOW = IssuedOnWindow.model_construct()
 
 
 def issued_on_window(layout: LayoutSpec) -> IssuedOnWindow:
     """The window that applies to `layout` (declared, default, or today only for a certificate)."""
     if layout.kind == "certificate":
         return _TODAY_ONLY
-    return layout.issued_on_window or IssuedOnWindow.model_construct()
+    return layout.issued_on_window or _DEFAULT_WINDOW
 
 
 def check_issued_on(layout: LayoutSpec, issued_on: dt.date, today: dt.date) -> None:
