@@ -55,7 +55,7 @@ from renderer.draw import draw
 from renderer.envelope import Envelope
 from renderer.errors import InputError, LayoutError, RefusedError, UsageError
 from renderer.finish import finish
-from renderer.fonts import FontSet
+from renderer.fonts import font_set
 from renderer.rows import RowsFile, RowStream, open_stream
 from renderer.rules.dates import ISSUED_ON_RULE, check_issued_on
 from renderer.rules.dv import (
@@ -158,11 +158,6 @@ class RenderResult:
     #: signer's certificate; `pdf_sha256` stays the unsigned drawing's (the first bytes of the signed file)
     signed_sha256: str = ""
     signer_fingerprint: str = ""
-
-
-@lru_cache(maxsize=4)
-def font_set(fonts_dir: Path) -> FontSet:
-    return FontSet(fonts_dir)
 
 
 @lru_cache(maxsize=4)

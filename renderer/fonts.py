@@ -27,6 +27,7 @@ import tomllib
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -599,3 +600,9 @@ def group_runs(clusters: list[Cluster]) -> list[Run]:
         else:
             out.append(Run(c.family, c.text, c.code))
     return out
+
+
+@lru_cache(maxsize=4)
+def font_set(fonts_dir: Path) -> FontSet:
+    """The `FontSet` of `fonts_dir`, loaded once per process and directory (a batch worker, the service, the CLI)."""
+    return FontSet(fonts_dir)

@@ -214,64 +214,119 @@ def _replace(node: Any, path: ParsedPath, i: int, owner: str | None, new: Replac
 def replace_all(data: M, changes: Sequence[tuple[str | ParsedPath, Replacer]]) -> M:
     """`replace` for each (path, new) of `changes` in turn, in one walk of the data: an object on the way of
     several paths is copied once, not once per path (the omissions of a form: ten paths into every member).
-    The result equals that of the successive `replace` calls, errors included."""
-    entries = [(_parsed(path), new) for path, new in changes]
-    result: M = _replace_all(data, [(p, 0, new) for p, new in entries], None)
+    The result equals that of the successive `replace` calls, errors included.
+
+    How the paths share the walk depends on the paths alone, so it is worked out once per list of paths
+    (`_walk_plan`, kept per process: a layout's omissions are the same few lists for every record) and the
+    walk of each record only follows it."""
+    plan = _walk_plan(tuple(_parsed(path) for path, _new in changes))
+    result: M = _run(data, plan, [new for _path, new in changes], None)
     return result
 
 
-_Entry = tuple[ParsedPath, int, Replacer]
+# A walk plan, for the entries (path, index of its next step, which change) that reach an object, in order:
+# a `_Here` applies a change to the object itself; a `_Down` takes a run of entries that go further down
+# together, field by field in the order the entries first name them, and in each field the consecutive
+# entries with the same kind of step (``name`` or ``name[]``) together, each such group a plan of its own.
+@dataclass(frozen=True)
+class _Here:
+    change: int
 
 
-def _replace_all(node: Any, entries: list[_Entry], outer: str | None) -> Any:
-    """Apply `entries` (each a path, the index of its next step, its replacer) to `node` in order: a run of
-    entries that go further down is applied together, field by field (a field's entries in their order)."""
+@dataclass(frozen=True)
+class _Group:
+    each: bool
+    path: ParsedPath          # the first entry's path: the one named when the value is not a list
+    below: tuple[_Here | _Down, ...]
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    path: ParsedPath          # the first entry naming the field: the one named when the object has no such field
+    step: Step
+    groups: tuple[_Group, ...]
+
+
+@dataclass(frozen=True)
+class _Down:
+    fields: tuple[_Field, ...]
+
+
+_Plan = tuple[_Here | _Down, ...]
+_Entry = tuple[ParsedPath, int, int]
+
+
+@functools.lru_cache(maxsize=1024)
+def _walk_plan(parsed: tuple[ParsedPath, ...]) -> _Plan:
+    return _plan([(p, 0, k) for k, p in enumerate(parsed)])
+
+
+def _plan(entries: list[_Entry]) -> _Plan:
+    out: list[_Here | _Down] = []
     k = 0
     while k < len(entries):
-        path, i, new = entries[k]
+        path, i, change = entries[k]
         if i == len(path.steps):
-            node = new(node, owner_of(node, outer))
+            out.append(_Here(change))
             k += 1
             continue
         end = k
         while end < len(entries) and entries[end][1] < len(entries[end][0].steps):
             end += 1
-        node = _descend(node, entries[k:end], owner_of(node, outer))
+        out.append(_plan_down(entries[k:end]))
         k = end
-    return node
+    return tuple(out)
 
 
-def _descend(node: Any, entries: list[_Entry], owner: str | None) -> Any:
-    if _nothing_below(node):
-        return node
+def _plan_down(entries: list[_Entry]) -> _Down:
     by_field: dict[str, list[_Entry]] = {}
-    names = field_names(type(node)) if isinstance(node, BaseModel) else {}
     for entry in entries:
-        path, i, _new = entry
-        step = path.steps[i]
-        if step.name not in names:
-            _field(node, step, path)   # raises the error `replace` raises
-        by_field.setdefault(step.name, []).append(entry)
-    update: dict[str, Any] = {}
+        by_field.setdefault(entry[0].steps[entry[1]].name, []).append(entry)
+    fields = []
     for name, own in by_field.items():
-        original = value = getattr(node, name)
+        groups = []
         k = 0
         while k < len(own):   # consecutive entries with the same kind of step (name or name[]) go together
             each = own[k][0].steps[own[k][1]].each
             end = k
             while end < len(own) and own[end][0].steps[own[end][1]].each == each:
                 end += 1
-            below = [(p, i + 1, new) for p, i, new in own[k:end]]
-            if not each:
-                value = _replace_all(value, below, owner)
+            groups.append(_Group(each, own[k][0], _plan([(p, i + 1, c) for p, i, c in own[k:end]])))
+            k = end
+        fields.append(_Field(name, own[0][0], own[0][0].steps[own[0][1]], tuple(groups)))
+    return _Down(tuple(fields))
+
+
+def _run(node: Any, plan: _Plan, news: list[Replacer], outer: str | None) -> Any:
+    for part in plan:
+        if isinstance(part, _Here):
+            node = news[part.change](node, owner_of(node, outer))
+        else:
+            node = _run_down(node, part, news, owner_of(node, outer))
+    return node
+
+
+def _run_down(node: Any, down: _Down, news: list[Replacer], owner: str | None) -> Any:
+    if _nothing_below(node):
+        return node
+    names = field_names(type(node)) if isinstance(node, BaseModel) else {}
+    for f in down.fields:
+        if f.name not in names:
+            _field(node, f.step, f.path)   # raises the error `replace` raises
+    update: dict[str, Any] = {}
+    for f in down.fields:
+        original = value = getattr(node, f.name)
+        for group in f.groups:
+            if not group.each:
+                value = _run(value, group.below, news, owner)
             elif not _nothing_below(value):
                 if not isinstance(value, list | tuple):
-                    raise PathError(f"{str(own[k][0])!r}: {name!r} is not a list")
-                items = [_replace_all(item, below, owner) for item in value]
+                    raise PathError(f"{str(group.path)!r}: {f.name!r} is not a list")
+                items = [_run(item, group.below, news, owner) for item in value]
                 value = items if any(a is not b for a, b in zip(items, value, strict=True)) else value
-            k = end
         if value is not original:
-            update[name] = value
+            update[f.name] = value
     return node.model_copy(update=update) if update else node
 
 

@@ -11,7 +11,6 @@ worker loads the fonts before its first task (`renderer.batch.work.warm_up`, fro
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import multiprocessing
 import threading
 import uuid
@@ -37,18 +36,56 @@ class LocalExecutor:
         self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                            initializer=warm_up, initargs=(fonts_dir,))
         # Start the fork server and every worker now, from a thread, while the coordinator opens the run and
-        # plans the first file, instead of at the first file (the server's imports and each worker's fonts
-        # took ≈ 0.5 s before anything was drawn, and starting a worker blocks until the server is up). Each
-        # no-op task starts one worker (a pool starts one per task while none is idle).
+        # plans the first files, instead of at the first file (the server's imports and each worker's fonts
+        # take ≈ 0.3 s before anything is drawn). Each no-op task starts one worker (a pool starts one per task
+        # while none is idle). Starting a worker blocks until the server is up, and the pool's submit holds its
+        # lock meanwhile: so until the workers are up, `submit` queues the task here and returns a future of its
+        # own at once, and the starter hands the queue to the pool in order (the coordinator keeps planning).
+        self._lock = threading.Lock()
+        self._queued: list[tuple[FileTask, cf.Future[FileResult]]] | None = []
         self._starter = threading.Thread(target=self._start, args=(workers,), name="chohyo-pool-start", daemon=True)
         self._starter.start()
 
     def _start(self, workers: int) -> None:
-        with contextlib.suppress(RuntimeError):   # closed before the workers were up: nothing to start
+        try:
             for _ in range(workers):
                 self.pool.submit(ready)
+        except RuntimeError:   # closed before the workers were up: nothing to start
+            pass
+        finally:
+            with self._lock:
+                queued, self._queued = self._queued or [], None
+            for task, own in queued:
+                self._forward(task, own)
+
+    def _forward(self, task: FileTask, own: cf.Future[FileResult]) -> None:
+        """Submit `task` to the pool; `own` (a queued task's future) completes as the pool's future does."""
+        if not own.set_running_or_notify_cancel():   # cancelled by close() before it reached the pool
+            return
+        try:
+            real = self.pool.submit(render_file, task)
+        except BaseException as exc:   # the pool is shut down or broken
+            own.set_exception(exc)
+            return
+
+        def settle(done: cf.Future[FileResult]) -> None:
+            if done.cancelled():   # the pool was shut down with the task still waiting
+                own.set_exception(cf.CancelledError())
+                return
+            exc = done.exception()
+            if exc is not None:
+                own.set_exception(exc)
+            else:
+                own.set_result(done.result())
+
+        real.add_done_callback(settle)
 
     def submit(self, task: FileTask) -> cf.Future[FileResult]:
+        with self._lock:
+            if self._queued is not None:   # the workers are still starting
+                own: cf.Future[FileResult] = cf.Future()
+                self._queued.append((task, own))
+                return own
         return self.pool.submit(render_file, task)
 
     def wait_any(self, futures: Iterable[Any]) -> set[Any]:
@@ -56,6 +93,9 @@ class LocalExecutor:
         return set(done)
 
     def close(self) -> None:
+        with self._lock:   # tasks still queued will never run: their futures are cancelled
+            for _task, own in self._queued or []:
+                own.cancel()
         self._starter.join()
         self.pool.shutdown(wait=True, cancel_futures=True)
 

@@ -7,7 +7,7 @@ written whole and fsynced (mode 0600) by the worker itself under that temp name,
 whole file is drawn into one canvas, so each font subset is embedded once per file.
 
 Runs in a pool process (`concurrent.futures`) or on a Dask worker; fonts are loaded once per process
-(`renderer.api.font_set` is cached) and registered with ReportLab once. Nothing here touches the runtime
+(`renderer.fonts.font_set` is cached) and registered with ReportLab once. Nothing here touches the runtime
 database: serials, the issue log and the manifest are the coordinator's.
 """
 
@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from renderer.api import font_set
 from renderer.bind import BoundDocument
 from renderer.compose.compose import Composer
 from renderer.display import Page, PagedDocument
@@ -29,6 +28,7 @@ from renderer.draw.fonts import register_fonts
 from renderer.errors import ChohyoError
 from renderer.files import write_atomic
 from renderer.finish import finish
+from renderer.fonts import font_set
 from renderer.gcpolicy import loading
 from renderer.settings import Settings
 

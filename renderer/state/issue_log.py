@@ -170,7 +170,15 @@ def canonical(obj: Any) -> bytes:
 
 
 def chain_mac(key: bytes, seq: int, prev: str, body: Mapping[str, Any]) -> str:
-    return hmac.new(key, canonical({"seq": seq, "prev": prev, "body": body}), hashlib.sha256).hexdigest()
+    """The MAC of record `seq`: HMAC-SHA256 over ``canonical({"seq": seq, "prev": prev, "body": body})``."""
+    return chain_mac_of(key, seq, prev, canonical(body))
+
+
+def chain_mac_of(key: bytes, seq: int, prev: str, body_json: bytes) -> str:
+    """`chain_mac` from the body's canonical JSON, made once for the MAC and the stored column: the canonical
+    form of the triple is its sorted keys (body, prev, seq) around the body's own canonical form."""
+    return hmac.new(key, b'{"body":' + body_json + b',"prev":' + canonical(prev) + b',"seq":' + b"%d}" % seq,
+                    hashlib.sha256).hexdigest()
 
 
 def head_mac(key: bytes, head: Mapping[str, Any]) -> str:
@@ -536,9 +544,10 @@ class _Batch:
         return out
 
     def add(self, key: bytes, seq: int, record: LogRecord, body: dict[str, Any]) -> None:
-        prev, self.mac, self.at = self.mac, chain_mac(key, seq, self.mac, body), body["at"]
+        body_json = canonical(body)
+        prev, self.mac, self.at = self.mac, chain_mac_of(key, seq, self.mac, body_json), body["at"]
         self.rows.append({"seq": seq, "at": self.at, "event": record.event, "tenant": body.get("tenant"),
-                          "layout": body.get("layout"), "body": canonical(body).decode("utf-8"), "prev": prev,
+                          "layout": body.get("layout"), "body": body_json.decode("utf-8"), "prev": prev,
                           "mac": self.mac, **provenance_columns(body)})
         self.reserved.extend(_number_row(n, seq=seq) for n in record.reserves)
         (self.spoiled if record.spoils else self.closed).extend(

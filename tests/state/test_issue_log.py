@@ -3,6 +3,8 @@ serialized appends, the key outside the database, and "no record, no PDF"."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 from pathlib import Path
@@ -10,10 +12,12 @@ from typing import Any
 
 import pytest
 from dvkit import TENANT, Clock, make_renderer, raw_db, sample
+from hypothesis import given
+from hypothesis import strategies as st
 
 from renderer.api import Renderer
 from renderer.settings import Settings
-from renderer.state.issue_log import HEAD_FILE, KEY_FILE, IssueLog, IssueLogError, LogRecord, chain_mac
+from renderer.state.issue_log import HEAD_FILE, KEY_FILE, IssueLog, IssueLogError, LogRecord, canonical, chain_mac
 
 FORBIDDEN = ["見本", "ミホン", "見本町", "123456789018", "2850000"]   # names, addresses, numbers of the sample
 
@@ -172,3 +176,19 @@ def test_log_records_accept_only_known_keys(tmp_path: Path, database_url: str | 
                         database_url=database_url)
     with pytest.raises(IssueLogError):
         IssueLog(settings).append(LogRecord("render", settings.now(), {"name": "見本　太郎"}))
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+
+
+@given(body=st.dictionaries(st.text(max_size=8), _JSON, max_size=6), prev=st.text(), seq=st.integers(1, 10**12))
+def test_chain_mac_from_the_body_json_is_the_mac_of_the_canonical_triple(body: dict[str, Any], prev: str,
+                                                                         seq: int) -> None:
+    """The MAC made from the body's canonical JSON (once per record, also stored) is the MAC of the canonical
+    {seq, prev, body} triple that `chohyo audit verify` recomputes."""
+    key = b"k" * 32
+    expected = hmac.new(key, canonical({"seq": seq, "prev": prev, "body": body}), hashlib.sha256).hexdigest()
+    assert chain_mac(key, seq, prev, body) == expected
