@@ -8,10 +8,11 @@ with its `data` typed). `check=True` writes nothing and returns the files that a
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import create_model
+from pydantic import BaseModel, create_model
 
 from renderer.datamodels import DATA_MODELS
 from renderer.envelope import Request
@@ -25,7 +26,21 @@ def _dump(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
+def built_models() -> None:
+    """Build every model of the loaded renderer modules that is declared ``defer_build`` (validator and
+    serializer are otherwise made at its first validation): a schema that states one of their instances as a
+    default (a layout's ``paper``, made with ``model_construct``) needs its serializer, in a fresh process too."""
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("renderer.") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if (isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == name
+                    and value.model_config.get("defer_build")):
+                value.model_rebuild(force=True)
+
+
 def layout_schema() -> dict[str, Any]:
+    built_models()
     schema = LayoutSpec.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "chohyo layout (schema_version 1)"
@@ -33,6 +48,7 @@ def layout_schema() -> dict[str, Any]:
 
 
 def envelope_schema(layout_id: str, data_model: str) -> dict[str, Any]:
+    built_models()
     model = create_model(
         f"Envelope_{layout_id.replace('-', '_')}",
         layout=(str, ...),

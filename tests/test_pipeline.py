@@ -7,6 +7,8 @@ import datetime as dt
 import io
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +220,16 @@ def test_sample_tenant_always_prints_watermark(renderer: Renderer) -> None:
 def test_committed_schemas_are_current(renderer: Renderer) -> None:
     stale = write_schemas(renderer, check=True)
     assert stale == [], f"run `chohyo layouts schema` to regenerate: {stale}"
+
+
+def test_the_schemas_are_made_in_a_fresh_process() -> None:
+    """`chohyo layouts schema` in a process that has validated nothing: the deferred models (a layout's
+    default ``paper`` is one) are built first, or stating their defaults fails."""
+    code = ("from renderer.schemas import envelope_schema, layout_schema\n"
+            "assert layout_schema()['properties']['paper']\n"
+            "assert envelope_schema('juminhyo-setai', 'juminhyo')['properties']['data']\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_a_number_is_not_a_date(renderer: Renderer) -> None:
