@@ -4,8 +4,10 @@ In: `FileTask`s (paths only: the plan file and the output file live in the run d
 workers must see as shared storage). Out: futures of `FileResult`s. Both executors offer the same three
 calls — `submit`, `wait_any`, `close` — so the coordinator (`renderer.batch.run`) does not know which
 one it drives. The local pool uses the ``forkserver`` start method (no fork of a threaded coordinator); the fork server
-imports the renderer once (``set_forkserver_preload``) so every worker starts from that copy, and each
-worker loads the fonts before its first task (`renderer.batch.work.warm_up`, from the per-machine cache).
+imports what draws once (``set_forkserver_preload`` of `renderer.batch.work`: no database, rules or SQLAlchemy)
+so every worker starts from that copy, and each worker loads the fonts before its first task
+(`renderer.batch.work.warm_up`, from the per-machine cache). Files submitted while the workers start are queued
+by the executor, never waited for.
 """
 
 from __future__ import annotations
