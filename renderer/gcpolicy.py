@@ -1,8 +1,11 @@
-"""When the cyclic garbage collector runs: never over what a process loads once and keeps.
+"""When the cyclic garbage collector runs: never over what a process loads once and keeps, and less often in a
+loop that makes many short-lived objects.
 
-In: blocks of a process that load long-lived objects (a command's modules, fonts, layouts, caches). Out: the
-collector paused while they load and everything they made moved to the permanent generation (`gc.freeze`), so
-later collections scan only what a render makes and throws away.
+In: blocks of a process that load long-lived objects (a command's modules, fonts, layouts, caches), and loops
+that allocate per record (a batch coordinator's planning, a batch worker's file). Out: the collector paused
+while the former load and everything they made moved to the permanent generation (`gc.freeze`), so later
+collections scan only what a render makes and throws away (`loading`); the youngest generation collected after
+more allocations inside the latter (`fewer_collections`).
 
 Why: modules, font tables and validated layouts live as long as the process, yet every full collection walked
 all of them again. Measured on a cold ``chohyo render`` (≈ 55 ms of collections, most during imports) and in
@@ -29,3 +32,21 @@ def loading() -> Iterator[None]:
         if was_enabled:
             gc.enable()
         gc.freeze()   # every object alive now to the permanent generation: full collections skip them
+
+
+#: allocations between collections of the youngest generation inside `fewer_collections` (CPython's default: 700)
+BULK_GEN0 = 20_000
+
+
+@contextmanager
+def fewer_collections(gen0: int = BULK_GEN0) -> Iterator[None]:
+    """Collect the youngest generation every `gen0` allocations (never more often than the caller asked) while
+    the block runs, then restore the thresholds. For a loop whose objects are short-lived and rarely cyclic: a
+    batch coordinator plans, pickles and logs each record (≈ 340 collections, ≈ 8 % of its CPU over 2,000
+    records); a batch worker composes and draws a file (≈ 2.5 % of its CPU). Cycles are still collected, later."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(gen0, old[0]), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)

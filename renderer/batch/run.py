@@ -60,7 +60,7 @@ from renderer.batch.status import FileStatus, RecordStatus
 from renderer.batch.work import FileResult, FileTask, RecordFailure, save_plan
 from renderer.errors import ChohyoError, UsageError
 from renderer.files import TEMP_SUFFIX, sync_dir
-from renderer.gcpolicy import loading
+from renderer.gcpolicy import fewer_collections, loading
 from renderer.state.issue_log import LogRecord
 from renderer.suppressions import instant
 
@@ -111,10 +111,11 @@ class BatchRun:
                 raise
             progress = BatchProgress(len(self.index), self._finished_count(), enabled=self.opts.progress)
             try:
-                self._resume_unfinished(executor, progress)
-                self._plan_all(executor, progress)
-                while self.inflight:
-                    self._collect(executor, progress)
+                with fewer_collections():   # planning makes short-lived, acyclic objects record after record
+                    self._resume_unfinished(executor, progress)
+                    self._plan_all(executor, progress)
+                    while self.inflight:
+                        self._collect(executor, progress)
             finally:
                 progress.close()
                 executor.close()

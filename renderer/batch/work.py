@@ -29,7 +29,7 @@ from renderer.errors import ChohyoError
 from renderer.files import write_atomic
 from renderer.finish import finish
 from renderer.fonts import font_set
-from renderer.gcpolicy import loading
+from renderer.gcpolicy import fewer_collections, loading
 from renderer.settings import Settings
 
 PLAN_VERSION = 1
@@ -115,6 +115,11 @@ def whole_sheets(doc: BoundDocument, pages: list[Page]) -> list[Page]:
 
 def render_file(task: FileTask) -> FileResult:
     """Compose and draw every record of the plan into one PDF and write it."""
+    with fewer_collections():   # a file's records make short-lived objects by the hundred thousand
+        return _render_file(task)
+
+
+def _render_file(task: FileTask) -> FileResult:
     records = load_plan(Path(task.plan_path))
     if not records:
         raise ChohyoError(f"the plan of {task.name} has no records; nothing was delivered")
