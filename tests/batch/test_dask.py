@@ -41,9 +41,10 @@ def test_a_run_on_a_dask_cluster_prints_every_record_once(tmp_path: Path, cluste
 
 @pytest.mark.slow
 def test_a_run_killed_on_the_local_pool_is_finished_on_the_cluster(tmp_path: Path, cluster: object) -> None:
-    # enough records that both kills land while the local run is still printing (600 took under 2.5 s once
-    # the workers started during planning, so the run finished before the first kill)
-    n = 1500
+    # enough records that the first kill (at 1.99 s with this seed) lands while the local run is still drawing:
+    # 600 took under 2.5 s once the workers started during planning, 1,500 took 2.2 s after the next speed-ups
+    # (0.2 s of margin); 3,000 take about 4 s
+    n = 3000
     inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(n))
     out, state = tmp_path / "out", tmp_path / "state"
     snapshots = run_with_kills(inp, out, state, kills=2, seed=7, window=(1.5, 3.0))

@@ -42,10 +42,14 @@ def test_kills_while_printing_then_resume_print_every_file_exactly_once(tmp_path
                                 stderr=subprocess.PIPE, start_new_session=True)
         first = False
         if killed < KILLS:
+            # the kill lands in the print phase: once the drawing is done and this run has sent 1-2 more
+            # documents (never by the clock alone: a faster renderer would finish first); 12 are sent in all
+            target = len(ipp.good.received()) + rng.randint(1, 2)
             deadline = time.monotonic() + 120
-            while not (run / "manifest.json").exists() and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)   # the drawing is done: the kill lands in the print phase
-            time.sleep(rng.uniform(0.0, 1.5))
+            while proc.poll() is None and time.monotonic() < deadline and (
+                    not (run / "manifest.json").exists() or len(ipp.good.received()) < target):
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.12))   # within the job just sent (the printer takes 0.15 s a job)
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 killed += 1
