@@ -242,9 +242,8 @@ class _Group:
 
 @dataclass(frozen=True)
 class _Field:
-    name: str
-    path: ParsedPath          # the first entry naming the field: the one named when the object has no such field
-    step: Step
+    step: Step                # the field's step as the first entry naming it wrote it
+    path: ParsedPath          # that entry's path: the one named when the object has no such field
     groups: tuple[_Group, ...]
 
 
@@ -284,7 +283,7 @@ def _plan_down(entries: list[_Entry]) -> _Down:
     for entry in entries:
         by_field.setdefault(entry[0].steps[entry[1]].name, []).append(entry)
     fields = []
-    for name, own in by_field.items():
+    for own in by_field.values():
         groups = []
         k = 0
         while k < len(own):   # consecutive entries with the same kind of step (name or name[]) go together
@@ -294,7 +293,7 @@ def _plan_down(entries: list[_Entry]) -> _Down:
                 end += 1
             groups.append(_Group(each, own[k][0], _plan([(p, i + 1, c) for p, i, c in own[k:end]])))
             k = end
-        fields.append(_Field(name, own[0][0], own[0][0].steps[own[0][1]], tuple(groups)))
+        fields.append(_Field(own[0][0].steps[own[0][1]], own[0][0], tuple(groups)))
     return _Down(tuple(fields))
 
 
@@ -312,21 +311,22 @@ def _run_down(node: Any, down: _Down, news: list[Replacer], owner: str | None) -
         return node
     names = field_names(type(node)) if isinstance(node, BaseModel) else {}
     for f in down.fields:
-        if f.name not in names:
+        if f.step.name not in names:
             _field(node, f.step, f.path)   # raises the error `replace` raises
     update: dict[str, Any] = {}
     for f in down.fields:
-        original = value = getattr(node, f.name)
+        name = f.step.name
+        original = value = getattr(node, name)
         for group in f.groups:
             if not group.each:
                 value = _run(value, group.below, news, owner)
             elif not _nothing_below(value):
                 if not isinstance(value, list | tuple):
-                    raise PathError(f"{str(group.path)!r}: {f.name!r} is not a list")
+                    raise PathError(f"{str(group.path)!r}: {name!r} is not a list")
                 items = [_run(item, group.below, news, owner) for item in value]
                 value = items if any(a is not b for a, b in zip(items, value, strict=True)) else value
         if value is not original:
-            update[f.name] = value
+            update[name] = value
     return node.model_copy(update=update) if update else node
 
 

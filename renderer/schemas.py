@@ -35,8 +35,8 @@ def built_models() -> None:
             continue
         for value in list(vars(module).values()):
             if (isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == name
-                    and value.model_config.get("defer_build")):
-                value.model_rebuild(force=True)
+                    and value.model_config.get("defer_build") and not value.__pydantic_complete__):
+                value.model_rebuild()   # builds a deferred model once; later calls find it complete
 
 
 def layout_schema() -> dict[str, Any]:
