@@ -12,10 +12,20 @@ refused before anything is printed.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+    model_validator,
+)
 
 from renderer.datamodels.address import DomesticAddress
 from renderer.datamodels.types import IsoDate
@@ -23,6 +33,31 @@ from renderer.datamodels.types import IsoDate
 PersonId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$", description="宛名番号")]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Digits = Annotated[str, Field(pattern=r"^[0-9]+$")]
+# 地積 / 床面積 (㎡): a number above 0, or a string in plain decimal notation ("123.45"; no exponent, spaces or
+# full-width digits), at most 9 digits before the point and 2 after it (trailing zeros after the point do not
+# count). The schema is stated here rather than left to pydantic, whose export of a constrained Decimal changed
+# between releases: layouts/input-schemas/ must not depend on the installed version, and must admit exactly
+# what the model accepts (tests/test_datamodel_schemas.py).
+# (?![\s\S]) ends the text in both Python and ECMA-262 regular expressions; $ would admit a final newline in
+# Python's (and so in the jsonschema package).
+AREA_PATTERN = r"^\+?0*(?=[0-9.]*[1-9])[0-9]{0,9}(?:\.[0-9]{0,2}0*)?(?![\s\S])"
+AREA_SCHEMA: dict[str, object] = {"anyOf": [
+    {"exclusiveMinimum": 0, "maximum": 999_999_999.99, "type": "number"},
+    {"pattern": AREA_PATTERN, "type": "string"},
+]}
+_AREA_TEXT = re.compile(AREA_PATTERN)
+
+
+def _plain_decimal(value: object) -> object:
+    """A string 地積 must be plain decimal notation (the stated pattern); Decimal itself would take '1e2' or '１２'."""
+    if isinstance(value, str) and not _AREA_TEXT.match(value):
+        raise ValueError("must be a number above 0 in plain decimal notation, at most 9 digits before the point and "
+                         "2 after it, e.g. 123.45")
+    return value
+
+
+Area = Annotated[Decimal, Field(gt=0, max_digits=11, decimal_places=2), BeforeValidator(_plain_decimal),
+                 WithJsonSchema(AREA_SCHEMA)]
 
 
 class Model(BaseModel):
@@ -119,7 +154,7 @@ class TaxedAsset(Model):
     number: Annotated[str, Field(min_length=1, max_length=11)] = Field(description="地番 (土地) / 家屋番号 (家屋)")
     category: Annotated[str, Field(min_length=1, max_length=11)] = Field(
         description="地目 (土地, e.g. 宅地) / 種類・構造 (家屋, e.g. 居宅・木造)")
-    area: Annotated[Decimal, Field(gt=0, max_digits=11, decimal_places=2)] = Field(
+    area: Area = Field(
         description="地積 / 床面積 (㎡, up to 2 decimals)")
     value: StrictInt = Field(ge=0, le=999_999_999_999, description="価格 (円): 固定資産課税台帳に登録された価格")
     tax_base: StrictInt = Field(ge=0, le=999_999_999_999, description="固定資産税の課税標準額 (円)")
