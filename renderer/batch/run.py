@@ -202,7 +202,9 @@ class BatchRun:
         chunk: list[Outcome] = []
         pages = 0
         limit = self.opts.pages_per_file
-        in_flight_max = max(2, self._capacity() + 1)
+        # files planned ahead: each worker's own and two more, so that when two workers finish at once neither
+        # waits while the next file is planned (with one more, the second waited ≈ 0.08 s, measured)
+        in_flight_max = self._capacity() + 2
         printers = self.opts.printers
         chunk_printer: str | None = None   # a run that prints: the printer of the file being filled
         with self._input() as fh:
