@@ -3,18 +3,17 @@
 In: `FileTask`s (paths only: the plan file and the output file live in the run directory, which Dask
 workers must see as shared storage). Out: futures of `FileResult`s. Both executors offer the same three
 calls — `submit`, `wait_any`, `close` — so the coordinator (`renderer.batch.run`) does not know which
-one it drives. The local pool uses the ``forkserver`` start method (no fork of a threaded coordinator); the
-executor's constructor launches the fork server, which imports what draws once (``set_forkserver_preload`` of
-`renderer.batch.work`: no database, rules or SQLAlchemy), so every worker starts from that copy, and each worker
-loads the fonts before its first task (`renderer.batch.work.warm_up`, from the per-machine cache). Files
-submitted while the workers start are queued by the executor, never waited for.
+one it drives. The local pool uses the ``forkserver`` start method (no fork of a threaded coordinator); the fork server
+imports what draws once (``set_forkserver_preload`` of `renderer.batch.work`: no database, rules or SQLAlchemy)
+so every worker starts from that copy, and each worker loads the fonts before its first task
+(`renderer.batch.work.warm_up`, from the per-machine cache). Files submitted while the workers start are queued
+by the executor, never waited for.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
-import multiprocessing.forkserver
 import threading
 import uuid
 from collections.abc import Iterable
@@ -36,19 +35,14 @@ class LocalExecutor:
     def __init__(self, workers: int, fonts_dir: str) -> None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["renderer.batch.work"])   # imported once, in the fork server
-        # The fork server is launched here, in this thread (a fork and exec: a few ms; its imports then run in
-        # that process), not by the starter thread below: that thread gets the interpreter lock only between the
-        # coordinator's CPU-bound planning slices, and the server started ≈ 0.12 s later (measured: its imports
-        # began 0.17 s after the run started instead of 0.05 s).
-        multiprocessing.forkserver.ensure_running()
         self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                            initializer=warm_up, initargs=(fonts_dir,))
-        # Start every worker now, from a thread, while the coordinator opens the run and plans the first files,
-        # instead of at the first file (the server's imports and each worker's fonts take ≈ 0.2 s before
-        # anything is drawn). Each no-op task starts one worker (a pool starts one per task while none is idle).
-        # Starting a worker blocks until the server has done its imports, and the pool's submit holds its lock
-        # meanwhile: so until the workers are up, `submit` queues the task here and returns a future of its own at
-        # once, and the starter hands the queue to the pool in order (the coordinator keeps planning).
+        # Start the fork server and every worker now, from a thread, while the coordinator opens the run and
+        # plans the first files, instead of at the first file (the server's imports and each worker's fonts
+        # take ≈ 0.3 s before anything is drawn). Each no-op task starts one worker (a pool starts one per task
+        # while none is idle). Starting a worker blocks until the server is up, and the pool's submit holds its
+        # lock meanwhile: so until the workers are up, `submit` queues the task here and returns a future of its
+        # own at once, and the starter hands the queue to the pool in order (the coordinator keeps planning).
         self._lock = threading.Lock()
         self._queued: list[tuple[FileTask, cf.Future[FileResult]]] | None = []
         self._starter = threading.Thread(target=self._start, args=(workers,), name="chohyo-pool-start", daemon=True)

@@ -5,8 +5,6 @@ closing it before they are up is clean."""
 from __future__ import annotations
 
 import concurrent.futures as cf
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -32,22 +30,6 @@ def test_the_workers_start_before_anything_is_submitted() -> None:
             raise AssertionError("the pool did not start its two workers without a task")
     finally:
         executor.close()
-
-
-def test_the_fork_server_is_launched_by_the_constructor() -> None:
-    """Not by the starter thread, which gets the interpreter lock only between the coordinator's planning slices:
-    in a fresh process whose main thread does not let go of the lock (a long switch interval), the server is
-    running when the constructor returns."""
-    code = (
-        "import sys, multiprocessing.forkserver as fs\n"
-        "sys.setswitchinterval(5.0)\n"
-        "from renderer.batch.executors import LocalExecutor\n"
-        f"executor = LocalExecutor(1, {FONTS!r})\n"
-        "launched = fs._forkserver._forkserver_pid is not None\n"   # read before anything blocks
-        "executor.close()\n"
-        "print(launched)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert out.stdout.strip() == "True", out.stderr
 
 
 def test_closing_at_once_is_clean() -> None:
