@@ -1,10 +1,11 @@
-"""Schemas a data model states by hand admit exactly what the model accepts.
+"""Schemas a data model states by hand admit what the model accepts.
 
 In: `renderer.datamodels.notices.AREA_SCHEMA` (the 地積 / 床面積 schema, stated so that the exported input schema
 does not change with the installed pydantic release: 2.13 and 2.14 export a constrained Decimal differently,
 and 2.13's pattern admits '1.234') and `TaxedAsset`'s validation of `area`. Out: assertions, over generated
-decimal-looking strings and numbers and hand-picked edges, that the schema admits a value if and only if the
-model accepts it, and that a refusal names the field.
+decimal-looking strings and numbers of two places and hand-picked edges, that the schema admits such a value if
+and only if the model accepts it, and that a refusal names the field. (A number of more places is in the
+schema's range but refused by the model; the description says "up to 2 decimals", see AREA_SCHEMA.)
 """
 
 from __future__ import annotations

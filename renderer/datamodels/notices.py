@@ -36,8 +36,10 @@ Digits = Annotated[str, Field(pattern=r"^[0-9]+$")]
 # 地積 / 床面積 (㎡): a number above 0, or a string in plain decimal notation ("123.45"; no exponent, spaces or
 # full-width digits), at most 9 digits before the point and 2 after it (trailing zeros after the point do not
 # count). The schema is stated here rather than left to pydantic, whose export of a constrained Decimal changed
-# between releases: layouts/input-schemas/ must not depend on the installed version, and must admit exactly
-# what the model accepts (tests/test_datamodel_schemas.py).
+# between releases: layouts/input-schemas/ must not depend on the installed version. It admits exactly the
+# strings the model accepts, and numbers in its range (tests/test_datamodel_schemas.py); that a number has at
+# most 2 decimals is said in the description only: `multipleOf: 0.01` fails binary floats such as 0.29 in
+# common validators.
 # (?![\s\S]) ends the text in both Python and ECMA-262 regular expressions; $ would admit a final newline in
 # Python's (and so in the jsonschema package).
 AREA_PATTERN = r"^\+?0*(?=[0-9.]*[1-9])[0-9]{0,9}(?:\.[0-9]{0,2}0*)?(?![\s\S])"
