@@ -240,13 +240,31 @@ def _stream_problems(pdf: bytes, reader: PdfReader) -> tuple[list[str], list[str
         else:
             problems.append(f"object {number}: 'stream' is not followed by an EOL")
             continue
-        end = pdf.find(b"endstream", data_at)
+        if length is not None:   # the data is exactly /Length bytes: an EOL, then 'endstream', must follow them
+            problem = _end_problem(pdf, data_at, int(length.group(1)))
+            if problem:
+                problems.append(f"object {number}: {problem}")
+            continue
+        end = pdf.find(b"endstream", data_at)   # /Length given indirectly: the EOL before 'endstream' only
         if pdf[end - 1:end] not in (b"\n", b"\r"):
             problems.append(f"object {number}: no EOL before 'endstream'")
-        real = end - data_at - (2 if pdf[end - 2:end] == b"\r\n" else 1 if pdf[end - 1:end] in b"\r\n" else 0)
-        if length is not None and int(length.group(1)) != real:
-            problems.append(f"object {number}: /Length {int(length.group(1))}, data {real} bytes")
     return problems, filters
+
+
+def _end_problem(pdf: bytes, data_at: int, length: int) -> str:
+    """What is wrong at the end of a stream whose data starts at `data_at` and is declared `length` bytes long
+    ("" nothing). Judged from /Length, not by searching back from 'endstream': data may itself end in CR or LF
+    (compressed data does, one stream in 256), and that byte is data, not the EOL before 'endstream'."""
+    after = data_at + length
+    eol = 2 if pdf.startswith(b"\r\n", after) else 1 if pdf[after:after + 1] in (b"\n", b"\r") else 0
+    if eol and pdf.startswith(b"endstream", after + eol):
+        return ""
+    end = pdf.find(b"endstream", data_at)
+    if end < 0:
+        return "no 'endstream'"
+    if end == after or pdf[end - 1:end] not in (b"\n", b"\r"):
+        return "no EOL before 'endstream'"
+    return f"/Length {length}, but 'endstream' is {end - data_at} bytes after the data starts"
 
 
 def _objects(reader: PdfReader) -> Iterator[tuple[int, Any]]:

@@ -142,3 +142,47 @@ def test_xmp_text_is_escaped_as_saxutils_escapes_it(value: str) -> None:
     from xml.sax.saxutils import escape
 
     assert pdfa.xml_text(value) == escape(value)
+
+
+def _with_stream_data(data: bytes) -> bytes:
+    """A one-page PDF (not PDF/A) whose page content stream holds exactly `data` (stored as is, no filter)."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(100, 100)
+    content = DecodedStreamObject()
+    content.set_data(data)
+    page[NameObject("/Contents")] = writer._add_object(content)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _stream_clause(pdf: bytes) -> tuple[bool, str]:
+    clause = next(c for c in check(pdf).clauses if c.clause == "6.1.7.1")
+    return clause.ok, clause.detail
+
+
+@pytest.mark.parametrize("tail", [b"", b"\r", b"\n", b"\r\n", b"\n\r", b"\r\r"])
+def test_stream_data_may_end_in_cr_or_lf(tail: bytes) -> None:
+    """The data's own last bytes are data, not the EOL before 'endstream' (compressed data ends in CR or LF one
+    stream in 256: a signed file failed this clause in CI when its data ended in CR)."""
+    pdf = _with_stream_data(b"0 0 m 10 10 l S" + tail)
+    assert _stream_clause(pdf) == (True, "")
+
+
+def test_a_wrong_stream_length_fails() -> None:
+    pdf = _with_stream_data(b"0 0 m 10 10 l S\r")
+    declared = re.search(rb"/Length (\d+)", pdf)
+    assert declared is not None and declared.group(1) == b"16"
+    # 15 is right too: the data 'S', then CR LF as the EOL before endstream (the file reads the same either way)
+    # 17 takes the LF into the data, leaving no EOL before endstream
+    for length, why in ((b"14", "/Length 14, but 'endstream' is 17 bytes after the data starts"), (b"15", ""),
+                        (b"16", ""), (b"17", "no EOL before 'endstream'")):   # same width: the offsets stay right
+        got, detail = _stream_clause(pdf[:declared.start(1)] + length + pdf[declared.end(1):])
+        assert (got, detail.endswith(why) if why else detail == "") == (not why, True), (length, detail)
+    glued = pdf.replace(b"S\r\nendstream", b"S\rendstream\n")   # /Length 16 takes the CR: no EOL remains
+    assert glued != pdf
+    got, detail = _stream_clause(glued)
+    assert not got and detail.endswith("no EOL before 'endstream'"), detail
