@@ -10,6 +10,8 @@ schema's range but refused by the model; the description says "up to 2 decimals"
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -77,3 +79,14 @@ def test_the_refusal_says_what_is_wanted() -> None:
     with pytest.raises(ValidationError, match="plain decimal notation") as caught:
         TaxedAsset.model_validate(_asset("1e2"))
     assert caught.value.errors()[0]["loc"] == ("area",)
+
+
+def test_a_long_run_of_zeros_is_judged_at_once() -> None:
+    """A hostile 地積 of 200,000 zeros (and one with a stray letter after them): the pattern has one way to match
+    each character, so this takes milliseconds; the earlier pattern, a lookahead after `0*`, took time quadratic in
+    the length (1.6 s for 20,000 zeros, about 160 s for these). The timeout is a hang detector, not a speed
+    figure: 60 s is a thousand times what the judgement needs."""
+    code = ("from renderer.datamodels.notices import _AREA_TEXT\n"
+            "print([bool(_AREA_TEXT.match(s)) for s in ('0' * 200_000, '0' * 200_000 + 'x', '0' * 200_000 + '1')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[False, False, True]", out.stderr

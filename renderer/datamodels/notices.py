@@ -40,9 +40,12 @@ Digits = Annotated[str, Field(pattern=r"^[0-9]+$")]
 # strings the model accepts, and numbers in its range (tests/test_datamodel_schemas.py); that a number has at
 # most 2 decimals is said in the description only: `multipleOf: 0.01` fails binary floats such as 0.29 in
 # common validators.
+# Leading zeros, then either a whole part of 1-9 digits not starting with 0 (and an optional fraction), or a
+# fraction alone with a nonzero digit among its first two. Each step has one way to match, so a long string
+# costs linear time (a lookahead for the nonzero digit after `0*` cost quadratic time: 20,000 zeros, 1.6 s).
 # (?![\s\S]) ends the text in both Python and ECMA-262 regular expressions; $ would admit a final newline in
 # Python's (and so in the jsonschema package).
-AREA_PATTERN = r"^\+?0*(?=[0-9.]*[1-9])[0-9]{0,9}(?:\.[0-9]{0,2}0*)?(?![\s\S])"
+AREA_PATTERN = r"^\+?0*(?:[1-9][0-9]{0,8}(?:\.[0-9]{0,2}0*)?|\.(?:[1-9][0-9]?|0[1-9])0*)(?![\s\S])"
 AREA_SCHEMA: dict[str, object] = {"anyOf": [
     {"exclusiveMinimum": 0, "maximum": 999_999_999.99, "type": "number"},
     {"pattern": AREA_PATTERN, "type": "string"},
