@@ -450,6 +450,11 @@ class Composer:
             return ""
         value = resolve(content.value, ctx, where=f"{path}.value")
         if isinstance(value, Withheld):
+            # a part of a withheld object (the 郵便番号 of an address printed 「記載省略」) prints nothing: the
+            # marker stands once, where the object itself prints
+            parent = content.value.rpartition(".")[0]
+            if "." in parent and resolve(parent, ctx, where=f"{path}.value") is value:
+                return ""
             return value.text
         if ctx.get("blank"):
             return ""

@@ -226,6 +226,11 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
     # addressee — the municipality's own mailing (public_office by mail), or the addressee asking for it.
     mailing = r.relation == "public_office" and request.channel == "mail"
     addressee = _addressee(doc) if mailing else None
+    # A value of no person of its own (a 住民票's household address, a 納税通知書's 課税明細書 所在・地番) is
+    # everyone's on the document: hidden when any protected person is on it. On that mailing, a notice's own
+    # content is its addressee's (the 課税明細書 lists the addressee's property, 地方税法364条3項): hidden only
+    # when the addressee is protected and it goes elsewhere — never because a 共有者 is.
+    ownerless = [addressee] if addressee is not None else list(everyone)
     protected: set[str] = set()
     count = 0
 
@@ -247,7 +252,7 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
         def new(value: Any, owner: str | None) -> Any:
             nonlocal count
             # precedence: withheld (kept) → 記載省略 (even for an empty value) → 【空欄】
-            if isinstance(value, Withheld) or not hides([owner] if owner else list(everyone), kinds):
+            if isinstance(value, Withheld) or not hides([owner] if owner else ownerless, kinds):
                 return value
             count += 1
             return PROTECTED

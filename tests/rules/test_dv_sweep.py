@@ -492,6 +492,12 @@ def build_notice(doc: Doc, env: dict[str, Any]) -> None:
                                                    building=0.3)})
             case.persons.append(owner)
         env["data"]["co_owners"] = owners
+        # the 課税明細書's 所在 and 地番・家屋番号: the addressee's property, of no person of its own
+        assets = [dict(a) for a in env["data"]["assets"]]
+        for a in assets:
+            a["location"] = f"{doc.plant(Site('assets[].location', None))}町"
+            a["number"] = f"{doc.plant(Site('assets[].number', None))}番1"
+        env["data"]["assets"] = assets
     case.printed_persons = set(case.persons)
 
 
@@ -652,8 +658,14 @@ def expect(case: Case, kind: str, kinds: Mapping[str, frozenset[str]]) -> Expect
         rec = covering.get(pid)
         return rec is not None and bool(set(rec.get("addresses", ADDRESS_KINDS)) & kinds[path])
 
+    mailing = kind == "notice" and relation == "public_office" and request["channel"] == "mail"
+
     def owners(site: Site) -> list[str]:
-        return [site.owner] if site.owner else list(case.persons)
+        if site.owner:
+            return [site.owner]
+        # a value of no person of its own is everyone's on the document; on the municipality's own mailing
+        # of a notice it is the addressee's (the 課税明細書 lists the addressee's property)
+        return [case.addressee] if mailing and case.addressee else list(case.persons)
 
     if kind == "certificate":
         included = {p for p in case.printed_persons if p in covering}
@@ -670,8 +682,7 @@ def expect(case: Case, kind: str, kinds: Mapping[str, frozenset[str]]) -> Expect
         def reads(pid: str, site_owners: list[str]) -> bool:
             if relation == "self" and case.verified and req.get("person_id") == pid:
                 return True   # the person themself
-            return (kind == "notice" and relation == "public_office" and request["channel"] == "mail"
-                    and case.addressee == pid and site_owners == [pid])   # the addressee rule
+            return mailing and case.addressee == pid and site_owners == [pid]   # the addressee rule
 
         def shown(site: Site) -> bool:
             o = owners(site)
@@ -1116,6 +1127,31 @@ def test_the_municipalitys_own_mailing_to_a_protected_addressee_prints_their_add
     ask(case, False, "counter", "print", relation="public_office")
     expected, _ = run_named(world, case)
     assert set(tokens_of(case, addressee)) <= expected.hidden and expected.postcode_visible is False
+
+
+def test_the_tax_statement_names_no_property_of_a_protected_addressee_to_an_agent(world: World) -> None:
+    """The 課税明細書's 所在 and 地番・家屋番号 say where the 納税義務者's land and house are (often where they
+    live): an agent acting for a protected addressee reads 「記載省略」 there, as for the address; the
+    municipality's own mailing to an unprotected addressee lists them even with a protected 共有者."""
+    case = fixed_case("tsuchisho-nozei")
+    addressee, co_owner = case.persons[0], case.persons[1]
+    assets = tokens_of(case, None)
+    assert len(assets) == 2 * len(case.env["data"]["assets"]) >= 2
+    protect(case, addressee)
+    ask(case, False, "counter", "print", relation="agent", acting_for=addressee)
+    expected, _ = run_named(world, case)
+    assert expected.refusal is None and set(assets) <= expected.hidden
+    result = world.renderer.render(case.env, layout_id=case.layout, caller=PLAIN, with_display=True)
+    scan = scan_pdf(result.pdf)
+    assert scan.text.count("記載省略") >= len(assets)
+    for tok in assets:
+        assert scan.where(tok) == [] and sidecar_leaks(sidecars_of(result), tok) == []
+    # a 共有者's protection hides that 共有者's address, not the addressee's own 課税明細書 on its mailing
+    case.records = []
+    protect(case, co_owner)
+    ask(case, False, "mail", "print", relation="public_office")
+    expected, _ = run_named(world, case)
+    assert set(assets) <= expected.visible and set(tokens_of(case, co_owner)) <= expected.hidden
 
 
 # =========================================================================== the scanner's own controls
