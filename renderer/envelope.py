@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from renderer.datamodels.types import IsoDate
+from renderer.datamodels.types import IsoDate, PersonId
 from renderer.signing.policy import SignOption
 from renderer.spec.model import OmissionItem
 
@@ -28,9 +28,9 @@ class Model(BaseModel):
 class Requester(Model):
     relation: Literal["self", "same_household", "third_party", "agent", "public_office"] = Field(
         description="本人, 同一世帯員, 第三者, 代理人, 公用請求")
-    person_id: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$")] | None = Field(
+    person_id: PersonId | None = Field(
         default=None, description="the requester's 宛名番号 when known")
-    acting_for: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$")] | None = Field(
+    acting_for: PersonId | None = Field(
         default=None, description="for an agent: the person_id of the person acted for")
     purpose: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
         default=None, description="for a third party: the stated purpose (請求事由)")
@@ -72,7 +72,7 @@ class Request(Model):
     printer: DeviceId = Field(
         default="", description="id of a printer the tenant file declares (its printed name goes into the 発行番号); "
                                 "absent = no printer part")
-    members: list[Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$")]] | None = Field(
+    members: list[PersonId] | None = Field(
         default=None, description="person_ids to print (一部の世帯員); absent = the whole household")
     sign: SignOption | None = Field(
         default=None, description="sign the PDF (PAdES) with the tenant's key: {level: B-B|B-T|B-LT}; absent: signed "

@@ -31,13 +31,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from renderer.datamodels.types import ZERO_WIDTH
 from renderer.errors import GlyphError, LayoutError
 from renderer.fontcache import FontCache, first_index, pack_codes, pack_ints, unpack_codes, unpack_ints
 
 if TYPE_CHECKING:   # fontTools reads a font only when the machine cache has no entry for it
     from fontTools.ttLib import TTFont
 
-_ZERO_WIDTH = frozenset({0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF})
 VARIATION_SELECTORS = frozenset(range(0xFE00, 0xFE10)) | frozenset(range(0xE0100, 0xE01F0))
 PUA_BASE = 0xF0000          # Supplementary Private Use Area-A: our drawing codes for unencoded glyphs
 PUA_LIMIT = 0xFFFFD
@@ -501,7 +501,7 @@ class FontSet:
         ch = source[0]
         cp = ord(ch)
         selector = ord(source[1]) if len(source) > 1 else None
-        if cp in _ZERO_WIDTH:
+        if cp in ZERO_WIDTH:
             table[source] = (None, ())
             return None
         if cp in VARIATION_SELECTORS:

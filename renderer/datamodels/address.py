@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from renderer.datamodels.types import NonBlank
 from renderer.paths import find_paths
 
-NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
+NonEmpty = Annotated[NonBlank, Field(min_length=1, max_length=200)]
 
 
 class DomesticAddress(BaseModel):

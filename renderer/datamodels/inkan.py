@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from renderer.datamodels.address import DomesticAddress
 from renderer.datamodels.impression import RegisteredImage
-from renderer.datamodels.juminhyo import Name, PersonId
-from renderer.datamodels.types import IsoDate
+from renderer.datamodels.juminhyo import Name
+from renderer.datamodels.types import IsoDate, PersonId
 
 
 class Model(BaseModel):

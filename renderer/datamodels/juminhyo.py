@@ -15,11 +15,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from renderer.datamodels.address import Address, DomesticAddress
-from renderer.datamodels.types import IsoDate
+from renderer.datamodels.types import IsoDate, NonBlank, PersonId
 from renderer.formats.codes import CodeError, validate_my_number, validate_resident_code
 
-PersonId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$", description="宛名番号")]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+Name = Annotated[NonBlank, Field(min_length=1, max_length=100)]
 
 
 def _is_kana(ch: str) -> bool:
@@ -66,7 +65,7 @@ class Person(Model):
     former_name_kana: Name | None = Field(default=None, description="旧氏の振り仮名")
     birth_date: IsoDate = Field(description="生年月日")
     sex: Literal["男", "女"] = Field(description="性別")
-    relationship: Annotated[str, Field(min_length=1, max_length=20)] = Field(description="続柄")
+    relationship: Annotated[NonBlank, Field(min_length=1, max_length=20)] = Field(description="続柄")
     honseki: Name | None = Field(default=None, description="本籍")
     hittosha: Name | None = Field(default=None, description="筆頭者")
     became_resident_on: IsoDate | None = Field(
@@ -86,7 +85,7 @@ class Person(Model):
         description="転入前住所 = 従前の住所 of the 転入 (住基法7条8号), 国外を含む; absent for a person born here")
     my_number: str | None = Field(default=None, description="個人番号 (12 digits, check digit verified)")
     resident_code: str | None = Field(default=None, description="住民票コード (11 digits)")
-    remarks: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+    remarks: list[Annotated[NonBlank, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=4, description="備考 (up to 4)")
     foreign: ForeignResident | None = Field(default=None, description="present for 外国人住民")
     moving_out: MovingOut | None = Field(

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from renderer.datamodels.juminhyo import JuminhyoData, Model, Person
+from renderer.datamodels.types import NonBlank
 
 CertifiedItem = Literal[
     "address", "head_name", "name_kana", "former_name", "birth_date", "sex", "relationship", "honseki",
@@ -74,9 +75,9 @@ class CertifyRequest(Model):
         min_length=1, max_length=len(STANDARD_ORDER),
         description="the items the requester asked to be certified (any order; printed in the standard order). "
                     "氏名 is always printed")
-    submit_to: Annotated[str, Field(min_length=1, max_length=60)] | None = Field(
+    submit_to: Annotated[NonBlank, Field(min_length=1, max_length=60)] | None = Field(
         default=None, description="提出先, printed when the request gives it")
-    purpose: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+    purpose: Annotated[NonBlank, Field(min_length=1, max_length=100)] | None = Field(
         default=None, description="使用目的, printed when the request gives it")
 
     @field_validator("items")

@@ -20,10 +20,9 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from renderer.datamodels.address import Address, DomesticAddress
-from renderer.datamodels.types import IsoDate
+from renderer.datamodels.types import IsoDate, NonBlank, PersonId
 
-PersonId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$", description="宛名番号")]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+Name = Annotated[NonBlank, Field(min_length=1, max_length=100)]
 MAX_ROWS = 200_000
 
 
@@ -81,7 +80,7 @@ class IdoshaRow(Model):
     name: Name = Field(description="氏名")
     name_kana: Name | None = Field(default=None, description="氏名の振り仮名")
     birth_date: IsoDate = Field(description="生年月日")
-    ward: Annotated[str, Field(min_length=1, max_length=20)] = Field(
+    ward: Annotated[NonBlank, Field(min_length=1, max_length=20)] = Field(
         description="行政区 (the group key; derived from the address)")
     address_before: Address | None = Field(
         default=None, description="異動前住所 (転入: 転入前住所; none for 出生)")
@@ -151,5 +150,5 @@ class KyufuRow(Model):
 class KyufuList(Model):
     """給付金 支給決定者一覧: amounts with 頁計, 累計 and 繰越, and a grand total."""
 
-    program: Annotated[str, Field(min_length=1, max_length=60)] = Field(description="給付金の名称")
+    program: Annotated[NonBlank, Field(min_length=1, max_length=60)] = Field(description="給付金の名称")
     rows: list[KyufuRow] = Field(max_length=MAX_ROWS)

@@ -28,10 +28,9 @@ from pydantic import (
 )
 
 from renderer.datamodels.address import DomesticAddress
-from renderer.datamodels.types import IsoDate
+from renderer.datamodels.types import IsoDate, NonBlank, PersonId
 
-PersonId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$", description="宛名番号")]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+Name = Annotated[NonBlank, Field(min_length=1, max_length=100)]
 Digits = Annotated[str, Field(pattern=r"^[0-9]+$")]
 # 地積 / 床面積 (㎡): a number above 0, or a string in plain decimal notation ("123.45"; no exponent, spaces or
 # full-width digits), at most 9 digits before the point and 2 after it (trailing zeros after the point do not
@@ -107,7 +106,7 @@ class KyufuKetteiNotice(Model):
     """給付金 支給決定通知書: 給付額 = 50,000 円 + X (X a tenant parameter, up to 6 digits, may be null)."""
 
     addressee: Addressee
-    document_number: Annotated[str, Field(min_length=1, max_length=40)] = Field(description="文書番号")
+    document_number: Annotated[NonBlank, Field(min_length=1, max_length=40)] = Field(description="文書番号")
     decided_on: IsoDate = Field(description="決定日")
     payment_on: IsoDate = Field(description="支給予定日")
     household_size: StrictInt = Field(ge=1, le=99, description="対象世帯の人数")
@@ -127,13 +126,13 @@ class Slip(Model):
     free_field: Digits = Field(description="自由使用欄 (21 digits)")
     reissue: StrictInt = Field(default=0, ge=0, le=9, description="再発行区分")
     stamp_flag: StrictInt = Field(default=0, ge=0, le=1, description="印紙フラグ")
-    qr_payload: Annotated[str, Field(min_length=1, max_length=600)] | None = Field(
+    qr_payload: Annotated[NonBlank, Field(min_length=1, max_length=600)] | None = Field(
         default=None, description="地方税統一QRコードの内容 (format not public: given as data)")
     el_number: Annotated[str, Field(max_length=40)] | None = Field(default=None, description="eL番号")
 
 
 class Installment(Model):
-    period: Annotated[str, Field(min_length=1, max_length=10)] = Field(description="期別 (第1期 …)")
+    period: Annotated[NonBlank, Field(min_length=1, max_length=10)] = Field(description="期別 (第1期 …)")
     due_on: IsoDate = Field(description="納期限")
     amount: StrictInt = Field(ge=0, le=999_999, description="税額 (円); コンビニ収納は 999,999 円まで")
     slip: Slip
@@ -154,10 +153,10 @@ class TaxedAsset(Model):
     computed on the total 課税標準額)."""
 
     kind: Literal["土地", "家屋"] = Field(description="資産の区分")
-    location: Annotated[str, Field(min_length=1, max_length=16)] = Field(
+    location: Annotated[NonBlank, Field(min_length=1, max_length=16)] = Field(
         description="所在 (町名・字: the municipality is the tenant's), e.g. 栄町")
-    number: Annotated[str, Field(min_length=1, max_length=11)] = Field(description="地番 (土地) / 家屋番号 (家屋)")
-    category: Annotated[str, Field(min_length=1, max_length=11)] = Field(
+    number: Annotated[NonBlank, Field(min_length=1, max_length=11)] = Field(description="地番 (土地) / 家屋番号 (家屋)")
+    category: Annotated[NonBlank, Field(min_length=1, max_length=11)] = Field(
         description="地目 (土地, e.g. 宅地) / 種類・構造 (家屋, e.g. 居宅・木造)")
     area: Area = Field(
         description="地積 / 床面積 (㎡, up to 2 decimals)")
@@ -186,9 +185,9 @@ class NozeiNotice(Model):
     total after 1,000円未満切捨て (地方税法20条の4の2第1項) and the 税額 after 100円未満切捨て (同条第3項)."""
 
     addressee: Addressee
-    document_number: Annotated[str, Field(min_length=1, max_length=40)]
+    document_number: Annotated[NonBlank, Field(min_length=1, max_length=40)]
     tax_year: StrictInt = Field(ge=2000, le=2100, description="年度 (西暦 in the data; printed in 和暦)")
-    taxpayer_number: Annotated[str, Field(min_length=1, max_length=30)] = Field(description="通知書番号")
+    taxpayer_number: Annotated[NonBlank, Field(min_length=1, max_length=30)] = Field(description="通知書番号")
     tax_base: StrictInt = Field(ge=0, le=999_999_999_000, multiple_of=1000,
                                 description="固定資産税の課税標準額 (円, 1,000円未満切捨て)")
     fixed_asset_tax: StrictInt = Field(ge=0, le=99_999_999_900, multiple_of=100,

@@ -22,8 +22,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from renderer.datamodels.address import DomesticAddress
-from renderer.datamodels.juminhyo import Name, PersonId
-from renderer.datamodels.types import IsoDate
+from renderer.datamodels.juminhyo import Name
+from renderer.datamodels.types import IsoDate, NonBlank, PersonId
 
 #: an amount in 円 that is never negative (収入, 控除, 税額)
 Yen = Annotated[StrictInt, Field(ge=0, le=999_999_999_999)]
@@ -142,7 +142,7 @@ class ShotokuKazeiData(Model):
                                       description="課税標準額 (総所得金額等 − 所得控除合計, 1,000円未満切捨て)")
     nontaxable: StrictBool = Field(default=False, description="非課税: no 均等割 and no 所得割 (no tax amounts)")
     tax: Tax = Field(default_factory=Tax)
-    remarks: Annotated[str, Field(min_length=1, max_length=120)] | None = Field(
+    remarks: Annotated[NonBlank, Field(min_length=1, max_length=120)] | None = Field(
         default=None, description="備考 (e.g. the ground of 非課税), printed as given")
 
     @model_validator(mode="after")

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from renderer.datamodels.address import DomesticAddress
-from renderer.datamodels.juminhyo import JuminhyoData, Model, PersonId
-from renderer.datamodels.types import IsoDate
+from renderer.datamodels.juminhyo import JuminhyoData, Model
+from renderer.datamodels.types import IsoDate, PersonId
 
 #: where the persons of the 転出届 are in the data (named in messages)
 PERSONS_PATH = "data.tenshutsu.persons"

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from renderer.barcodes.gs1 import MAX_AMOUNT_YEN
 from renderer.datamodels.notices import Addressee, Slip
-from renderer.datamodels.types import IsoDate
+from renderer.datamodels.types import IsoDate, NonBlank
 
 #: overdue rows the inside panel has room for (the layout's repeat per_sheet; a test keeps the two equal)
 TOKUSOKU_ROWS = 6
@@ -33,10 +33,10 @@ class Model(BaseModel):
 class TokusokuRow(Model):
     """One overdue item: 税目 (or 料金の名称), 年度, 期別, the original 納期限, 本税 and 督促手数料."""
 
-    tax_name: Annotated[str, Field(min_length=1, max_length=20)] = Field(
+    tax_name: Annotated[NonBlank, Field(min_length=1, max_length=20)] = Field(
         description="税目, e.g. 市民税・県民税（普通徴収）")
     fiscal_year: StrictInt = Field(ge=2000, le=2100, description="年度 (西暦 in the data; printed in 和暦)")
-    period: Annotated[str, Field(min_length=1, max_length=10)] = Field(description="期別 (第1期, 全期 …)")
+    period: Annotated[NonBlank, Field(min_length=1, max_length=10)] = Field(description="期別 (第1期, 全期 …)")
     due_on: IsoDate = Field(description="当初の納期限")
     tax: StrictInt = Field(ge=1, le=99_999_999, description="本税額 (円): the unpaid amount of this item")
     fee: StrictInt = Field(default=0, ge=0, le=9_999, description="督促手数料 (円; 0 where the 条例 levies none)")
@@ -68,8 +68,9 @@ class TokusokuNotice(Model):
     """督促状: the overdue items of one taxpayer, mailed to the addressee on a sealed postcard."""
 
     addressee: Addressee
-    document_number: Annotated[str, Field(min_length=1, max_length=40)] = Field(description="文書番号")
-    taxpayer_number: Annotated[str, Field(min_length=1, max_length=30)] = Field(description="通知書番号（納税者番号）")
+    document_number: Annotated[NonBlank, Field(min_length=1, max_length=40)] = Field(description="文書番号")
+    taxpayer_number: Annotated[NonBlank, Field(min_length=1, max_length=30)] = Field(
+        description="通知書番号（納税者番号）")
     rows: list[TokusokuRow] = Field(min_length=1, max_length=TOKUSOKU_ROWS,
                                     description=f"the overdue items, at most {TOKUSOKU_ROWS} (one postcard)")
     tax_total: StrictInt = Field(ge=1, le=999_999_999, description="本税の合計 (円)")

@@ -2,7 +2,10 @@
 
 In: JSON values. Out: Python values. `IsoDate` accepts only an ISO 8601 calendar date string
 (``YYYY-MM-DD``) or a date, never a number: pydantic's lax mode would read ``0`` as 1970-01-01, and a
-生年月日 must never be invented from a wrong type.
+生年月日 must never be invented from a wrong type. `NonBlank` is text that prints something: a string
+of spaces (ASCII or 全角) or zero-width characters only would print as nothing — a 都道府県 or 市区町村
+left out of an address, a notice addressed to 「　様」 — and is refused; its JSON schema says the same
+with a pattern (at least one character that is neither whitespace nor zero-width).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 
 _ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -27,3 +30,24 @@ def _iso_date(value: Any) -> Any:
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+
+
+#: a 宛名番号 (person_id): digits, upper-case letters and hyphens. The DV rules and the registry compare person_ids
+#: exactly, so one person must have one spelling: with lower-case letters admitted, ``ab1`` in the data and
+#: ``AB1`` in the registry would be two people and the protection would miss (found by a hostile-caller audit).
+PERSON_ID_PATTERN = r"^[0-9A-Z-]{1,32}$"
+PersonId = Annotated[str, Field(pattern=PERSON_ID_PATTERN, description="宛名番号 (digits, A-Z, hyphens)")]
+
+#: characters that print as nothing and are dropped when drawn (`renderer.fonts`): ZWSP, ZWNJ, ZWJ, WJ, BOM
+ZERO_WIDTH = frozenset({0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF})
+#: the JSON schema's form of `NonBlank` (a search, not anchored: some character is visible)
+VISIBLE_PATTERN = "[^\\s" + "".join(f"\\u{cp:04x}" for cp in sorted(ZERO_WIDTH)) + "]"
+
+
+def _non_blank(value: str) -> str:
+    if not any(not ch.isspace() and ord(ch) not in ZERO_WIDTH for ch in value):
+        raise ValueError("must contain a printable character (not only spaces or zero-width characters)")
+    return value
+
+
+NonBlank = Annotated[str, AfterValidator(_non_blank), Field(json_schema_extra={"pattern": VISIBLE_PATTERN})]

@@ -12,10 +12,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from renderer.datamodels.types import PERSON_ID_PATTERN
 from renderer.state.registry import ReleaseRecord, UpsertRecord
 
 TenantCode = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="全国地方公共団体コード (6 digits)")]
-PersonIdPath = r"^[0-9A-Za-z-]{1,32}$"
+PersonIdPath = PERSON_ID_PATTERN
 LayoutIdPattern = r"^[a-z][a-z0-9-]{2,63}$"
 SyncRecord = Annotated[UpsertRecord | ReleaseRecord, Field(discriminator="op")]
 

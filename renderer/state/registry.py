@@ -35,6 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
+from renderer import jsontext
+from renderer.datamodels.types import PersonId
 from renderer.diagnostics import from_pydantic
 from renderer.errors import InputError, UsageError
 from renderer.settings import Settings
@@ -58,7 +60,6 @@ from renderer.suppressions import (
     instant,
 )
 
-PersonId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$")]
 LayoutId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,63}$")]
 MAX_LINES = 100_000
 MAX_REASON = 500
@@ -137,9 +138,9 @@ def parse_lines(lines: Iterable[str]) -> list[UpsertRecord | ReleaseRecord]:
         if not line.strip():
             continue
         try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"line {number}: not JSON (column {exc.colno}: {exc.msg}); nothing was imported",
+            raw = jsontext.loads(line)
+        except jsontext.NotJson as exc:
+            raise InputError(f"line {number}: not JSON ({exc.reason}); nothing was imported",
                              field=f"line {number}") from None
         try:
             records.append(_record_adapter().validate_python(raw))
