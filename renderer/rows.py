@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import typing
 from array import array
 from collections.abc import Iterator, Sequence
@@ -46,6 +45,7 @@ from typing import IO, Any, overload
 
 from pydantic import BaseModel, ValidationError
 
+from renderer import jsontext
 from renderer.bind import BoundDocument
 from renderer.caller import Caller
 from renderer.datamodels import DATA_MODELS
@@ -206,12 +206,9 @@ class RowsFile:
         where = f"data.{self._name}[{index}]"
         head = f"--rows {self.path.name} line {line}"
         try:
-            value = json.loads(raw)
-        except UnicodeDecodeError:
-            raise InputError(f"{head} is not UTF-8", field=where) from None
-        except ValueError as exc:
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "not JSON"
-            raise InputError(f"{head} is not JSON ({msg})", field=where) from None
+            value = jsontext.loads(raw)
+        except jsontext.NotJson as exc:
+            raise InputError(f"{head} is not JSON ({exc.reason})", field=where) from None
         if not isinstance(value, dict):
             raise InputError(f"{head} is not a JSON object (one row per line)", field=where)
         try:

@@ -9,11 +9,11 @@ options' fingerprint (what a resumed run must share with the run it finishes); t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from renderer import jsontext
 from renderer.api import Renderer
 from renderer.batch.source import CsvSource, Source, file_sha256, load_csv_mapping
 from renderer.caller import Caller
@@ -96,9 +96,11 @@ def run_request(opts: BatchOptions) -> dict[str, Any] | None:
     if path is None:
         return None
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {path} as JSON ({exc.__class__.__name__})", field="--request") from None
+        value = jsontext.loads(path.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"cannot read {path} ({exc.__class__.__name__})", field="--request") from None
+    except jsontext.NotJson as exc:
+        raise UsageError(f"{path} is not JSON ({exc.reason})", field="--request") from None
     if not isinstance(value, dict) or set(value) - {"tenant", "request", "layout"} or "data" in value:
         raise UsageError("--request must be a JSON object {tenant, request} (each input line is the data)",
                          field="--request")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
-import json
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import IO, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from renderer import jsontext
 from renderer.diagnostics import from_pydantic
 from renderer.errors import InputError, UsageError
 from renderer.files import write_atomic
@@ -108,8 +108,8 @@ class Source:
 
     def _data_for_key(self, raw: bytes) -> Any:
         try:
-            value = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            value = jsontext.loads(raw)
+        except jsontext.NotJson:
             return None
         if self.request is not None:
             return value
@@ -120,10 +120,9 @@ class Source:
         fh.seek(offset)
         raw = fh.readline()
         try:
-            value = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-            raise InputError(f"line {line} is not JSON ({msg})", field="") from None
+            value = jsontext.loads(raw)
+        except jsontext.NotJson as exc:
+            raise InputError(f"line {line} is not JSON ({exc.reason})", field="") from None
         if not isinstance(value, dict):
             raise InputError(f"line {line} is not a JSON object", field="")
         return self.wrap(value)

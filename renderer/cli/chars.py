@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from renderer import jsontext
 from renderer.charcheck import CharReport, check_record
 from renderer.cli.common import Cli, command, out, read_json
 from renderer.errors import UsageError
@@ -42,11 +43,11 @@ def chars_check(
             if not line.strip():
                 continue
             try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
+                raw = jsontext.loads(line)
+            except jsontext.NotJson as exc:
                 report.records += 1
                 report.failed.append({"record": f"line {number}", "exit_code": 2, "problem": "invalid-json",
-                                      "field": None, "rule": None, "detail": exc.msg})
+                                      "field": None, "rule": None, "detail": exc.reason})
                 continue
             check_record(renderer, raw, layout_id, report, f"line {number}")
     else:

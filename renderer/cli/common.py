@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, get_type_hi
 
 import typer
 
+from renderer import jsontext
 from renderer.errors import ChohyoError, UsageError
 
 if TYPE_CHECKING:   # imported when first used: `chohyo keys list` or `--help` need no renderer
@@ -199,9 +200,8 @@ def read_json(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc.__class__.__name__}", field="INPUT") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path} is not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}",
-                         field="INPUT") from None
+        return jsontext.loads(text)
+    except jsontext.NotJson as exc:
+        raise UsageError(f"{path} is not JSON: {exc.reason}", field="INPUT") from None
 
 

@@ -13,7 +13,6 @@ than the key therefore declares one dependency of its own that takes the path pa
 `read_body` (see ``routes.render`` and ``routes.suppressions``).
 """
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +21,7 @@ from typing import Annotated, Any, cast
 from fastapi import Depends, Path, Request, Security
 from fastapi.security import APIKeyHeader
 
+from renderer import jsontext
 from renderer.service.core import Service
 from renderer.service.keys import Principal, Role
 from renderer.service.logs import context_of
@@ -116,12 +116,9 @@ async def read_json(request: Request, limit: int) -> tuple[Any, bytes]:
         chunks.append(chunk)
     body = b"".join(chunks)
 
-    def no_constants(name: str) -> Any:
-        raise ValueError(name)
-
     try:
-        return json.loads(body, parse_constant=no_constants), body
-    except (ValueError, RecursionError):
+        return jsontext.loads(body), body
+    except jsontext.NotJson:
         raise ProblemError(400, "unparsable-body", "Bad Request", "the body is not a JSON document (UTF-8)") from None
 
 
