@@ -21,7 +21,6 @@ composes every op inline, as before (tests compare the two).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 import itertools
@@ -37,7 +36,7 @@ from renderer.compose.context import BLANK, SheetPos, Site, format_value, resolv
 from renderer.compose.elements import COMPOSERS
 from renderer.compose.panels import fold_marks, folded_sheets
 from renderer.compose.printed import my_numbers, shows_any
-from renderer.compose.static import Piece, Replay, StaticScope, scope_for
+from renderer.compose.static import WATERMARK_GRAY, Piece, Replay, StaticScope, scope_for, split_under
 from renderer.compose.table import TablePageComposer, TablePlan, check_rows, plan_table
 from renderer.compose.text import Box, TextFitter
 from renderer.display import DocumentInfo, Form, Op, Page, PagedDocument, Rect, TextRun
@@ -464,16 +463,17 @@ class Composer:
                             where=f"{path}: {content.value}")
 
     def _under_watermark(self, ops: list[Op]) -> list[Op]:
-        """The page's background fills (cell shading, zebra rows), then the 「見本」 watermark, then everything
-        else: a fill never hides the watermark, and the watermark never greys a line or a character. A
-        filled and stroked rectangle splits into its fill (below) and its frame (above)."""
+        """The page's background fills (cell shading, zebra rows: `static.is_background`), then the 「見本」
+        watermark, then everything else: a fill never hides the watermark, and the watermark never greys a
+        line, a character or a bar. A shaded and stroked rectangle splits into its fill (below) and its frame
+        (above)."""
         fills: list[Op] = []
         rest: list[Op] = []
         for op in ops:
-            if isinstance(op, Rect) and op.fill_gray is not None:
-                fills.append(dataclasses.replace(op, stroke=None))
-                if op.stroke is not None:
-                    rest.append(dataclasses.replace(op, fill_gray=None))
+            if isinstance(op, Rect):
+                fill, frame = split_under(op)
+                fills.extend([fill] if fill is not None else [])
+                rest.extend([frame] if frame is not None else [])
             else:
                 rest.append(op)
         return [*fills, self._watermark(), *rest]
@@ -488,7 +488,7 @@ class Composer:
         cx, cy = mm(self.page_w_mm) / 2, self.page_h / 2
         x = cx - (math.cos(rad) * width / 2 - math.sin(rad) * lift)
         y = cy - (math.sin(rad) * width / 2 + math.cos(rad) * lift)
-        return TextRun(x=x, y=y, font=family, size=size, text=WATERMARK, gray=0.86, angle=angle)
+        return TextRun(x=x, y=y, font=family, size=size, text=WATERMARK, gray=WATERMARK_GRAY, angle=angle)
 
     def y(self, y_mm: float) -> float:
         """Layout y (mm from the top) → PDF y (points from the bottom)."""

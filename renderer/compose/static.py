@@ -138,9 +138,20 @@ def ink(op: Op) -> Ink:
     return None
 
 
+#: the gray of the sample tenant's 「見本」 watermark (opaque: what is drawn under it is hidden where it lies)
+WATERMARK_GRAY = 0.86
+
+
+def is_background(op: Op) -> bool:
+    """A fill lighter than the watermark (cell shading, zebra rows): drawn under it, so it never hides the
+    watermark. A darker fill is ink — a カスタマバーコード's bars, a rule drawn as a filled bar — and is drawn
+    over it, like text and lines: the watermark never hides or greys what is printed."""
+    return isinstance(op, Rect) and op.fill_gray is not None and op.fill_gray > WATERMARK_GRAY
+
+
 def split_under(op: Rect) -> tuple[Rect | None, Rect | None]:
     """A rectangle as (its fill, its frame): what goes under the sample watermark and what over it."""
-    if op.fill_gray is None:
+    if not is_background(op):
         return None, op
     fill = dataclasses.replace(op, stroke=None)
     return fill, (dataclasses.replace(op, fill_gray=None) if op.stroke is not None else None)
@@ -239,7 +250,7 @@ class StaticScope:
     def _under(self, form: Form) -> tuple[Form | None, Form | None]:
         """A form as (its fills, the rest), for a sample tenant's page (see `Composer._under_watermark`)."""
         info = self._info[id(form)]
-        if info.under is None and not any(isinstance(op, Rect) and op.fill_gray is not None for op in form.ops):
+        if info.under is None and not any(is_background(op) for op in form.ops):
             info.under = (None, form)
         if info.under is None:
             fills: list[Op] = []

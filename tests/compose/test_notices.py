@@ -159,3 +159,29 @@ def test_the_kyoji_authority_and_defendant_are_tenant_parameters(tmp_path: Path)
     result = renderer_for(tmp_path / "state", layouts).render(envelope(), layout_id="tsuchisho-kyufu-kettei")
     out = text_of(result.pdf)
     assert "千葉県知事に対して審査請求" in out and "千葉県を被告として" in out and "代表する者は千葉県知事" in out
+
+
+@pytest.mark.parametrize("layout", ["tokusokujo-hagaki", "tsuchisho-nozei"])
+def test_the_sample_watermark_never_covers_a_bar(tmp_path: Path, layout: str) -> None:
+    """The カスタマバーコード's bars and a 納付書's GS1-128 bars are filled rectangles: they are ink, drawn over
+    the opaque 「見本」 (it erased about ten bars under the addressee's name on the はがき, found by looking at
+    the page), while light shading stays under it."""
+    from renderer.api import Mode
+    from renderer.compose.compose import Composer
+    from renderer.compose.static import WATERMARK_GRAY
+    from renderer.display import Rect, TextRun
+
+    r = renderer_for(tmp_path)
+    env = json.loads((ROOT / "layouts" / "samples" / f"{layout}.json").read_text(encoding="utf-8"))
+    doc = r.prepare(env, layout_id=layout, mode=Mode.BATCH).doc
+    bars = 0
+    for page in Composer(doc, r.fonts).stream([1]):
+        ops = list(page.flat_ops())
+        mark = next(i for i, op in enumerate(ops) if isinstance(op, TextRun) and op.gray == WATERMARK_GRAY)
+        dark = [i for i, op in enumerate(ops) if isinstance(op, Rect) and op.fill_gray is not None
+                and op.fill_gray <= WATERMARK_GRAY]
+        light = [i for i, op in enumerate(ops) if isinstance(op, Rect) and op.fill_gray is not None
+                 and op.fill_gray > WATERMARK_GRAY]
+        assert all(i > mark for i in dark) and all(i < mark for i in light)
+        bars += len(dark)
+    assert bars >= 60   # the page(s) carry barcodes: the test looked at bars
