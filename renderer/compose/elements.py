@@ -357,7 +357,7 @@ def compose_repeat(c: Composer, el: RepeatElement, site: Site) -> None:
     for slot in range(el.per_sheet):
         index = first + slot
         item = items[index] if index < len(items) else BLANK
-        if item is BLANK and el.blank_slots == "skip":
+        if item is BLANK and (el.blank_slots == "skip" or (el.blank_slots == "first" and index > len(items))):
             continue
         c.cut(site.ops)   # each slot is a unit of its own (static layers)
         child_ctx = dict(site.ctx)

@@ -51,17 +51,19 @@ PERSON_ITEMS: tuple[tuple[CertifiedItem, str, str, LineFormat], ...] = (
     ("my_number", "個人番号", "my_number", "digits"),                               # 8号の2
     ("resident_code", "住民票コード", "resident_code", "code"),                     # 13号
 )
+#: lines a sheet holds (the layout's repeat per_sheet: a test keeps the two equal)
+LINES_PER_SHEET = 24
 STANDARD_ORDER: tuple[CertifiedItem, ...] = tuple(i for i, *_ in HOUSEHOLD_ITEMS + PERSON_ITEMS)
 
 
 @dataclass(frozen=True)
 class Line:
-    """One printed line: ``household`` (住所, 世帯主), ``person`` (a person's 氏名, opening their lines) or
-    ``item``; `number` is the person's (1, 2, …: the layout prints it on the 氏名 line, and on an item line that
-    continues a person on a new sheet). `foreign` is the person's foreign-resident items, so `resident_date`
-    prints a foreign resident's 生年月日 in 西暦."""
+    """One printed line: ``household`` (住所, 世帯主), ``person`` (a person's 氏名, opening their lines),
+    ``item``, or ``pad`` (nothing printed: the rest of a sheet a person's lines do not fit in). `number` is the
+    person's (1, 2, …: the layout prints it on the 氏名 line). `foreign` is the person's foreign-resident items,
+    so `resident_date` prints a foreign resident's 生年月日 in 西暦."""
 
-    kind: Literal["household", "person", "item"]
+    kind: Literal["household", "person", "item", "pad"]
     label: str
     value: Any
     format: LineFormat = "text"
@@ -94,14 +96,21 @@ class KisaijikoData(JuminhyoData):
 
     @property
     def lines(self) -> list[Line]:
+        """The printed lines, sheet after sheet of `LINES_PER_SHEET`: a person's lines are kept on one sheet
+        (padded to the next when they do not fit: a sheet never certifies items of a person whose 氏名 is on
+        another; a person has at most 14 lines, so they always fit)."""
         asked = set(self.certify.items)
         household = self.household
         out = [Line("household", label, getattr(household, attr), fmt)
                for item, label, attr, fmt in HOUSEHOLD_ITEMS if item in asked]
         for n, person in enumerate(household.members, start=1):
-            out.append(Line("person", "氏名", person.name, "text", n, person.person_id, person.foreign))
-            out.extend(_person_line(person, n, item, label, attr, fmt)
+            own = [Line("person", "氏名", person.name, "text", n, person.person_id, person.foreign)]
+            own.extend(_person_line(person, n, item, label, attr, fmt)
                        for item, label, attr, fmt in PERSON_ITEMS if item in asked)
+            room = LINES_PER_SHEET - len(out) % LINES_PER_SHEET
+            if len(own) > room and len(own) <= LINES_PER_SHEET:
+                out.extend(Line("pad", "", None) for _ in range(room))
+            out.extend(own)
         return out
 
 
@@ -112,5 +121,5 @@ def _person_line(person: Person, n: int, item: CertifiedItem, label: str, attr: 
     return Line("item", label, value, fmt, n, person.person_id, person.foreign)
 
 
-__all__ = ["HOUSEHOLD_ITEMS", "PERSON_ITEMS", "STANDARD_ORDER", "CertifiedItem", "CertifyRequest", "KisaijikoData",
-           "Line"]
+__all__ = ["HOUSEHOLD_ITEMS", "LINES_PER_SHEET", "PERSON_ITEMS", "STANDARD_ORDER", "CertifiedItem",
+           "CertifyRequest", "KisaijikoData", "Line"]

@@ -48,6 +48,7 @@ from typing import Any
 from renderer import paths
 from renderer.bind import BoundDocument
 from renderer.datamodels.juminhyo import JuminhyoData, Person
+from renderer.datamodels.kisaijiko import HOUSEHOLD_ITEMS, PERSON_ITEMS, KisaijikoData
 from renderer.datamodels.protocols import fixes_members
 from renderer.errors import InputError, RefusedError
 from renderer.rules.household_order import MemberKey, standard_order
@@ -90,6 +91,8 @@ def uses_tenant_defaults(relation: str, options: dict[str, bool]) -> bool:
 
 RELATION_RULE = "requester-relation"
 SUBJECT_RULE = "requester-subject"
+#: a 記載事項証明書 asked to certify an optional item the request does not include
+CERTIFY_RULE = "certify-item-not-included"
 
 
 def check_requesters(doc: BoundDocument) -> None:
@@ -131,6 +134,8 @@ def apply_rules(doc: BoundDocument) -> BoundDocument:
     else:
         included = frozenset()
     data = doc.data
+    if isinstance(data, KisaijikoData):
+        check_certified_items(data, doc, included, forbidden)
     positions: dict[str, list[int]] = {}
     if isinstance(data, JuminhyoData):
         original = {m.person_id: i for i, m in enumerate(data.household.members)}
@@ -147,6 +152,32 @@ def apply_rules(doc: BoundDocument) -> BoundDocument:
     if isinstance(data, JuminhyoData) and doc.layout.kind == "certificate":
         data = _withhold_moving_out(data, request.issued_on, doc.layout.moving_out_omitted_text)
     return dataclasses.replace(doc, data=data, included=included, positions=positions)
+
+
+#: the data path of each item a 記載事項証明書 can certify
+_CERTIFIED_PATHS = {item: f"household.{attr}" for item, _, attr, _ in HOUSEHOLD_ITEMS} | {
+    item: f"household.members[].{attr}" for item, _, attr, _ in PERSON_ITEMS}
+
+
+def check_certified_items(data: KisaijikoData, doc: BoundDocument, included: frozenset[str],
+                          forbidden: dict[OmissionItem, str]) -> None:
+    """A 記載事項証明書 certifies what it lists (「上記のとおり、住民票に記載されていることを証明する」): an
+    optional item (任意記載事項: 続柄, 本籍, 個人番号 …) asked for in ``data.certify.items`` but not included by
+    the request is refused, never printed as a blank under the 認証文 — a blank 本籍 certified as the
+    住民票's content would be false. A forbidden one names the hard rule (a third party's 個人番号)."""
+    for i, item in enumerate(data.certify.items):
+        path = _CERTIFIED_PATHS[item]
+        for omitted, spec in doc.layout.omissions.items():
+            if path not in spec.paths or omitted in included:
+                continue
+            if omitted in forbidden:
+                raise RefusedError(f"data.certify.items[{i}] asks to certify {item}, which rule "
+                                   f"{forbidden[omitted]} never allows", rule=forbidden[omitted],
+                                   field=f"data.certify.items[{i}]")
+            raise RefusedError(
+                f"data.certify.items[{i}] asks to certify {item}, an optional item (任意記載事項) this request "
+                f"does not include: name {omitted} in request.include (where the rules allow it) or leave {item} "
+                f"out; a certificate never certifies a blank", rule=CERTIFY_RULE, field=f"data.certify.items[{i}]")
 
 
 def _withhold_moving_out(data: JuminhyoData, issued_on: dt.date, text: str) -> JuminhyoData:

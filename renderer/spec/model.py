@@ -422,8 +422,10 @@ class RepeatElement(ElementModel):
     per_sheet: int = Field(ge=1, le=100)
     origin: Point
     step: Point
-    blank_slots: Literal["draw", "skip"] = Field(
-        default="draw", description="draw: unused slots show their frames and labels with no values")
+    blank_slots: Literal["draw", "skip", "first"] = Field(
+        default="draw", description="draw: unused slots show their frames and labels with no values; skip: "
+                                    "nothing; first: only the first unused slot (to close the list, e.g. with "
+                                    "「以下余白」 under `when: first_blank`), the rest nothing")
     start_sheet: int = Field(
         default=1, ge=1, le=20,
         description="the sheet the first item is placed on; earlier sheets carry none of the block (a notice "

@@ -32,7 +32,7 @@ from typer.testing import CliRunner
 
 from renderer.api import Renderer
 from renderer.cli import app
-from renderer.datamodels.kisaijiko import STANDARD_ORDER, KisaijikoData
+from renderer.datamodels.kisaijiko import LINES_PER_SHEET, STANDARD_ORDER, KisaijikoData
 from renderer.errors import InputError, LayoutError, RefusedError
 from renderer.fonts import FontSet
 from renderer.spec.validate import load_layout
@@ -324,18 +324,52 @@ def test_submit_to_and_purpose_only_when_given(renderer: Renderer) -> None:
     assert "提出先" not in neither and "使用目的" not in neither
 
 
-def test_third_party_gets_the_juminhyo_omissions(renderer: Renderer) -> None:
-    env = kisai(["relationship", "my_number", "honseki", "birth_date"], members=["100000001"],
-                requester={"relation": "third_party", "purpose": "見本"}, include=None)
-    result = renderer.render(env)
-    assert labels_in_order(result.display) == ["氏名", "生年月日", "続柄", "本籍", "個人番号"]
-    assert "世帯主'" not in result.display, "続柄 withheld: its value is blank"
-    assert "千葉県佐倉市見本町一丁目2番地'" not in result.display, "本籍 withheld"
+def test_a_certificate_never_certifies_an_item_the_request_does_not_include(renderer: Renderer) -> None:
+    """The 住民票's omission rules decide what a third party may get; a 記載事項証明書 certifies what it lists, so
+    an optional item asked for in data.certify.items but not included is refused (it printed as a blank line
+    under 「上記のとおり…証明する」), a forbidden one with its hard rule; included, it prints with its value."""
+    third = {"relation": "third_party", "purpose": "見本"}
+    for items, index, rule in ((["birth_date", "relationship"], 1, "certify-item-not-included"),
+                               (["honseki", "birth_date"], 0, "certify-item-not-included"),
+                               (["birth_date", "my_number"], 1, "third-party-no-my-number")):
+        with pytest.raises(RefusedError) as info:
+            renderer.render(kisai(items, members=["100000001"], requester=third, include=None))
+        assert (info.value.rule, info.value.field) == (rule, f"data.certify.items[{index}]")
+    result = renderer.render(kisai(["relationship", "honseki", "birth_date"], members=["100000001"],
+                                   requester=third, include=["head_and_relationship", "honseki"]))
+    assert labels_in_order(result.display) == ["氏名", "生年月日", "続柄", "本籍"]
+    assert "世帯主'" in result.display and "千葉県佐倉市見本町一丁目2番地'" in result.display
     assert not result.my_number_printed
     with pytest.raises(RefusedError) as info:
-        renderer.render(kisai(["my_number"], requester={"relation": "third_party", "purpose": "見本"},
-                              include=["my_number"]))
+        renderer.render(kisai(["my_number"], requester=third, include=["my_number"]))
     assert info.value.rule == "third-party-no-my-number"
+
+
+@pytest.mark.parametrize("count", [1, 5, 6, 7, 13])
+@pytest.mark.parametrize("items", [["sex"], ["relationship", "birth_date", "sex"], list(STANDARD_ORDER)])
+def test_a_persons_lines_stay_on_one_sheet(count: int, items: list[str]) -> None:
+    """No sheet certifies an item of a person whose 氏名 is on another: a person who does not fit opens the
+    next sheet (the rest of the sheet is padding, printed as nothing)."""
+    members = [dict(KISAI["data"]["household"]["members"][i % len(KISAI["data"]["household"]["members"])],
+                    person_id=f"1000001{i:02d}") for i in range(count)]
+    household = {**KISAI["data"]["household"], "members": members}
+    data = KisaijikoData.model_validate({**KISAI["data"], "household": household, "certify": {"items": items}})
+    lines = data.lines
+    sheets = [lines[i:i + LINES_PER_SHEET] for i in range(0, len(lines), LINES_PER_SHEET)]
+    for sheet in sheets:
+        named = {line.number for line in sheet if line.kind == "person"}
+        assert {line.number for line in sheet if line.kind == "item"} <= named
+        pads = [k for k, line in enumerate(sheet) if line.kind == "pad"]
+        assert pads == list(range(len(sheet) - len(pads), len(sheet)))   # only at a sheet's end
+    assert [line.number for line in lines if line.kind == "person"] == list(range(1, count + 1))
+    per_person = 1 + sum(1 for i in items if i not in ("address", "head_name"))
+    assert sum(1 for line in lines if line.kind == "item") == count * (per_person - 1)
+
+
+def test_the_data_model_and_the_layout_agree_on_lines_per_sheet() -> None:
+    spec = load_layout(ROOT / "layouts" / "juminhyo-kisaijiko.yaml", FontSet(ROOT / "fonts"))
+    repeat = next(el for el in spec.elements if el.type == "repeat")
+    assert repeat.per_sheet == LINES_PER_SHEET
 
 
 def test_dv_refusal_is_the_juminhyo_refusal(renderer: Renderer) -> None:
