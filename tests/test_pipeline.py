@@ -240,6 +240,16 @@ def test_a_number_is_not_a_date(renderer: Renderer) -> None:
     assert "data.household.members[0].birth_date" in [d.path for d in info.value.diagnostics]
 
 
+def test_a_value_a_formatter_refuses_is_named_by_its_data_path(renderer: Renderer) -> None:
+    """A 生年月日 before 1873 has no honest 和暦: refused naming the member it belongs to (the input's index),
+    not the layout's ``item.birth_date`` (found by a hostile-caller audit)."""
+    env = sample()
+    env["data"]["household"]["members"][2]["birth_date"] = "1860-01-01"
+    with pytest.raises(InputError) as info:
+        renderer.render(env, layout_id="juminhyo-setai")
+    assert info.value.field == "data.household.members[2].birth_date"
+
+
 # --------------------------------------------------------------------------- one pipeline (Renderer.prepare)
 
 

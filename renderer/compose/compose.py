@@ -459,7 +459,7 @@ class Composer:
             return ""
         if value is None or value == "" or value == []:
             return content.empty if content.empty is not None else self.layout.empty_text
-        return format_value(value, content.format, ctx.get("item"), field=content.value,
+        return format_value(value, content.format, ctx.get("item"), field=self._field_name(content, path, ctx),
                             where=f"{path}: {content.value}")
 
     def _under_watermark(self, ops: list[Op]) -> list[Op]:
