@@ -70,7 +70,7 @@ def messages(error: InputError) -> dict[str, str]:
 
 def test_a_sum_that_does_not_match_is_refused_naming_the_fields_and_both_values(tmp_path: Path) -> None:
     env = envelope()
-    env["data"]["installments"][3]["amount"] = 38500           # Σ期別 = 154,400 ≠ 年税額 154,500
+    env["data"]["installments"][3]["amount"] -= 100            # Σ期別 = 154,400 ≠ 年税額 154,500
     error = refused(tmp_path, env)
     assert messages(error) == {"data.annual_tax": "check '期別合計': the sum of data.installments[].amount is "
                                                   "154,400, but data.annual_tax is 154,500"}
@@ -99,7 +99,7 @@ def test_an_addition_that_does_not_match_is_refused(tmp_path: Path) -> None:
 def test_the_cli_refuses_with_exit_2_and_names_the_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("renderer.settings.system_clock", lambda: CLOCK.astimezone(dt.UTC))
     env = envelope()
-    env["data"]["installments"][0]["amount"] = 38800
+    env["data"]["installments"][0]["amount"] += 100            # Σ期別 = 154,600 ≠ 年税額 154,500
     source = tmp_path / "input.json"
     source.write_text(json.dumps(env, ensure_ascii=False), encoding="utf-8")
     out = tmp_path / "out.pdf"
