@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from renderer.datamodels.types import NON_BLANK_MESSAGE, VISIBLE_PATTERN
+
 
 @dataclass(frozen=True)
 class Diagnostic:
@@ -74,11 +76,14 @@ def _message(err: dict[str, Any]) -> str:
         return "required item is missing"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return "not one of the allowed kinds"   # pydantic's message would echo the input value
+    if kind == "string_pattern_mismatch" and _NON_BLANK_PATTERN in str(err["msg"]):
+        return NON_BLANK_MESSAGE
     msg = str(err["msg"])
     return msg.removeprefix("Value error, ")
 
 
 UNION_TAGS = frozenset({"domestic", "overseas"})
+_NON_BLANK_PATTERN = f"'{VISIBLE_PATTERN}'"
 
 
 def join_path(prefix: str, loc: tuple[Any, ...] | list[Any]) -> str:

@@ -23,12 +23,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from typer.testing import CliRunner
 
 from renderer.cli import app
 from renderer.datamodels.address import DomesticAddress
-from renderer.datamodels.types import VISIBLE_PATTERN, ZERO_WIDTH
+from renderer.datamodels.types import NON_BLANK_MESSAGE, VISIBLE_PATTERN, ZERO_WIDTH, NonBlank
+from renderer.diagnostics import from_pydantic
 from renderer.envelope import Requester
 from renderer.state.registry import UpsertRecord
 
@@ -46,9 +47,28 @@ def _accepts(prefecture: str) -> bool:
         DomesticAddress.model_validate(_address(prefecture=prefecture))
     except ValidationError as error:
         assert [e["loc"] for e in error.errors()] == [("prefecture",)], error
-        assert "printable character" in str(error)
+        assert [(d.path, d.message) for d in from_pydantic(error)] == [("prefecture", NON_BLANK_MESSAGE)]
         return False
     return True
+
+
+def test_every_code_point_is_judged_alike_by_the_model_the_schema_and_the_rule() -> None:
+    """The rule: a character prints something unless str.isspace() or zero-width. pydantic-core's regex engine
+    and the jsonschema package (Python's re) must agree with it on every code point (\\s would not: they differ
+    on U+001C-001F), alone and after a blank."""
+    single = TypeAdapter(NonBlank)
+    wrong = []
+    for cp in [*range(0xD800), *range(0xE000, 0x110000)]:
+        ch = chr(cp)
+        rule = not ch.isspace() and cp not in ZERO_WIDTH
+        try:
+            single.validate_python("\u3000" + ch)
+            model = True
+        except ValidationError:
+            model = False
+        if not model == rule == bool(SCHEMA.is_valid(ch)):
+            wrong.append(hex(cp))
+    assert wrong == []
 
 
 @pytest.mark.parametrize("blank", BLANKS)

@@ -14,7 +14,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import BeforeValidator, Field
 
 _ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -40,14 +40,16 @@ PersonId = Annotated[str, Field(pattern=PERSON_ID_PATTERN, description="宛名�
 
 #: characters that print as nothing and are dropped when drawn (`renderer.fonts`): ZWSP, ZWNJ, ZWJ, WJ, BOM
 ZERO_WIDTH = frozenset({0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF})
-#: the JSON schema's form of `NonBlank` (a search, not anchored: some character is visible)
-VISIBLE_PATTERN = "[^\\s" + "".join(f"\\u{cp:04x}" for cp in sorted(ZERO_WIDTH)) + "]"
+#: `NonBlank`'s pattern, in the model and its JSON schema alike: a search (not anchored) for a character that is
+#: neither whitespace (Python's str.isspace: \t-\r, \x1c-\x20, \x85, \xa0, U+1680, U+2000-200A, U+2028/2029,
+#: U+202F, U+205F, U+3000) nor zero-width. Spelt out rather than \s, which pydantic-core's regex engine and
+#: Python's read differently (\x1c-\x1f).
+VISIBLE_PATTERN = "[^\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200d\\u2028\\u2029\\u202f\\u205f\\u2060\\u3000\\ufeff]"
 
 
-def _non_blank(value: str) -> str:
-    if not any(not ch.isspace() and ord(ch) not in ZERO_WIDTH for ch in value):
-        raise ValueError("must contain a printable character (not only spaces or zero-width characters)")
-    return value
+#: what a refusal of `NonBlank` says (`renderer.diagnostics` puts it in place of pydantic's pattern message)
+NON_BLANK_MESSAGE = "must contain a printable character (not only spaces or zero-width characters)"
 
-
-NonBlank = Annotated[str, AfterValidator(_non_blank), Field(json_schema_extra={"pattern": VISIBLE_PATTERN})]
+#: matched by pydantic-core's own regex engine (a search: some character is visible), no Python call per field —
+#: a validator function here cost a batch coordinator ≈ 0.09 s per 2,000 records
+NonBlank = Annotated[str, Field(pattern=VISIBLE_PATTERN)]
