@@ -227,9 +227,9 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
     mailing = r.relation == "public_office" and request.channel == "mail"
     addressee = _addressee(doc) if mailing else None
     # A value of no person of its own (a 住民票's household address, a 納税通知書's 課税明細書 所在・地番) is
-    # everyone's on the document: hidden when any protected person is on it. On that mailing, a notice's own
-    # content is its addressee's (the 課税明細書 lists the addressee's property, 地方税法364条3項): hidden only
-    # when the addressee is protected and it goes elsewhere — never because a 共有者 is.
+    # everyone's on the document: hidden when any protected person is on it. On that mailing a notice's own
+    # content is its addressee's (the 課税明細書 lists the addressee's property, 地方税法364条3項): the addressee
+    # reads it, and a 共有者's protection does not hide it (that 共有者's address is hidden).
     ownerless = [addressee] if addressee is not None else list(everyone)
     protected: set[str] = set()
     count = 0
