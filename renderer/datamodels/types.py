@@ -44,7 +44,8 @@ ZERO_WIDTH = frozenset({0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF})
 #: neither whitespace (Python's str.isspace: \t-\r, \x1c-\x20, \x85, \xa0, U+1680, U+2000-200A, U+2028/2029,
 #: U+202F, U+205F, U+3000) nor zero-width. Spelt out rather than \s, which pydantic-core's regex engine and
 #: Python's read differently (\x1c-\x1f).
-VISIBLE_PATTERN = "[^\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200d\\u2028\\u2029\\u202f\\u205f\\u2060\\u3000\\ufeff]"
+VISIBLE_PATTERN = ("[^\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200d\\u2028\\u2029\\u202f\\u205f"
+                   "\\u2060\\u3000\\ufeff]")
 
 
 #: what a refusal of `NonBlank` says (`renderer.diagnostics` puts it in place of pydantic's pattern message)
