@@ -40,7 +40,7 @@ from renderer.compose.static import WATERMARK_GRAY, Piece, Replay, StaticScope, 
 from renderer.compose.table import TablePageComposer, TablePlan, check_rows, plan_table
 from renderer.compose.text import Box, TextFitter
 from renderer.display import DocumentInfo, Form, Op, Page, PagedDocument, Rect, TextRun
-from renderer.errors import LayoutError
+from renderer.errors import InputError, LayoutError
 from renderer.fonts import CharEvent, FontSet
 from renderer.formats.registry import jinja_filters
 from renderer.spec.model import (
@@ -459,8 +459,12 @@ class Composer:
             return ""
         if value is None or value == "" or value == []:
             return content.empty if content.empty is not None else self.layout.empty_text
-        return format_value(value, content.format, ctx.get("item"), field=self._field_name(content, path, ctx),
-                            where=f"{path}: {content.value}")
+        try:
+            return format_value(value, content.format, ctx.get("item"), field=content.value,
+                                where=f"{path}: {content.value}")
+        except InputError as exc:   # named by its data path (data.household.members[2].birth_date), not item.…
+            exc.field = self._field_name(content, path, ctx)
+            raise
 
     def _under_watermark(self, ops: list[Op]) -> list[Op]:
         """The page's background fills (cell shading, zebra rows: `static.is_background`), then the 「見本」
