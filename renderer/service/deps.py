@@ -118,8 +118,9 @@ async def read_json(request: Request, limit: int) -> tuple[Any, bytes]:
 
     try:
         return jsontext.loads(body), body
-    except jsontext.NotJson:
-        raise ProblemError(400, "unparsable-body", "Bad Request", "the body is not a JSON document (UTF-8)") from None
+    except jsontext.NotJson as exc:   # the reason names no data (renderer.jsontext)
+        raise ProblemError(400, "unparsable-body", "Bad Request",
+                           f"the body is not a JSON document (UTF-8): {exc.reason}") from None
 
 
 def same_tenant(principal: Principal, tenant: Any, field: str) -> None:

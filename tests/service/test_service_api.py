@@ -232,8 +232,12 @@ def test_an_envelope_for_another_layout_is_422(service: Running) -> None:
 
 
 def test_unparsable_bodies_are_400(service: Running) -> None:
-    for raw in (b"{not json", b"", b"NaN", b"\xff\xfe{", b"[" * 5000):
-        problem(post(service, "/v1/render/juminhyo-setai", raw), 400, "unparsable-body")
+    for raw, reason in ((b"{not json", "line 1 column 2"), (b"", "line 1 column 1"), (b"NaN", "NaN is not"),
+                        (b"\xff\xfe{", "not UTF-8"), (b"[" * 5000, "nested too deeply"),
+                        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+                        (b'{"n": ' + b"9" * 5000 + b"}", "too many digits")):
+        body = problem(post(service, "/v1/render/juminhyo-setai", raw), 400, "unparsable-body")
+        assert reason in body["detail"], (reason, body["detail"])
     problem(post(service, "/v1/suppressions", b"{", role="sync"), 400, "unparsable-body")
 
 
