@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from renderer.errors import LayoutError
@@ -47,6 +47,7 @@ class Templates:
         self.env = env
         self._templates: dict[str, Any] = {}
         self._expressions: dict[str, Any] = {}
+        self._reads: dict[str, tuple[str, ...]] = {}
 
     def check(self, source: str, *, path: str) -> None:
         """Compile only (layout validation): syntax errors become LayoutError naming the path."""
@@ -75,6 +76,19 @@ class Templates:
             self._expressions[source] = expr
         return expr
 
+    def reads(self, source: str) -> tuple[str, ...]:
+        """The dotted names the template reads (``item.remarks``, ``data.certify.purpose``, ``page.n``), each
+        once, in order of first use: the longest chain of attributes and constant indexes from a name. For
+        messages only (which input a text is made of); a template that does not parse reads nothing."""
+        found = self._reads.get(source)
+        if found is None:
+            try:
+                tree = self.env.parse(source)
+            except TemplateSyntaxError:
+                tree = None
+            found = self._reads[source] = tuple(dict.fromkeys(_chains(tree))) if tree is not None else ()
+        return found
+
     def render(self, source: str, context: Mapping[str, Any], *, path: str) -> str:
         if "{" not in source:
             return source
@@ -98,3 +112,28 @@ class Templates:
             raise LayoutError(f"{path}: {exc.__class__.__name__}: {exc.message}", field=path) from None
         except _RUNTIME_ERRORS as exc:
             raise LayoutError(f"{path}: the expression failed ({exc.__class__.__name__})", field=path) from None
+
+
+def _chains(node: nodes.Node) -> list[str]:
+    """`Templates.reads` of one node: a chain of ``.attr`` / ``[constant]`` from a loaded name is one read;
+    anything else is searched below (a filter's argument, a computed index)."""
+    chain = _chain(node)
+    if chain is not None:
+        return [chain]
+    out: list[str] = []
+    for child in node.iter_child_nodes():
+        out += _chains(child)
+    return out
+
+
+def _chain(node: nodes.Node) -> str | None:
+    if isinstance(node, nodes.Name):
+        return node.name if node.ctx == "load" else None
+    if isinstance(node, nodes.Getattr):
+        base = _chain(node.node)
+        return None if base is None else f"{base}.{node.attr}"
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
+            and isinstance(node.arg.value, int | str):
+        base = _chain(node.node)
+        return None if base is None else f"{base}.{node.arg.value}"
+    return None

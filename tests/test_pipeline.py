@@ -16,7 +16,7 @@ import pytest
 from pypdf import PdfReader
 
 from renderer.api import Mode, Renderer, RenderResult
-from renderer.errors import InputError, RefusedError, UsageError
+from renderer.errors import InputError, RefusedError, TextOverflowError, UsageError
 from renderer.schemas import write_schemas
 from renderer.settings import Settings
 
@@ -248,6 +248,28 @@ def test_a_value_a_formatter_refuses_is_named_by_its_data_path(renderer: Rendere
     with pytest.raises(InputError) as info:
         renderer.render(env, layout_id="juminhyo-setai")
     assert info.value.field == "data.household.members[2].birth_date"
+
+
+def test_text_that_does_not_fit_is_named_by_the_input_it_comes_from(renderer: Renderer) -> None:
+    """An over-long 備考 of the third member (input index 1) is refused naming that member's line of the
+    input (``remarks[0]``, brackets as input errors write them), not the layout's ``item.remarks.0``."""
+    env = sample()
+    env["data"]["household"]["members"][1]["remarks"] = ["転入届出により記載" * 12]
+    with pytest.raises(TextOverflowError) as info:
+        renderer.render(env, layout_id="juminhyo-setai")
+    assert info.value.field == "data.household.members[1].remarks[0]"
+    assert str(info.value).startswith("data.household.members[1].remarks[0]: ")
+    assert "転入" not in str(info.value)
+
+
+def test_a_template_that_needed_its_overflow_policy_is_reported_by_the_data_it_reads(tmp_path: Path) -> None:
+    """The 記載事項証明書's 使用目的 is a template (「使用目的　{{ data.certify.purpose }}」): a long one that
+    needed a smaller size is reported as ``data.certify.purpose``, not as ``elements[4]``."""
+    env = json.loads((ROOT / "layouts" / "samples" / "juminhyo-kisaijiko.json").read_text(encoding="utf-8"))
+    env["request"]["issued_on"] = "2026-11-27"
+    env["data"]["certify"]["purpose"] = "児童手当の申請に使用するため" * 5
+    result = make_renderer(tmp_path / "state").render(env, layout_id="juminhyo-kisaijiko")
+    assert [e["field"] for e in result.overflow] == ["data.certify.purpose"]
 
 
 # --------------------------------------------------------------------------- one pipeline (Renderer.prepare)

@@ -12,7 +12,7 @@ from renderer.display import DocumentInfo, Image, Page, PagedDocument, TextRun
 from renderer.draw import draw
 from renderer.fonts import CharEvent
 from renderer.settings import Settings
-from renderer.spec.model import Style
+from renderer.spec.model import Condense, Style
 
 FONTS = font_set(Settings.from_env().fonts_dir)
 STYLE = Style(fonts=["IPAexMincho", "IPAmjMincho"], size_pt=9)
@@ -30,6 +30,29 @@ def test_a_cached_fit_gives_the_same_runs_and_replays_its_character_events() -> 
     assert len(_FIT_CACHE) == 1
     assert results[0] == results[1]
     assert {e.kind for e in results[0][2]} == {"ivs", "fallback_font"}
+
+
+def test_a_cached_fit_reports_under_the_field_of_the_call_that_hit_it() -> None:
+    """The cache is shared by every field that prints the same text in the same box (each member's 性別):
+    a hit replays the character events and the overflow entry under its own field, never the first one's."""
+    _FIT_CACHE.clear()
+    box = Box(left=10, top=100, width=30, height=12)
+    text = "辻\U000E0102田見本太郎"
+    reports = []
+    for field in ("data.household.members[0].name", "data.household.members[3].name"):
+        events: list[CharEvent] = []
+        runs, entry = TextFitter(FONTS).fit(text, box, STYLE, align="left", valign="middle",
+                                            overflow=[Condense(condense=0.5), "error"],
+                                            field=field, sink=events.append)
+        reports.append((runs, entry, events))
+    assert len(_FIT_CACHE) == 1
+    (runs0, entry0, events0), (runs1, entry1, events1) = reports
+    assert runs0 == runs1
+    assert entry0 is not None and entry1 is not None and entry0.step == entry1.step == "condense"
+    assert (entry0.field, entry1.field) == ("data.household.members[0].name", "data.household.members[3].name")
+    assert [e.field for e in events0] == ["data.household.members[0].name"] * len(events0) and events0
+    assert [e.field for e in events1] == ["data.household.members[3].name"] * len(events1)
+    assert [(e.kind, e.sequence) for e in events0] == [(e.kind, e.sequence) for e in events1]
 
 
 def test_the_seal_is_one_image_object_drawn_on_every_page() -> None:

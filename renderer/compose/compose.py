@@ -419,15 +419,17 @@ class Composer:
             else:
                 self.overflow.append(self._where(entry.as_dict(), ctx, path))
 
-    @staticmethod
-    def _field_name(content: TextContent, path: str, ctx: Mapping[str, Any]) -> str:
-        """The data path a value comes from (data.household.members[1].name), else the layout path."""
-        value = content.value
-        if value is None:
+    def _field_name(self, content: TextContent, path: str, ctx: Mapping[str, Any]) -> str:
+        """The input a text is made of, as the caller names it: the data path of a value
+        (``data.household.members[1].remarks[0]``); of a template, the one data path it reads, or the layout
+        path followed by the data paths it reads (``elements[4] (data.period.start, data.period.end)``); else
+        the layout path (a fixed phrase, a page number)."""
+        item_path = ctx.get("item_path")
+        if content.value is not None:
+            return _input_path(content.value, item_path) or content.value
+        if content.text is None:
             return path
-        if value.startswith("item.") and "item_path" in ctx:
-            return str(ctx["item_path"]) + value[4:]
-        return value
+        return _template_name(self.templates.reads(content.text), path, item_path)
 
     def _where(self, record: dict[str, object], ctx: Mapping[str, Any], element: str) -> dict[str, object]:
         """Add element, sheet, copy and record (index, person_id: never personal data) to a report entry."""
@@ -521,3 +523,29 @@ def _texts(ops: Iterable[Op]) -> list[str]:
             out.extend(op.texts)
     return out
 
+
+@functools.lru_cache(maxsize=4096)
+def _input_path(dotted: str, item_path: str | None) -> str | None:
+    """A dotted name a layout reads, as the path of the caller's input it comes from (``item.remarks.0`` in
+    a repeat over ``data.household.members`` → ``data.household.members[1].remarks[0]``, indexes in brackets
+    as input errors write them); None when it is not the caller's data (the tenant, the page, the signer).
+    Kept per process: a layout names the same few paths on every page of a run."""
+    head, _, rest = dotted.partition(".")
+    if head == "item" and item_path is not None:
+        base = item_path
+    elif head == "data":
+        base = "data"
+    else:
+        return None
+    for part in rest.split(".") if rest else []:
+        base += f"[{part}]" if part.isdigit() else f".{part}"
+    return base
+
+
+@functools.lru_cache(maxsize=4096)
+def _template_name(reads: tuple[str, ...], path: str, item_path: str | None) -> str:
+    """`Composer._field_name` of a template that reads `reads`."""
+    read = [p for p in (_input_path(r, item_path) for r in reads) if p is not None]
+    if len(read) == 1:
+        return read[0]
+    return f"{path} ({', '.join(read)})" if read else path

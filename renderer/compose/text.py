@@ -22,7 +22,7 @@ one the step-by-step measurement makes. Wrap points are found in one pass over p
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from renderer.display import TextRun
@@ -132,17 +132,21 @@ class TextFitter:
             ) -> tuple[list[TextRun], OverflowEntry | None]:
         """Fit `text` (see the module doc). A result depends only on these arguments and the fonts, so it
         is kept (`_FIT_CACHE`): the labels and most values of a form repeat on every page of a print run.
-        A cached result replays the character events it reported; failures are never cached."""
+        The `field` only names what is reported, so it is not part of the key (「男」 in every member's 性別
+        is one entry): a cached result replays the character events and the overflow entry it reported
+        under this call's `field`. Failures are never cached."""
         if not text:
             return [], None
         key = (self.fonts, self.collect, text, box, tuple(style.fonts), style.size_pt, style.letter_spacing_em,
-               style.line_height, style.gray, align, valign, tuple(overflow), field, direction, substitute)
+               style.line_height, style.gray, align, valign, tuple(overflow), direction, substitute)
         hit = _FIT_CACHE.get(key)
         if hit is not None:
             runs, entry, events = hit
             if sink is not None:
                 for event in events:
-                    sink(event)
+                    sink(event if event.field == field else replace(event, field=field))
+            if entry is not None and entry.field != field:
+                entry = replace(entry, field=field)
             return list(runs), entry
         seen: list[CharEvent] = []
 
