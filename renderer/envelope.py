@@ -73,7 +73,8 @@ class Request(Model):
         default="", description="id of a printer the tenant file declares (its printed name goes into the 発行番号); "
                                 "absent = no printer part")
     members: list[PersonId] | None = Field(
-        default=None, description="person_ids to print (一部の世帯員); absent = the whole household")
+        default=None, min_length=1,
+        description="person_ids to print (一部の世帯員), at least one; absent = the whole household")
     sign: SignOption | None = Field(
         default=None, description="sign the PDF (PAdES) with the tenant's key: {level: B-B|B-T|B-LT}; absent: signed "
                                   "only when the tenant's policy requires it for this output")

@@ -3,13 +3,16 @@
 In: bytes and paths (a rendered PDF and its reports, a batch run's files and state). Out: files written to
 a temp name in the same directory, fsynced, renamed into place, and the directory fsynced (so a rename
 survives a power cut); directories created 0700 and files 0600. `remove_strays` deletes what a killed
-batch run left half-written.
+batch run left half-written; `flocked` holds a lock file (0600) for a block.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
@@ -38,6 +41,21 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     sync_dir(path.parent)
+
+
+@contextmanager
+def flocked(path: Path, *, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive `flock` on the file at `path` (created 0600 whatever the umask) while the block runs;
+    it dies with the process (a kill -9 frees it). `wait=False`: `BlockingIOError` at once if it is held."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def sync_dir(path: Path) -> None:

@@ -9,8 +9,9 @@ In: the bytes of a PDF (a certificate a clerk is shown, an upload to ``POST /v1/
 - ``issue_numbers``: every 発行番号 printed on the pages (read from the text layer), each looked up in this
   server's issue log: issued and rendered here (the render record's seq, MAC checked), voided, or unknown;
   and whether this exact file is the one the render record names (its ``pdf_sha256``, or the signed file's).
-``ok`` is true when every 発行番号 found is a rendered number of this log whose render record names this very
-file (sha256 of the delivered or signed bytes), the PDF/A claim (if any) passes
+``ok`` is true when at least one 発行番号 is found and every one is a rendered number of this log whose render
+record passes its MAC and names this very file (sha256 of the delivered or signed bytes), the PDF/A claim (if
+any) passes
 every checked clause and every signature (if any) is valid. A file that is not a PDF raises `InputError`
 (exit 2). Nothing here writes to the log; nothing personal is read (the text layer is scanned for the
 発行番号 pattern only, and only that is reported).
@@ -64,10 +65,7 @@ class VerifyReport:
 
     @property
     def problems(self) -> list[str]:
-        out = [f"発行番号 {n.printed} (page {n.page}): {n.status} in this server's issue log"
-               for n in self.numbers if n.status != "rendered" or n.record_mac_ok is False]
-        out.extend(f"発行番号 {n.printed}: this file is not the one its render record names (changed after "
-                   f"issue, or re-saved)" for n in self.numbers if n.file_matches_record is False)
+        out = number_problems([n.as_dict() for n in self.numbers])
         if self.pdfa.claim is not None and not self.pdfa.ok:
             out.append(f"claims PDF/A-{self.pdfa.claim} but fails clause(s) "
                        f"{', '.join(c.clause for c in self.pdfa.failed)}")
@@ -85,6 +83,25 @@ class VerifyReport:
                 "file": {"sha256": self.sha256, "bytes": self.size, "pages": self.pages},
                 "signatures": self.signatures, "pdfa": self.pdfa.as_dict(),
                 "issue_numbers": [n.as_dict() for n in self.numbers]}
+
+
+#: every problem about the 発行番号 starts with this word (the service rewrites them for its tenant's view)
+NUMBER_PROBLEM = "発行番号"
+
+
+def number_problems(numbers: list[dict[str, Any]]) -> list[str]:
+    """The problems of the 発行番号 found (`FoundNumber.as_dict` each): a number not rendered in this log, a
+    render record that fails its MAC (the log was edited), a file that is not the one its record names — and
+    none found at all (a preview, a re-typed copy, a forgery: nothing here can vouch for it)."""
+    if not numbers:
+        return [f"{NUMBER_PROBLEM}: none found on the pages, so nothing ties this file to a document issued here"]
+    out = [f"{NUMBER_PROBLEM} {n['printed']} (page {n['page']}): {n['status']} in this server's issue log"
+           for n in numbers if n["status"] != "rendered"]
+    out.extend(f"{NUMBER_PROBLEM} {n['printed']} (page {n['page']}): its render record fails its MAC (the issue "
+               f"log was edited)" for n in numbers if n["status"] == "rendered" and n["record_mac_ok"] is False)
+    out.extend(f"{NUMBER_PROBLEM} {n['printed']}: this file is not the one its render record names (changed "
+               f"after issue, or re-saved)" for n in numbers if n["file_matches_record"] is False)
+    return out
 
 
 def verify_pdf(renderer: Renderer, pdf: bytes) -> VerifyReport:

@@ -68,6 +68,18 @@ def test_integers_and_booleans_are_json_integers_and_booleans_only(renderer: Ren
     nothing_spent(renderer)
 
 
+@pytest.mark.parametrize("layout", ["juminhyo-setai", "juminhyo-kojin"])
+def test_a_certificate_of_no_one_is_refused_before_a_serial_is_spent(renderer: Renderer, layout: str) -> None:
+    """``request.members: []`` selected nobody: the 認証文 and the 公印 stood under an address and no person
+    (found by a hostile review, exit 0). Absent means the whole household; an empty list is invalid."""
+    env = sample(members=[])
+    env["layout"] = layout
+    with pytest.raises(ChohyoError) as info:
+        renderer.render(env, layout_id=layout)
+    assert info.value.exit_code == 2 and info.value.field == "request.members"
+    nothing_spent(renderer)
+
+
 def test_integers_in_the_data_are_json_integers_only(renderer: Renderer) -> None:
     env = json.loads((ROOT / "layouts" / "samples" / "tsuchisho-kyufu-kettei.json").read_text(encoding="utf-8"))
     env["request"]["issued_on"] = "2026-11-27"

@@ -13,12 +13,11 @@ creates owner-only.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from renderer.batch.journal import Journal
 from renderer.batch.options import BatchOptions, BatchSummary
 from renderer.batch.source import InputIndex, Source, file_sha256
 from renderer.errors import UsageError
-from renderer.files import private_dir, remove_strays, write_atomic
+from renderer.files import flocked, private_dir, remove_strays, write_atomic
 from renderer.state.db import Database
 from renderer.suppressions import instant
 
@@ -70,15 +69,12 @@ def exclusive(where: RunDir) -> Iterator[None]:
     """One coordinator per output directory: a second `--resume` while the first still runs would
     draw the same files twice. The lock dies with its process (a kill -9 frees it)."""
     private_dir(where.state)
-    with (where.state / LOCK_FILE).open("a") as fh:
+    with ExitStack() as held:
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.enter_context(flocked(where.state / LOCK_FILE, wait=False))
         except BlockingIOError:
             raise UsageError(f"another chohyo batch is running in {where.out_dir}", field="--output") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        yield
 
 
 @contextmanager

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import hmac
 import json
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from renderer.errors import UsageError
+from renderer.files import flocked
 
 #: render: render and validate; identity-verified: may claim `self`/`same_household` for a DV-protected person
 #: (the counter system that checks identity documents); lift, sync, admin: registry and key management
@@ -134,14 +134,10 @@ class KeyStore:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, StoredKey]]:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with self.path.with_name(self.path.name + ".lock").open("a") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                keys = self._load()
-                yield keys
-                self._write(keys)
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        with flocked(self.path.with_name(self.path.name + ".lock")):
+            keys = self._load()
+            yield keys
+            self._write(keys)
 
     def _write(self, keys: dict[str, StoredKey]) -> None:
         doc = {"version": 1, "keys": [

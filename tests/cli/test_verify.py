@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+from reportlab.pdfgen import canvas
 from typer.testing import CliRunner
 
 from renderer.api import Renderer
 from renderer.cli import app
 from renderer.golden import DEFAULT_CLOCK, GOLDEN_DIR, default_settings
+from renderer.state.issue_log import canonical
+from renderer.verify import number_problems
 
 CASE = GOLDEN_DIR / "juminhyo-setai" / "setai-4nin" / "input.json"
 
@@ -70,6 +75,48 @@ def test_a_changed_file_is_noticed(tmp_path: Path) -> None:
     assert code == 1
     assert report["issue_numbers"][0]["file_matches_record"] is False
     assert any("not the one its render record names" in p for p in report["problems"])
+
+
+def test_a_render_record_edited_in_the_database_fails_its_mac(tmp_path: Path) -> None:
+    """Someone with the database (not the key) repoints the render record at another file: the number is
+    still "rendered", but its record fails its MAC, and the report says so (found by a hostile review: the
+    service answered ok)."""
+    state, pdf, _ = rendered(tmp_path)
+    db = sqlite3.connect(state / "chohyo.sqlite3")
+    with db:
+        seq, body = db.execute("SELECT seq, body FROM issue_log WHERE event = 'render'").fetchone()
+        record = json.loads(body)
+        record["pdf_sha256"] = "0" * 64
+        db.execute("UPDATE issue_log SET body = ? WHERE seq = ?", (canonical(record).decode(), seq))
+    db.close()
+    code, report = run(str(pdf), "--state-dir", str(state))
+    assert code == 1 and not report["ok"]
+    [found] = report["issue_numbers"]
+    assert found["status"] == "rendered" and found["record_mac_ok"] is False
+    assert any("its render record fails its MAC" in p for p in report["problems"]), report["problems"]
+
+
+def test_a_pdf_without_a_number_is_not_vouched_for(tmp_path: Path) -> None:
+    """A preview, a re-typed copy or a forgery prints no 発行番号: nothing ties it to this log (exit 1)."""
+    c = canvas.Canvas(str(tmp_path / "forged.pdf"))
+    c.drawString(72, 720, "CERTIFICATE")
+    c.save()
+    code, report = run(str(tmp_path / "forged.pdf"), "--state-dir", str(tmp_path / "state"))
+    assert code == 1 and not report["ok"] and report["issue_numbers"] == []
+    assert any(p.startswith("発行番号: none found") for p in report["problems"]), report["problems"]
+
+
+@pytest.mark.parametrize(("number", "problem"), [
+    ({"status": "rendered", "record_mac_ok": True, "file_matches_record": True}, None),
+    ({"status": "rendered", "record_mac_ok": False, "file_matches_record": True}, "fails its MAC"),
+    ({"status": "rendered", "record_mac_ok": True, "file_matches_record": False}, "not the one"),
+    ({"status": "void", "record_mac_ok": None, "file_matches_record": None}, "void in this server's issue log"),
+    ({"status": "unknown", "record_mac_ok": None, "file_matches_record": None}, "unknown in this server's"),
+])
+def test_the_problems_of_a_number(number: dict[str, Any], problem: str | None) -> None:
+    """One function words the numbers' problems for the CLI and the service (which re-words them per tenant)."""
+    found = number_problems([{"printed": "20261127 佐倉市 000001 1/1", "page": 1, **number}])
+    assert (found == []) if problem is None else (len(found) == 1 and problem in found[0]), found
 
 
 def test_a_file_that_is_not_a_pdf_is_exit_2(tmp_path: Path) -> None:

@@ -87,6 +87,15 @@ def test_verify_finds_a_rendered_certificate_for_its_tenant_only(service: Runnin
     assert not other["ok"]
 
 
+def test_verify_does_not_vouch_for_a_preview(service: Running) -> None:
+    """A preview prints no 発行番号: verify says nothing ties it to an issued document (ok false)."""
+    preview = post(service, "/v1/preview/juminhyo-setai", json=sample())
+    assert preview.status_code == 200
+    r = post(service, "/v1/verify", content=preview.content, headers={"Content-Type": "application/pdf"})
+    assert r.status_code == 200 and r.json()["issue_numbers"] == []
+    assert not r.json()["ok"] and r.json()["problems"][0].startswith("発行番号: none found")
+
+
 def test_verify_rejects_what_is_not_a_pdf_or_too_large(service: Running) -> None:
     headers = {"Content-Type": "application/pdf"}
     r = post(service, "/v1/verify", content=b"GIF89a", headers=headers)

@@ -119,6 +119,8 @@ def test_keys_cli_shows_the_secret_once_and_stores_only_its_hash(tmp_path: Path)
     assert made["roles"] == ["render", "lift"] and made["tenant"] == TENANT_A
     path = tmp_path / KEYS_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    lock = path.with_name(path.name + ".lock")   # 0600 whatever the umask (was 0644 under umask 022)
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
     stored = path.read_text(encoding="utf-8")
     assert secret not in stored and secret.split("_", 2)[2] not in stored   # the 43-char body may hold "_"
     principal = KeyStore(path).verify(secret)

@@ -91,6 +91,25 @@ def test_verify_detects_a_truncated_tail(renderer: Renderer) -> None:
     assert not report.ok and report.first_bad == 3 and "truncated" in (report.problem or "")
 
 
+def test_verify_detects_a_log_deleted_with_its_head(renderer: Renderer) -> None:
+    """Every record and the chain head deleted: the numbers, outcomes and counters left in their tables are
+    accounted for by no record (found by a hostile review: this verified as an empty log, exit 0)."""
+    log = rendered_log(renderer, n=2)
+    with raw_db(renderer) as con:
+        con.execute("DELETE FROM issue_log")
+    (renderer.settings.state_dir / HEAD_FILE).unlink()
+    report = log.verify()
+    assert not report.ok and report.records == 0 and report.problem == "accounting"
+    assert any("without a reserve record" in a for a in report.accounting), report.accounting
+    assert any("never reserved or voided" in a for a in report.accounting), report.accounting
+
+
+def test_a_state_that_never_logged_verifies_empty(tmp_path: Path, database_url: str | None) -> None:
+    log = make_renderer(tmp_path / "fresh", Clock(), database_url=database_url).issue_log
+    report = log.verify()
+    assert report.ok and report.records == 0 and report.accounting == ()
+
+
 def test_verify_detects_a_wholesale_rewrite(renderer: Renderer) -> None:
     """Someone with the database but not the key rebuilds a consistent-looking chain (and its head)."""
     log = rendered_log(renderer)

@@ -18,7 +18,7 @@ from renderer.service.keys import Principal
 from renderer.service.openapi import problem_responses
 from renderer.service.problems import ProblemError, Scrubber, too_large
 from renderer.service.work import Job, VerifyOutput
-from renderer.verify import MAX_BYTES
+from renderer.verify import MAX_BYTES, NUMBER_PROBLEM, number_problems
 
 router = APIRouter(tags=["verify"])
 
@@ -74,11 +74,8 @@ async def verify(request: Request, service: ServiceDep,
                  "render_record": None, "record_mac_ok": None, "file_matches_record": None}
         numbers.append(n)
     report["issue_numbers"] = numbers
-    problems = [p for p in report.get("problems", []) if not p.startswith("発行番号")]
-    problems[:0] = [f"発行番号 {n['printed']} (page {n['page']}): {n['status']} in this server's issue log"
-                    for n in numbers if n["status"] != "rendered"]
-    problems[:0] = [f"発行番号 {n['printed']}: this file is not the one its render record names"
-                    for n in numbers if n.get("file_matches_record") is False]
+    # the numbers' problems again, as this key sees them (the same words as the CLI's), then the file's own
+    problems = number_problems(numbers) + [p for p in report.get("problems", []) if not p.startswith(NUMBER_PROBLEM)]
     report.update(problems=problems, ok=not problems)
     return VerifyResult.model_validate(report)
 
