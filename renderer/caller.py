@@ -9,6 +9,12 @@ claim of ``self`` or ``same_household`` opens that person's own address, so it i
 caller holding `IDENTITY_VERIFIED`: on the service, an API key with that role (given to the counter
 system that checks identity documents); on the CLI and batch, the explicit flag ``--identity-verified``
 (the clerk at the counter has checked the documents). Any other caller making that claim is refused.
+
+Likewise a notice that says it is the municipality's own mailing (relation ``public_office``, channel
+``mail``) prints its DV-protected addressee's own address (the letter must reach them), so that statement
+is honoured only from a caller holding `MAILING`: on the service, an API key with that role (given to the
+system that sends the municipality's mail); on the CLI and batch, the flag ``--mailing`` (the operator
+prints or hands the run to the municipality's mailing). Any other caller is refused for such a notice.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 IDENTITY_VERIFIED = "identity-verified"
+MAILING = "mailing"
+#: the grants an API key's roles can carry into a caller
+GRANTS = frozenset({IDENTITY_VERIFIED, MAILING})
 
 CallerKind = Literal["api-key", "cli", "batch", "library"]
 
@@ -36,19 +45,26 @@ class Caller:
     def identity_verified(self) -> bool:
         return IDENTITY_VERIFIED in self.grants
 
+    @property
+    def mails(self) -> bool:
+        """May state that a notice is the municipality's own mailing to its addressee (`MAILING`)."""
+        return MAILING in self.grants
+
     @classmethod
-    def local(cls, kind: CallerKind = "library", *, identity_verified: bool = False) -> Caller:
-        """The operating-system user and host of this process."""
-        return cls(kind=kind, id=f"{_os_user()}@{_host()}",
-                   grants=frozenset({IDENTITY_VERIFIED}) if identity_verified else frozenset())
+    def local(cls, kind: CallerKind = "library", *, identity_verified: bool = False,
+              mailing: bool = False) -> Caller:
+        """The operating-system user and host of this process, with the grants its operator stated."""
+        grants = {g for g, held in ((IDENTITY_VERIFIED, identity_verified), (MAILING, mailing)) if held}
+        return cls(kind=kind, id=f"{_os_user()}@{_host()}", grants=frozenset(grants))
 
     @classmethod
     def api_key(cls, key_id: str, roles: frozenset[str]) -> Caller:
-        return cls(kind="api-key", id=f"key:{key_id}", grants=frozenset(roles & {IDENTITY_VERIFIED}))
+        return cls(kind="api-key", id=f"key:{key_id}", grants=frozenset(roles & GRANTS))
 
     def record(self) -> dict[str, object]:
         """What the issue log stores of the caller."""
-        return {"kind": self.kind, "id": self.id, "identity_verified": self.identity_verified}
+        return {"kind": self.kind, "id": self.id, "identity_verified": self.identity_verified,
+                "mailing": self.mails}
 
 
 @functools.cache

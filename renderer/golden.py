@@ -3,7 +3,8 @@
 In: a golden directory laid out as ``golden/<layout-id>/<case>/`` where each case holds
 ``input.json`` (an envelope, renderable as-is by ``chohyo render <layout-id> input.json``), an optional
 ``fixtures.json`` (``{"serial_start": 11}``: the next 発行番号 serial; ``clock``, ``suppressions``, ``lifts``,
-``identity_verified`` (the caller checked identity documents); unknown keys are an error) and the
+``identity_verified`` (the caller checked identity documents), ``mailing`` (the municipality mails it itself);
+unknown keys are an error) and the
 expected result: either ``expected.pdf`` + ``display.txt`` (the display list dump) or
 ``expected-error.json`` (``{"exit_code": 3, "type": "urn:chohyo:problem:refused", "rule": "..."}``,
 ``rule`` optional) for a case that must be refused.
@@ -70,7 +71,7 @@ TEST_FILE = "tests/test_golden.py"
 #: the server's clock of a case without a `clock` fixture: the day the cases are dated (a fixed day keeps
 #: the expected bytes; the inputs themselves carry no issued_on, so they render on any day)
 DEFAULT_CLOCK = dt.datetime(2026, 11, 27, 9, 0, tzinfo=TOKYO)
-FIXTURE_KEYS = frozenset({"serial_start", "clock", "suppressions", "lifts", "identity_verified"})
+FIXTURE_KEYS = frozenset({"serial_start", "clock", "suppressions", "lifts", "identity_verified", "mailing"})
 ERROR_KEYS = frozenset({"exit_code", "type", "rule"})
 MAX_DIFF_LINES = 20
 
@@ -139,6 +140,8 @@ class Fixtures:
     serial_start: int = 1
     #: the caller checked the requester's identity documents (CLI ``--identity-verified``)
     identity_verified: bool = False
+    #: the municipality mails the notice itself (CLI ``--mailing``)
+    mailing: bool = False
     #: the server's clock during the render (ISO datetime with offset); default `DEFAULT_CLOCK`. Golden
     #: inputs carry no `request.issued_on`: they are issued on the clock's day, so `chohyo render` takes
     #: the same input on any day (with today's date)
@@ -177,11 +180,12 @@ def load_fixtures(case_dir: Path) -> Fixtures:
     for name, value in lists.items():
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise GoldenError(f"{path}: {name} must be a list of objects")
-    verified = raw.get("identity_verified", False)
-    if not isinstance(verified, bool):
-        raise GoldenError(f"{path}: identity_verified must be true or false")
+    grants = {name: raw.get(name, False) for name in ("identity_verified", "mailing")}
+    for name, value in grants.items():
+        if not isinstance(value, bool):
+            raise GoldenError(f"{path}: {name} must be true or false")
     return Fixtures(serial_start=start, clock=when, suppressions=tuple(lists["suppressions"]),
-                    lifts=tuple(lists["lifts"]), identity_verified=verified)
+                    lifts=tuple(lists["lifts"]), **grants)
 
 
 def _read_json(path: Path) -> Any:
@@ -253,7 +257,7 @@ def render_case(case_dir: Path, settings_template: Settings | None = None) -> Ca
                                                envelope.tenant, request.issued_on, request.terminal,
                                                request.printer, fixtures.serial_start)
             seed_registry(settings, envelope.tenant, fixtures.suppressions, fixtures.lifts)
-            caller = Caller.local("cli", identity_verified=fixtures.identity_verified)
+            caller = Caller.local("cli", identity_verified=fixtures.identity_verified, mailing=fixtures.mailing)
             result = renderer.render(raw, layout_id=case.layout_id, caller=caller)
         except ChohyoError as exc:
             problem = exc.problem_object()

@@ -213,8 +213,7 @@ def test_golden_input_renders_with_the_cli_today(case: GoldenCase, tmp_path: Pat
     fixtures = golden.load_fixtures(case.path)
     args = ["render", case.layout_id, str(case.path / "input.json"), "-o", str(tmp_path / "x.pdf"),
             "--state-dir", str(tmp_path / "state")]
-    if fixtures.identity_verified:
-        args.append("--identity-verified")
+    args += ["--identity-verified"] * fixtures.identity_verified + ["--mailing"] * fixtures.mailing
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert PdfReader(tmp_path / "x.pdf").pages

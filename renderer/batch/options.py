@@ -35,12 +35,14 @@ class BatchOptions:
     progress: bool = True
     #: the operator checked identity documents (``--identity-verified``): see `renderer.caller`
     identity_verified: bool = False
+    #: the municipality mails the run itself (``--mailing``): see `renderer.caller`
+    mailing: bool = False
     #: the printers the run prints on (``--print-to``, checked beforehand): every record's ``request.printer``
     #: is one of them, a record naming none is given its file's printer, and each file prints on one printer
     printers: tuple[str, ...] = ()
 
     def caller(self) -> Caller:
-        return Caller.local("batch", identity_verified=self.identity_verified)
+        return Caller.local("batch", identity_verified=self.identity_verified, mailing=self.mailing)
 
     def fingerprint(self) -> dict[str, Any]:
         """What a resumed run must share with the run it finishes (workers may differ)."""

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from renderer.batch import BatchOptions, run_batch
-from renderer.cli.common import Cli, command, err, layout_argument
+from renderer.cli.common import MAILING_HELP, Cli, command, err, layout_argument
 from renderer.printing.batch import Decisions, print_run, print_targets
 
 
@@ -43,6 +43,7 @@ def batch(
     identity_verified: Annotated[bool, typer.Option(
         "--identity-verified", help="every record's requester had their identity documents checked: a `self` "
                                     "claim for a DV-protected person is honoured (recorded in the issue log)")] = False,
+    mailing: Annotated[bool, typer.Option("--mailing", help=MAILING_HELP)] = False,
     print_to: Annotated[list[str] | None, typer.Option(
         "--print-to", metavar="PRINTER", help="then print every file exactly once on this declared IPP printer; "
                                               "repeat for several printers side by side (each record's 発行番号 "
@@ -64,7 +65,7 @@ def batch(
     summary = run_batch(renderer, BatchOptions(
         layout=layout, input=input_path, out_dir=output, request=request, csv_map=csv_map, workers=workers,
         pages_per_file=pages_per_file, sort=sort, scheduler=scheduler, resume=resume, progress=not quiet,
-        identity_verified=identity_verified, printers=tuple(print_to or ())))
+        identity_verified=identity_verified, mailing=mailing, printers=tuple(print_to or ())))
     err.print(f"{'resumed and finished' if summary.resumed else 'finished'} run {summary.run_id}: "
               f"{summary.records} record(s): {summary.rendered} rendered, {summary.refused} refused, "
               f"{summary.invalid} invalid, {summary.failed} failed; {summary.files} file(s), "

@@ -72,6 +72,10 @@ FontsDir = Annotated[Path | None, typer.Option("--fonts-dir", envvar="CHOHYO_FON
 StateDir = Annotated[Path | None, typer.Option("--state-dir", envvar="CHOHYO_STATE_DIR",
                                                help="runtime state (serials); never inside the repository")]
 JSON_HELP = "print errors as one problem+json object on stderr"
+#: ``--mailing`` of render, print, preview and batch (`renderer.caller.MAILING`)
+MAILING_HELP = ("the municipality mails this itself: a notice whose request says public_office by mail prints its "
+                "DV-protected addressee's own address (without the flag such a notice is refused; recorded in the "
+                "issue log)")
 JsonFlag = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 
 SharedOption = Literal["--layouts-dir", "--fonts-dir", "--state-dir", "--json"]

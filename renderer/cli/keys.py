@@ -1,7 +1,7 @@
 """`chohyo keys`: API keys of the HTTP service — create (the secret is shown once), list, revoke.
 
-In: a tenant code (its tenant file must exist), roles (render, lift, sync, admin), a label; the state
-directory. Out: the key file ``<state_dir>/api-keys.json`` (hashes only, mode 0600) and, for `create`,
+In: a tenant code (its tenant file must exist), roles (render, identity-verified, mailing, lift, sync, admin), a
+label; the state directory. Out: the key file ``<state_dir>/api-keys.json`` (hashes only, mode 0600) and, for `create`,
 the key on stdout (``--json``: one object). Exit codes: 0 done, 2 invalid usage (unknown tenant or role).
 """
 

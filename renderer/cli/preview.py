@@ -24,7 +24,7 @@ from typing import Annotated
 import typer
 
 from renderer.caller import Caller
-from renderer.cli.common import Cli, command, err, layout_argument, read_json
+from renderer.cli.common import MAILING_HELP, Cli, command, err, layout_argument, read_json
 from renderer.errors import ChohyoError, UsageError
 from renderer.files import write_atomic
 
@@ -44,12 +44,13 @@ def preview(
                                                         "the tenant or the input (Ctrl-C ends)")] = False,
     identity_verified: Annotated[bool, typer.Option(
         "--identity-verified", help="as for render: the requester's identity documents were checked")] = False,
+    mailing: Annotated[bool, typer.Option("--mailing", help=MAILING_HELP)] = False,
 ) -> int:
     """Preview one envelope without issuing anything (no 発行番号, no render record)."""
     if output.suffix.lower() not in SUFFIXES:
         raise UsageError(f"-o {output}: the output must end in .pdf or .png", field="--output")
     layout = layout_argument(layout_id, cli.settings.layouts_dir)
-    caller = Caller.local("cli", identity_verified=identity_verified)
+    caller = Caller.local("cli", identity_verified=identity_verified, mailing=mailing)
 
     def once() -> str:
         from renderer.api import Renderer

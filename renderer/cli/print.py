@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import typer
 
 from renderer.caller import Caller
-from renderer.cli.common import Cli, command, err, layout_argument, read_json
+from renderer.cli.common import MAILING_HELP, Cli, command, err, layout_argument, read_json
 from renderer.cli.render import deliver
 from renderer.errors import ChohyoError, UsageError
 from renderer.printing.run import PrintFile, PrintRun
@@ -42,6 +42,7 @@ def print_(
     wait: Annotated[float, typer.Option("--wait", min=1, help="seconds to wait for the job to finish")] = 600.0,
     identity_verified: Annotated[bool, typer.Option(
         "--identity-verified", help="the requester's identity documents were checked at the counter")] = False,
+    mailing: Annotated[bool, typer.Option("--mailing", help=MAILING_HELP)] = False,
 ) -> int:
     """Render one envelope and print it on a declared IPP printer (one job, watched to its end)."""
     layout_id = layout_argument(layout_id, cli.settings.layouts_dir)
@@ -52,7 +53,7 @@ def print_(
     target = resolve(tenant, printer, spec)
     _name_printer(envelope, printer)
     preflight(target)   # asks the printer: nothing is spent when it cannot take the job
-    caller = Caller.local("cli", identity_verified=identity_verified)
+    caller = Caller.local("cli", identity_verified=identity_verified, mailing=mailing)
     result = renderer.render(envelope, layout_id=layout_id, caller=caller)
     try:
         deliver(result, layout_id, output, report=None, display=None)

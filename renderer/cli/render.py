@@ -17,7 +17,7 @@ import typer
 
 from renderer.api import RenderResult
 from renderer.caller import Caller
-from renderer.cli.common import Cli, command, read_json, say
+from renderer.cli.common import MAILING_HELP, Cli, command, read_json, say
 from renderer.files import write_atomic
 from renderer.rows import RowsFile
 
@@ -38,10 +38,11 @@ def render(
     identity_verified: Annotated[bool, typer.Option(
         "--identity-verified", help="the requester's identity documents were checked at the counter: a `self` "
                                     "claim for a DV-protected person is honoured (recorded in the issue log)")] = False,
+    mailing: Annotated[bool, typer.Option("--mailing", help=MAILING_HELP)] = False,
 ) -> int:
     """Render one envelope to a PDF."""
     renderer = cli.renderer()
-    caller = Caller.local("cli", identity_verified=identity_verified)
+    caller = Caller.local("cli", identity_verified=identity_verified, mailing=mailing)
     header = read_json(input_path)
     with RowsFile(rows) if rows is not None else contextlib.nullcontext() as rows_file:
         result = renderer.render(header, layout_id=layout_id, caller=caller, rows=rows_file)

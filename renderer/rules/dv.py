@@ -20,7 +20,9 @@ Rules:
   一時解除 covers (tenant, person_id, layout) — each protected person needs their own. Under lifts for all
   of them the certificate prints in full.
 - ``dv-unverified-claim``: a ``self`` or ``same_household`` claim naming a protected person is refused
-  unless the caller holds ``identity-verified`` (`check_claim`; see `renderer.caller`).
+  unless the caller holds ``identity-verified`` (`check_claim`; see `renderer.caller`); a notice stated to
+  be the municipality's own mailing (relation ``public_office``, channel ``mail``) to a protected addressee
+  is refused unless the caller holds ``mailing`` (`_redact`): that statement opens the addressee's address.
 - ``redact_address`` (notices, lists, other forms): each protected value prints 「記載省略」 (and, being
   withheld, no postcode and no barcode), unless every protected owner of that value is its reader:
   the person themself (relation ``self`` with their own person_id, from an identity-verified caller), or
@@ -44,7 +46,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from renderer.bind import BoundDocument
-from renderer.caller import IDENTITY_VERIFIED, Caller
+from renderer.caller import IDENTITY_VERIFIED, MAILING, Caller
 from renderer.datamodels import DATA_MODELS
 from renderer.datamodels.address import address_paths
 from renderer.datamodels.protocols import has_addressee, has_household, is_household
@@ -226,6 +228,12 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
     # addressee — the municipality's own mailing (public_office by mail), or the addressee asking for it.
     mailing = r.relation == "public_office" and request.channel == "mail"
     addressee = _addressee(doc) if mailing else None
+    if addressee is not None and addressee in covering and not caller.mails:
+        raise DvRefusal(
+            f"request.requester: a public_office mailing (channel mail) of a notice to an addressee under a DV "
+            f"支援措置 prints their address, so it is honoured only from a caller granted {MAILING} (an API key "
+            f"with that role, or the CLI's --mailing when the municipality mails the run itself)",
+            rule=CLAIM_RULE, field="request.requester.relation", person_ids=[addressee])
     # A value of no person of its own (a 住民票's household address, a 納税通知書's 課税明細書 所在・地番) is
     # everyone's on the document: hidden when any protected person is on it. On that mailing a notice's own
     # content is its addressee's (the 課税明細書 lists the addressee's property, 地方税法364条3項): the addressee

@@ -32,8 +32,10 @@ from renderer.errors import UsageError
 from renderer.files import flocked
 
 #: render: render and validate; identity-verified: may claim `self`/`same_household` for a DV-protected person
-#: (the counter system that checks identity documents); lift, sync, admin: registry and key management
-Role = Literal["render", "identity-verified", "lift", "sync", "admin"]
+#: (the counter system that checks identity documents); mailing: may state a notice is the municipality's own
+#: mailing to a DV-protected addressee (the system that sends the municipality's mail); lift, sync, admin:
+#: registry and key management
+Role = Literal["render", "identity-verified", "mailing", "lift", "sync", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 PREFIX = "chohyo_"
 _KEY_RE = re.compile(r"^chohyo_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")

@@ -4,8 +4,8 @@ read it, on any layout, whoever asks, however, in whatever output.
 What is checked
 - A deterministic generator (``random.Random``, one fixed seed per case) builds cases over relation (self,
   same_household, third_party, agent, public_office) × channel (4) × output (3) × identity-verified caller
-  or not × every layout of every kind (2 certificates, 2 notices, 2 lists, starting from the committed
-  samples in layouts/samples/) × registry states (who is protected, for which processes, layouts and
+  or not × mailing caller or not × every layout of every kind (2 certificates, 2 notices, 2 lists, starting
+  from the committed samples in layouts/samples/) × registry states (who is protected, for which processes, layouts and
   address kinds, released records, 相手方, records in another tenant) × who the requester says they are.
 - Every address of the document (protected persons and unprotected alike, the shared household address,
   each row of a list, the 共有者 of a 納税通知書), every 方書 and every 行政区 gets a distinct secret
@@ -71,6 +71,7 @@ from sqlalchemy import delete, select
 from renderer.api import Renderer, RenderResult
 from renderer.caller import Caller
 from renderer.errors import RefusedError
+from renderer.preview import preview
 from renderer.rules.dv import protected_paths
 from renderer.settings import Settings
 from renderer.state.db import issue_log, lifts, suppression_adversaries, suppressions
@@ -87,6 +88,12 @@ NOW: Final = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.timezone(dt.timedelta(ho
 #: a caller that checked identity documents (CLI --identity-verified), and one that did not
 VERIFIED: Final = Caller.local("cli", identity_verified=True)
 PLAIN: Final = Caller.local("cli")
+#: a caller that mails the municipality's notices itself (CLI --mailing)
+MAILER: Final = Caller.local("cli", mailing=True)
+
+
+def caller_of(case: Case) -> Caller:
+    return Caller.local("cli", identity_verified=case.verified, mailing=case.mails)
 SEED: Final = 20261127
 CASES: Final = int(os.environ.get("CHOHYO_SWEEP_CASES", "10000"))
 LAYOUTS: Final = ("juminhyo-setai", "juminhyo-kojin", "tsuchisho-kyufu-kettei", "tsuchisho-nozei",
@@ -365,6 +372,7 @@ class Case:
     names: list[str] = field(default_factory=list)
     addressee: str | None = None
     postcode: str | None = None                   # the addressee's secret 郵便番号
+    mails: bool = False                           # the caller holds the mailing grant (CLI --mailing)
 
     @property
     def tenant(self) -> str:
@@ -374,7 +382,7 @@ class Case:
         req = self.env["request"]
         regs = [f"{t}:{json.dumps(r, ensure_ascii=False, sort_keys=True)}" for t, r in self.records]
         return (f"case {self.index} layout={self.layout} requester={req['requester']} channel={req['channel']} "
-                f"output={req['output']} verified={self.verified} members={req.get('members')} "
+                f"output={req['output']} verified={self.verified} mails={self.mails} members={req.get('members')} "
                 f"persons={self.persons} addressee={self.addressee} registry={regs}")
 
 
@@ -592,6 +600,7 @@ def make_case(index: int) -> Case:
     if rng.random() < 0.1:   # the same person_id protected in another tenant protects nothing here
         case.records.append((OTHER_TENANT, record(rng, rng.choice(persons), layout, persons)))
     relation = rng.choice(RELATIONS)
+    case.mails = rng.random() < 0.7
     if case.layout.startswith("juminhyo-") and relation in ("third_party", "public_office"):
         # the tenant's default include (世帯主・続柄) is for 本人等 (住基法12条): a third party (12条の3) or a 公用請求
         # (option public_office_tenant_defaults, off) gets no 世帯主氏名, so the head is on it only when selected
@@ -659,6 +668,8 @@ def expect(case: Case, kind: str, kinds: Mapping[str, frozenset[str]]) -> Expect
         return rec is not None and bool(set(rec.get("addresses", ADDRESS_KINDS)) & kinds[path])
 
     mailing = kind == "notice" and relation == "public_office" and request["channel"] == "mail"
+    if mailing and case.addressee in covering and not case.mails:
+        return Expected("dv-unverified-claim")   # only a caller granted mailing may open the addressee's address
 
     def owners(site: Site) -> list[str]:
         if site.owner:
@@ -791,8 +802,7 @@ def check_case(world: World, case: Case, tally: Tally) -> list[str]:
     rule: str | None = None
     message = ""
     try:
-        result = renderer.render(case.env, layout_id=case.layout, caller=VERIFIED if case.verified else PLAIN,
-                                 with_display=True)
+        result = renderer.render(case.env, layout_id=case.layout, caller=caller_of(case), with_display=True)
     except RefusedError as exc:
         rule, message = exc.rule, f"{exc} {exc.field}"
     tally.outcomes[f"{case.layout}: " + (f"refused {rule}" if rule else "rendered")] += 1
@@ -1042,9 +1052,10 @@ def protect(case: Case, *pids: str, **extra: Any) -> None:
                                            "period": {"start": "2026-04-01"}, **extra}))
 
 
-def ask(case: Case, verified: bool, channel: str, output: str, **requester: Any) -> None:
+def ask(case: Case, verified: bool, channel: str, output: str, *, mails: bool = False, **requester: Any) -> None:
     case.env["request"].update(requester=requester, channel=channel, output=output)
     case.verified = verified
+    case.mails = mails
 
 
 def tokens_of(case: Case, owner: str | None) -> list[str]:
@@ -1093,7 +1104,7 @@ def test_an_unverified_self_claim_for_a_protected_person_is_refused_and_logged(w
     body = refusals[0]
     assert body["rule"] == "dv-unverified-claim" and body["requester_person_id"] == pid
     assert body["relation"] == "self" and body["layout"] == layout
-    assert body["caller"] == {"kind": "cli", "id": PLAIN.id, "identity_verified": False}
+    assert body["caller"] == {"kind": "cli", "id": PLAIN.id, "identity_verified": False, "mailing": False}
 
 
 @pytest.mark.parametrize("layout", ["ichiran-kyufu", "tsuchisho-nozei"])
@@ -1114,19 +1125,44 @@ def test_the_municipalitys_own_mailing_to_a_protected_addressee_prints_their_add
     case = fixed_case("tsuchisho-nozei")
     addressee, co_owner = case.persons[0], case.persons[1]
     protect(case, addressee, co_owner)
-    ask(case, False, "mail", "print", relation="public_office")
+    ask(case, False, "mail", "print", mails=True, relation="public_office")
     expected, _ = run_named(world, case)
     assert expected.refusal is None and expected.postcode_visible is True
     assert set(tokens_of(case, addressee)) <= expected.visible
     assert set(tokens_of(case, co_owner)) <= expected.hidden and tokens_of(case, co_owner)
-    result = world.renderer.render(case.env, layout_id=case.layout, caller=PLAIN, with_display=True)
+    result = world.renderer.render(case.env, layout_id=case.layout, caller=MAILER, with_display=True)
     assert case.postcode is not None
     assert any(f in scan_pdf(result.pdf).text for f in postcode_forms(case.postcode))
     assert customer_bars(result.display) == CUSTOMER_BARS
     # the same notice at the counter: the addressee rule is for the mailing only
-    ask(case, False, "counter", "print", relation="public_office")
+    ask(case, False, "counter", "print", mails=True, relation="public_office")
     expected, _ = run_named(world, case)
     assert set(tokens_of(case, addressee)) <= expected.hidden and expected.postcode_visible is False
+
+
+@pytest.mark.parametrize("output", ["file", "print"])
+def test_a_mailing_to_a_protected_addressee_from_a_caller_without_the_grant_is_refused_and_logged(
+        world: World, output: str) -> None:
+    """Saying "the municipality mails this" opens the addressee's address, so only a caller granted mailing may
+    say it (found by a hostile review: any render key got the address in a file, or in a preview)."""
+    case = fixed_case("tsuchisho-kyufu-kettei")
+    addressee = case.addressee
+    assert addressee is not None
+    protect(case, addressee)
+    ask(case, True, "mail", output, relation="public_office")   # identity-verified, but not a mailer
+    before = last_seq(world.renderer)
+    expected, _ = run_named(world, case)
+    assert expected.refusal == "dv-unverified-claim"
+    [body] = [b for _, b, _ in log_bodies(world.renderer, before) if b["event"] == "refusal"]
+    assert body["rule"] == "dv-unverified-claim" and body["relation"] == "public_office"
+    assert body["caller"]["mailing"] is False and addressee in body["person_ids"]
+    with pytest.raises(RefusedError) as info:
+        preview(world.renderer, case.env, layout_id=case.layout, caller=VERIFIED)
+    assert info.value.rule == "dv-unverified-claim" and info.value.field == "request.requester.relation"
+    # the same mailing to an unprotected addressee needs no grant (nothing of theirs is protected)
+    case.records = []
+    expected, _ = run_named(world, case)
+    assert expected.refusal is None and expected.postcode_visible is True
 
 
 def test_the_tax_statement_names_no_property_of_a_protected_addressee_to_an_agent(world: World) -> None:
@@ -1149,7 +1185,7 @@ def test_the_tax_statement_names_no_property_of_a_protected_addressee_to_an_agen
     # a 共有者's protection hides that 共有者's address, not the addressee's own 課税明細書 on its mailing
     case.records = []
     protect(case, co_owner)
-    ask(case, False, "mail", "print", relation="public_office")
+    ask(case, False, "mail", "print", relation="public_office")   # the addressee is not protected: no grant needed
     expected, _ = run_named(world, case)
     assert set(assets) <= expected.visible and set(tokens_of(case, co_owner)) <= expected.hidden
 

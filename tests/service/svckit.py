@@ -62,6 +62,7 @@ def make_keys(settings: ServiceSettings) -> Keys:
             keys.by[(tenant, role)] = store.create(tenant, [role], label=f"test-{role}")[1]
         keys.by[(tenant, "all")] = store.create(tenant, ["render", "lift", "sync", "admin"], label="test-all")[1]
         keys.by[(tenant, "verified")] = store.create(tenant, ["render", "identity-verified"], label="test-counter")[1]
+        keys.by[(tenant, "mailer")] = store.create(tenant, ["render", "mailing"], label="test-mailer")[1]
     return keys
 
 

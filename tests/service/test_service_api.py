@@ -455,6 +455,27 @@ def _state(pid: int) -> bytes:
         return b"zombie"
 
 
+def test_a_mailing_to_a_protected_addressee_needs_a_mailing_key(service: Running) -> None:
+    """"The municipality mails this" (public_office by mail) prints a protected addressee's address: a plain
+    render key saying so is refused 403 and logged, in a file or a preview alike (found by a hostile review);
+    the mailing system's key gets the notice with the address."""
+    addressee = "500000778"
+    sync(service, TENANT_DV, upsert(addressee, case_id="C-MAIL"))
+    env = sample(NOTICE, tenant=TENANT_DV, requester={"relation": "public_office"}, channel="mail", output="file")
+    env["data"]["addressee"]["person_id"] = addressee
+    town = env["data"]["addressee"]["address"]["town"]
+    for path in (f"/v1/render/{NOTICE}", f"/v1/preview/{NOTICE}"):
+        body = problem(post(service, path, env, TENANT_DV), 403, "rule:dv-unverified-claim")
+        assert body["field"] == "request.requester.relation" and town not in json.dumps(body, ensure_ascii=False)
+    refusal = [json.loads(x["body"]) for x in IssueLog(service.settings.renderer).records()
+               if "dv-unverified-claim" in x["body"]][-1]
+    assert refusal["caller"]["mailing"] is False and refusal["relation"] == "public_office"
+
+    r = post(service, f"/v1/render/{NOTICE}", env, TENANT_DV, "mailer")
+    assert r.status_code == 200, r.text
+    assert inspect_pdf(r.content).where(town)   # the addressee's own address, in full
+
+
 def test_a_self_claim_for_a_protected_person_needs_an_identity_verified_key(service: Running) -> None:
     """A plain render key claiming to be the protected addressee is refused 403 and logged with the key;
     the counter system's identity-verified key gets the person's own notice, address included."""
@@ -468,7 +489,8 @@ def test_a_self_claim_for_a_protected_person_needs_an_identity_verified_key(serv
     records = [json.loads(x["body"]) for x in IssueLog(service.settings.renderer).records()]
     refusal = [b for b in records if b.get("rule") == "dv-unverified-claim"][-1]
     plain_key = service.keys.by[(TENANT_DV, "render")].split("_")[1]
-    assert refusal["caller"] == {"kind": "api-key", "id": f"key:{plain_key}", "identity_verified": False}
+    assert refusal["caller"] == {"kind": "api-key", "id": f"key:{plain_key}", "identity_verified": False,
+                                 "mailing": False}
     assert refusal["operator"] == "mayor" and refusal["requester_person_id"] == addressee
 
     r = post(service, f"/v1/render/{NOTICE}", env, TENANT_DV, "verified")
@@ -476,7 +498,8 @@ def test_a_self_claim_for_a_protected_person_needs_an_identity_verified_key(serv
     records = [json.loads(x["body"]) for x in IssueLog(service.settings.renderer).records()]
     render = [b for b in records if b["event"] == "render" and b.get("requester_person_id") == addressee][-1]
     verified_key = service.keys.by[(TENANT_DV, "verified")].split("_")[1]
-    assert render["caller"] == {"kind": "api-key", "id": f"key:{verified_key}", "identity_verified": True}
+    assert render["caller"] == {"kind": "api-key", "id": f"key:{verified_key}", "identity_verified": True,
+                                "mailing": False}
     assert render["operator"] == "mayor"
     town = env["data"]["addressee"]["address"]["town"]
     assert inspect_pdf(r.content).where(town)   # the person's own address, in full

@@ -73,9 +73,9 @@ def _big_household(members: int) -> dict[str, Any]:
 
 def test_a_slow_render_times_out_and_a_full_queue_is_503_while_the_server_stays_up(tmp_path: Path) -> None:
     settings = service_settings(tmp_path, workers=1, queue_size=0, render_timeout_s=1.0,
-                                max_body_bytes=4_000_000, max_persons=5000)
+                                max_body_bytes=5_000_000, max_persons=15000, max_rows=15000)
     keys = make_keys(settings)
-    slow = _big_list(4000)   # several seconds of work
+    slow = _big_list(12000)   # ≈ 2.4 s of work here (4,000 rows took 0.8 s once the fit cache served every row)
     app = create_app(settings)
     pool = app.state.service.pool
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -91,6 +91,7 @@ def test_a_slow_render_times_out_and_a_full_queue_is_503_while_the_server_stays_
         deadline = time.monotonic() + 20
         while pool.stats()["busy"] == 0 and not results and time.monotonic() < deadline:
             time.sleep(0.01)
+        assert not results, results[0].text   # the slow render is still running
         busy = client.post("/v1/render/juminhyo-setai", json=sample(), headers=keys(TENANT_A, "render"))
         assert busy.status_code == 503 and busy.json()["type"] == "urn:chohyo:problem:queue-full"
         assert client.get("/healthz").status_code == 200
