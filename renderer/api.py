@@ -196,7 +196,15 @@ class Renderer:
         return IssueLog(self.settings, self.db)
 
     def layout_ids(self) -> list[str]:
-        return sorted(p.stem for p in self.settings.layouts_dir.glob("*.yaml"))
+        """The layouts of the layouts directory; a directory that is missing or holds none is a `UsageError`
+        naming the setting (a mistyped ``CHOHYO_LAYOUTS_DIR`` would otherwise validate, list nothing, and
+        start a service that can render nothing)."""
+        where = self.settings.layouts_dir
+        found = sorted(p.stem for p in where.glob("*.yaml"))
+        if not found:
+            why = "holds no layout (*.yaml)" if where.is_dir() else "is not a directory"
+            raise UsageError(f"CHOHYO_LAYOUTS_DIR (--layouts-dir) {where} {why}", field="CHOHYO_LAYOUTS_DIR")
+        return found
 
     def layout(self, layout_id: str) -> LayoutSpec:
         """The validated layout of a layout id; a name that is not an id (a path) is unknown, so nothing

@@ -3,7 +3,8 @@
 In: bytes and paths (a rendered PDF and its reports, a batch run's files and state). Out: files written to
 a temp name in the same directory, fsynced, renamed into place, and the directory fsynced (so a rename
 survives a power cut); directories created 0700 and files 0600. `remove_strays` deletes what a killed
-batch run left half-written; `flocked` holds a lock file (0600) for a block.
+batch run left half-written; `flocked` holds a lock file (0600) for a block; `state_dir_errors` names the
+state directory setting in an `OSError` of making it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from renderer.errors import UsageError
 
 TEMP_SUFFIX = ".tmp"
 
@@ -56,6 +59,19 @@ def flocked(path: Path, *, wait: bool = True) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def state_dir_errors(path: Path) -> Iterator[None]:
+    """An `OSError` of the block (a file in the way, read-only, no permission) as a `UsageError` naming
+    ``CHOHYO_STATE_DIR`` and `path` (the state directory, or the part of it that is not a directory)."""
+    try:
+        yield
+    except OSError as exc:
+        why = "a file is in the way" if isinstance(exc, FileExistsError | NotADirectoryError) \
+            else (os.strerror(exc.errno) if exc.errno else exc.__class__.__name__)
+        raise UsageError(f"CHOHYO_STATE_DIR (--state-dir) {path} cannot be used as the state directory: {why}",
+                         field="CHOHYO_STATE_DIR") from None
 
 
 def sync_dir(path: Path) -> None:

@@ -130,13 +130,14 @@ def signing_dir_from(text: str | None) -> Path | None:
 MIN_KEY_BYTES = 32
 
 
-def parse_log_key(text: str) -> bytes:
-    """A hex key of at least 32 bytes (``CHOHYO_LOG_KEY`` or the key file); the message never echoes it."""
+def parse_log_key(text: str, *, source: str = "CHOHYO_LOG_KEY") -> bytes:
+    """A hex key of at least 32 bytes from `source` (``CHOHYO_LOG_KEY`` or the key file's path), named in the
+    message; the message never echoes the key."""
     try:
         key = bytes.fromhex(text.strip())
     except ValueError:
-        raise UsageError("the issue log key must be hex digits", field="CHOHYO_LOG_KEY") from None
+        raise UsageError(f"{source}: the issue log key must be hex digits", field="CHOHYO_LOG_KEY") from None
     if len(key) < MIN_KEY_BYTES:
-        raise UsageError(f"the issue log key must be at least {MIN_KEY_BYTES} bytes ({2 * MIN_KEY_BYTES} hex digits)",
-                         field="CHOHYO_LOG_KEY")
+        raise UsageError(f"{source}: the issue log key must be at least {MIN_KEY_BYTES} bytes ({2 * MIN_KEY_BYTES} "
+                         f"hex digits)", field="CHOHYO_LOG_KEY")
     return key

@@ -57,6 +57,7 @@ def serve(
         renderer=cli.settings, workers=workers, queue_size=queue,
         render_timeout_s=render_timeout, max_body_bytes=max_body, max_copies=max_copies,
         max_persons=max_persons, max_rows=max_rows, rate_per_second=rate, rate_burst=burst, docs=docs)
+    cli.renderer().layout_ids()   # a layouts directory with no layout: exit 2 naming it, before any worker starts
     _refuse_foreign_schema(cli)
     configure_logging(log_level)
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False,
@@ -66,14 +67,16 @@ def serve(
 
 def _refuse_foreign_schema(cli: Cli) -> None:
     """Do not start on a database at another schema revision (`SchemaError`, exit 2: the message names the
-    revisions and ``chohyo db upgrade``); an empty one is created at head. A database not reachable yet is
+    revisions and ``chohyo db upgrade``), nor with a database URL or a state directory that can never work
+    (`UsageError`, exit 2: a mistyped scheme, a file where the directory should be); an empty one is created
+    at head. A database not reachable yet is
     left to ``/readyz``, which reports it (and the revision) until it is."""
     from renderer.state.db import open_database
     from renderer.state.migrations import SchemaError
 
     try:
         open_database(cli.settings)
-    except SchemaError:
+    except (SchemaError, UsageError):   # another revision; a URL or state directory that can never work
         raise
     except Exception:   # not reachable now: /readyz answers 503 (with the class of error) until it is
         return

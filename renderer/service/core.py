@@ -176,4 +176,4 @@ def pool_problem(exc: PoolError) -> tuple[str, ProblemError]:
                                        headers={"Retry-After": "5"})
     if isinstance(exc, NotReady):
         return "busy", not_ready()
-    return "error", internal()
+    return "error", internal(cause=f"render worker: {exc.__class__.__name__}")

@@ -38,7 +38,7 @@ def install_handlers(app: FastAPI) -> None:
 async def on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
     ctx = context_of(request.scope)
-    ctx.add(problem=exc.type.rsplit(":", 1)[-1], rule=exc.rule)
+    ctx.add(problem=exc.type.rsplit(":", 1)[-1], rule=exc.rule, cause=exc.cause)
     return problem_response(exc.problem(ctx.request_id), exc.headers)
 
 

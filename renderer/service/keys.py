@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from renderer.errors import UsageError
-from renderer.files import flocked
+from renderer.files import flocked, state_dir_errors
 
 #: render: render and validate; identity-verified: may claim `self`/`same_household` for a DV-protected person
 #: (the counter system that checks identity documents); mailing: may state a notice is the municipality's own
@@ -135,7 +135,8 @@ class KeyStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, StoredKey]]:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with state_dir_errors(self.path.parent):
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with flocked(self.path.with_name(self.path.name + ".lock")):
             keys = self._load()
             yield keys

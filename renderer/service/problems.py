@@ -62,7 +62,8 @@ class ProblemError(Exception):
 
     def __init__(self, status: int, kind: str, title: str, detail: str | None = None, *,
                  headers: Mapping[str, str] | None = None, rule: str | None = None, field: str | None = None,
-                 exit_code: int | None = None, errors: list[ProblemItem] | None = None) -> None:
+                 exit_code: int | None = None, errors: list[ProblemItem] | None = None,
+                 cause: str | None = None) -> None:
         super().__init__(title)
         self.status = status
         self.type = kind if kind.startswith("urn:") else PROBLEM_BASE + kind
@@ -73,6 +74,7 @@ class ProblemError(Exception):
         self.field = field
         self.exit_code = exit_code
         self.errors = errors
+        self.cause = cause   # why it failed, for the access log only (`JobError.cause`); never answered
 
     def problem(self, request_id: str | None) -> Problem:
         return Problem(type=self.type, title=self.title, status=self.status, detail=self.detail,
@@ -176,12 +178,12 @@ def from_job_error(err: JobError, scrub: Scrubber) -> ProblemError:
         return ProblemError(503, err.problem, err.title, "a service needed to sign this PDF (timestamp authority, "
                             "OCSP/CRL responder or key token) did not answer; nothing was delivered and its 発行番号 "
                             "were voided", field=field, exit_code=err.exit_code, headers={"Retry-After": "30"})
-    return internal(err.exit_code)
+    return internal(err.exit_code, err.cause)
 
 
-def internal(exit_code: int | None = 1) -> ProblemError:
+def internal(exit_code: int | None = 1, cause: str | None = None) -> ProblemError:
     return ProblemError(500, "internal", "Internal failure; nothing was delivered",
-                        "the failure was logged with this request id", exit_code=exit_code)
+                        "the failure was logged with this request id", exit_code=exit_code, cause=cause)
 
 
 def not_ready() -> ProblemError:

@@ -85,6 +85,9 @@ class JobError:
     rule: str | None
     field: str | None
     errors: list[dict[str, Any]]
+    #: an internal failure's message, for the server's log only (never answered): operational words such as
+    #: ``internal failure (OperationalError)`` or the database that cannot be opened — never a resident's data
+    cause: str | None = None
 
     @classmethod
     def of(cls, exc: ChohyoError) -> JobError:
@@ -96,7 +99,8 @@ class JobError:
         else:
             kind = "internal"
         return cls(kind=kind, problem=exc.problem, title=exc.title, exit_code=exc.exit_code, rule=exc.rule,
-                   field=exc.field, errors=[d.as_dict() for d in exc.diagnostics])
+                   field=exc.field, errors=[d.as_dict() for d in exc.diagnostics],
+                   cause=exc.message if kind == "internal" else None)
 
 
 @dataclass(frozen=True)

@@ -61,9 +61,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import QueuePool
 
-from renderer.errors import UsageError
+from renderer.errors import ChohyoError, UsageError
+from renderer.files import state_dir_errors
 from renderer.settings import Settings
 from renderer.state.migrations import HEAD, VERSION_TABLE, SchemaError, SchemaState
 
@@ -284,9 +286,18 @@ class Database:
                 raise UsageError(f"the database driver for {make_url(url).drivername} is not installed "
                                  f"(PostgreSQL: pip install 'chohyo-renderer[postgresql]')",
                                  field="CHOHYO_DATABASE_URL") from None
+            except (ArgumentError, NoSuchModuleError) as exc:   # a typo: never reachable, not an outage
+                raise UsageError(f"CHOHYO_DATABASE_URL {shown_url(url)} is not a database URL this renderer can "
+                                 f"open ({exc.__class__.__name__}); write postgresql://USER:PASSWORD@HOST/DB",
+                                 field="CHOHYO_DATABASE_URL") from None
         if check_schema:
             try:
                 self._ensure_schema(auto_upgrade)
+            except OperationalError as exc:
+                self.engine.dispose()
+                raise DatabaseUnavailable(f"the database {shown_url(url)} (CHOHYO_DATABASE_URL) cannot be opened "
+                                          f"({exc.__class__.__name__}: not running, unreachable, or refusing "
+                                          f"this user); nothing was done", field="CHOHYO_DATABASE_URL") from None
             except BaseException:
                 self.engine.dispose()   # refused: no pooled connection outlives this object
                 raise
@@ -360,6 +371,21 @@ def read_schema(conn: Connection) -> SchemaState:
     return SchemaState(found[0] if len(found) == 1 else None, has_tables, found)
 
 
+class DatabaseUnavailable(ChohyoError):
+    """The database cannot be opened now (exit 1: nothing was done; a server reports it on /readyz)."""
+
+    problem = "database-unavailable"
+    title = "The database cannot be opened; nothing was done"
+
+
+def shown_url(url: str) -> str:
+    """`url` as a message may show it: the password hidden (a string that is no URL is shown as is)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@")[-1] if "@" in url else url
+
+
 def engine_url(url: str) -> URL:
     """`url` with its driver named: a plain ``postgresql://`` URL means psycopg 3 (the `postgresql` extra),
     not SQLAlchemy's default psycopg2."""
@@ -391,9 +417,11 @@ _cache_lock = threading.Lock()
 
 def private_dir(path: Path) -> None:
     """Create the state directory owner-only (0700, whatever the umask). An existing directory that others
-    can enter is warned about, never changed: its owner may have chosen it (files inside stay 0600)."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    mode = path.stat().st_mode & 0o777
+    can enter is warned about, never changed: its owner may have chosen it (files inside stay 0600). A path
+    that cannot be one (a file in the way, read-only, no permission) is a `UsageError` naming the setting."""
+    with state_dir_errors(path):
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        mode = path.stat().st_mode & 0o777
     if mode & 0o077 and str(path) not in _warned:
         _warned.add(str(path))
         LOGGER.warning("the state directory %s has mode %s; 0700 is expected (its files are created 0600)",
@@ -403,7 +431,7 @@ def private_dir(path: Path) -> None:
 def private_file(path: Path) -> None:
     """Create `path` empty and 0600 unless it exists, so SQLite opens a private file (SQLite gives its
     -wal and -shm files the database file's permissions)."""
-    with contextlib.suppress(FileExistsError):
+    with state_dir_errors(path.parent), contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
@@ -441,8 +469,17 @@ def open_database(settings: Settings) -> Database:
 
 
 def local_database_missing(settings: Settings) -> bool:
-    """Whether the settings name the state directory's SQLite file and it does not exist yet."""
-    return settings.database_url is None and not (settings.state_dir / DB_FILE).exists()
+    """Whether the settings name the state directory's SQLite file and it does not exist yet (a state directory
+    that could never hold it — a file in the way — is a `UsageError` naming the setting)."""
+    if settings.database_url is not None:
+        return False
+    with state_dir_errors(settings.state_dir):
+        for part in (settings.state_dir, *settings.state_dir.parents):
+            if part.exists():
+                if not part.is_dir():
+                    raise NotADirectoryError(20, "Not a directory", str(part))
+                break
+    return not (settings.state_dir / DB_FILE).exists()
 
 
 def connect(settings: Settings) -> Database:

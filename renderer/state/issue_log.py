@@ -271,10 +271,12 @@ class IssueLog:
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise IssueLogError(f"the issue log key {path} is readable by others (mode {oct(mode & 0o777)}); "
                                     f"it must be 0600", field=KEY_FILE)
-            return parse_log_key(path.read_text(encoding="ascii"))
-        except (OSError, UnicodeDecodeError, ChohyoError) as exc:
-            if isinstance(exc, IssueLogError):
-                raise
+            return parse_log_key(path.read_text(encoding="ascii"), source=str(path))
+        except IssueLogError:
+            raise
+        except ChohyoError as exc:   # read, but not a key
+            raise IssueLogError(exc.message, field=KEY_FILE) from None
+        except (OSError, UnicodeDecodeError) as exc:
             raise IssueLogError(f"the issue log key {path} cannot be read ({exc.__class__.__name__})",
                                 field=KEY_FILE) from None
 
@@ -472,7 +474,9 @@ class IssueLog:
             if row["prev"] != prev:
                 return VerifyReport(False, len(rows), seq, f"record {seq} does not follow record {seq - 1}", head_seq)
             if not hmac.compare_digest(str(row["mac"]), chain_mac(key, seq, prev, body)):
-                return VerifyReport(False, len(rows), seq, f"record {seq} fails its MAC (edited or rewritten)",
+                hint = " — or CHOHYO_LOG_KEY / the key file is not the key this log was written with" \
+                    if seq == 1 else ""
+                return VerifyReport(False, len(rows), seq, f"record {seq} fails its MAC (edited or rewritten{hint})",
                                     head_seq)
             columns = {"at": body.get("at"), "event": body.get("event"), "tenant": body.get("tenant"),
                        "layout": body.get("layout"), **provenance_columns(body)}
@@ -532,7 +536,14 @@ class _Batch:
     @classmethod
     def of(cls, conn: Connection, key: bytes, records: Entries) -> _Batch:
         docs = [(r, r.document()) for r in records]   # a bad record fails before anything is written
-        last = conn.execute(select(issue_log.c.seq, issue_log.c.mac).order_by(issue_log.c.seq.desc()).limit(1)).first()
+        last = conn.execute(select(issue_log.c.seq, issue_log.c.mac, issue_log.c.prev, issue_log.c.body)
+                            .order_by(issue_log.c.seq.desc()).limit(1)).first()
+        if last is not None and not hmac.compare_digest(
+                str(last.mac), chain_mac_of(key, int(last.seq), str(last.prev), str(last.body).encode("utf-8"))):
+            # a chain continued under another key could never verify again: refuse before anything is written
+            raise IssueLogError(f"record {last.seq}, the last of the issue log, does not verify with this key: "
+                                f"CHOHYO_LOG_KEY (or the file {KEY_FILE}) is not the key this log was written "
+                                f"with, or the record was edited (see chohyo audit verify)", field="CHOHYO_LOG_KEY")
         seq = 0 if last is None else int(last.seq)
         out = cls(mac=GENESIS if last is None else str(last.mac))
         for record, body in docs:

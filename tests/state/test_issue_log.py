@@ -3,6 +3,7 @@ serialized appends, the key outside the database, and "no record, no PDF"."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -188,6 +189,23 @@ def test_the_key_can_come_from_the_environment(tmp_path: Path, database_url: str
     log.append(LogRecord("list", settings.now(), {"tenant": TENANT}))
     assert not (tmp_path / "state" / KEY_FILE).exists() and log.verify().ok
     assert "log_key" not in repr(settings) or key.hex() not in repr(settings)
+
+
+def test_a_log_is_never_continued_under_another_key(tmp_path: Path, database_url: str | None) -> None:
+    """A server started with another CHOHYO_LOG_KEY than the log's (a move to a shared database, a typo) is
+    refused before anything is written: continued, the chain would never verify again under either key
+    (found by a vendor review: the render succeeded, then `audit verify` called the log edited)."""
+    first = Settings(layouts_dir=tmp_path, fonts_dir=tmp_path, state_dir=tmp_path / "state", log_key=bytes(32),
+                     clock=Clock(), database_url=database_url)
+    IssueLog(first).append(LogRecord("list", first.now(), {"tenant": TENANT}))
+    other = dataclasses.replace(first, log_key=bytes(range(32)))
+    with pytest.raises(IssueLogError, match="not the key this log was written with") as info:
+        IssueLog(other).append(LogRecord("list", other.now(), {"tenant": TENANT}))
+    assert info.value.field == "CHOHYO_LOG_KEY"
+    report = IssueLog(first).verify()
+    assert report.ok and report.records == 1
+    wrong = IssueLog(other).verify()
+    assert not wrong.ok and wrong.first_bad == 1 and "not the key this log was written with" in (wrong.problem or "")
 
 
 def test_log_records_accept_only_known_keys(tmp_path: Path, database_url: str | None) -> None:
