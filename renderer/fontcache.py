@@ -143,8 +143,9 @@ def write_entry(entry: Path, payload: bytes) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    except OSError as exc:   # read-only image, full disk: built again next time
-        _warn_once(f"cache entry {entry.name} not written ({exc.__class__.__name__})")
+    except OSError as exc:   # read-only image, full disk: built again next time (one warning per directory)
+        _warn_once(f"cache {entry.parent.parent} (CHOHYO_CACHE_DIR) cannot be written ({exc.__class__.__name__}); "
+                   f"what it would hold is built again in every process")
 
 
 def _read(entry: Path) -> dict[str, Any] | None:

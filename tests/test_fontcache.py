@@ -37,6 +37,7 @@ from renderer.fontcache import (
     unpack_ints,
     unpack_pairs,
     unsafe_reason,
+    write_entry,
 )
 from renderer.fonts import METRICS_VERSION, PUA_BASE, FontMetrics, FontSet, _read_metrics
 
@@ -151,6 +152,20 @@ def test_an_unsafe_directory_is_never_read_or_written(tmp_path: Path, caplog: py
         metrics = FontSet(FONTS, cache).metrics("IPAexGothic")
     assert len(metrics.cmap) > 10_000                  # parsed, the planted entry ignored
     assert "writable by group or others" in caplog.text
+
+
+def test_a_cache_that_cannot_be_written_is_one_warning_naming_it(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Every entry failing to be written (a read-only image, a file in the way) is one warning that names the
+    directory and its setting, not one unnamed warning per entry (found by a vendor review: eight a run)."""
+    root = tmp_path / "cache"
+    root.mkdir(mode=0o700)
+    (root / "fonts").write_text("in the way", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="chohyo.fonts"):
+        for name in ("metrics-a.marshal", "metrics-b.marshal", "face-c.marshal"):
+            write_entry(root / "fonts" / name, b"x")
+    warnings = [r.getMessage() for r in caplog.records if r.name == "chohyo.fonts"]
+    assert len(warnings) == 1 and str(root) in warnings[0] and "CHOHYO_CACHE_DIR" in warnings[0], warnings
 
 
 def test_default_directory_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

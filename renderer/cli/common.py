@@ -65,10 +65,11 @@ def say(line: str) -> None:
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
+_DEFAULT_DIR = "(default: the checkout's {}/, else the installed package's own copy)"
 LayoutsDir = Annotated[Path | None, typer.Option("--layouts-dir", envvar="CHOHYO_LAYOUTS_DIR",
-                                                 help="layouts directory (default: the project's layouts/)")]
+                                                 help="layouts directory " + _DEFAULT_DIR.format("layouts"))]
 FontsDir = Annotated[Path | None, typer.Option("--fonts-dir", envvar="CHOHYO_FONTS_DIR",
-                                               help="fonts directory (default: the project's fonts/)")]
+                                               help="fonts directory " + _DEFAULT_DIR.format("fonts"))]
 StateDir = Annotated[Path | None, typer.Option("--state-dir", envvar="CHOHYO_STATE_DIR",
                                                help="runtime state (serials); never inside the repository")]
 JSON_HELP = "print errors as one problem+json object on stderr"

@@ -1,4 +1,5 @@
-"""`chohyo layouts`: list, validate (every problem with path, line and hint) and export schemas."""
+"""`chohyo layouts`: list, validate (every problem with path, line and hint: the report on stdout, exit 2 when
+any) and export schemas."""
 
 from __future__ import annotations
 
@@ -62,13 +63,13 @@ def layouts_validate(
         try:
             spec = renderer.layout(layout_id)
             declared_options |= set(spec.options)
-            err.print(f"ok  {layout_id}", markup=False)
+            out.print(f"ok  {layout_id}", markup=False)
         except ChohyoError as exc:
             problems.append(exc)
     for path in sorted(renderer.settings.tenants_dir.glob("*.yaml")):
         try:
             check_tenant(renderer, path, declared_options if not layout_ids else None)
-            err.print(f"ok  tenant {path.stem}", markup=False)
+            out.print(f"ok  tenant {path.stem}", markup=False)
         except ChohyoError as exc:
             problems.append(exc)
     if not problems:
@@ -80,10 +81,10 @@ def layouts_validate(
         obj = LayoutError(f"{count} problem(s) in layouts or tenants").problem_object()
         obj["errors"] = diags
         sys.stderr.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    else:
+    else:   # the report, on stdout with its ok lines (`> report.txt` keeps all of it); the exit code says 2
         for p in problems:
-            err.print(str(p), markup=False)
-        err.print(f"{count} problem(s)", markup=False)
+            out.print(str(p), markup=False)
+        out.print(f"{count} problem(s)", markup=False)
     return 2
 
 

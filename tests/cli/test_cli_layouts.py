@@ -136,9 +136,9 @@ def test_validate_the_repository(runner: CliRunner) -> None:
     result = _invoke(runner, "layouts", "validate")
 
     assert result.exit_code == 0, result.output
-    assert "ok  juminhyo-setai" in result.stderr
+    assert "ok  juminhyo-setai" in result.stdout
     for tenant in ("122122", "131016", "281107"):
-        assert f"ok  tenant {tenant}" in result.stderr
+        assert f"ok  tenant {tenant}" in result.stdout
 
 
 def test_validate_a_clean_copy(runner: CliRunner, tmp_path: Path) -> None:
@@ -147,9 +147,9 @@ def test_validate_a_clean_copy(runner: CliRunner, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
-def _line_of(stderr: str, path: str) -> str:
-    hits = [line for line in stderr.splitlines() if f": {path}: " in line]
-    assert len(hits) == 1, f"expected one line about {path} in:\n{stderr}"
+def _line_of(report: str, path: str) -> str:
+    hits = [line for line in report.splitlines() if f": {path}: " in line]
+    assert len(hits) == 1, f"expected one line about {path} in:\n{report}"
     return hits[0]
 
 
@@ -170,13 +170,13 @@ def test_validate_reports_every_problem_with_path_and_line(
     result = _invoke(runner, "layouts", "validate", "--layouts-dir", str(layouts))
 
     assert result.exit_code == 2, result.output
-    assert "ok  juminhyo-setai" in result.stderr          # the good layout is still checked
-    assert f"ok  {name}" not in result.stderr
+    assert "ok  juminhyo-setai" in result.stdout          # the good layout is still checked
+    assert f"ok  {name}" not in result.stdout
     for path, (line, message) in expected.items():
-        reported = _line_of(result.stderr, path)
+        reported = _line_of(result.stdout, path)
         assert f"{name}.yaml:{line}: error: {path}: " in reported, reported
         assert message in reported
-    assert re.search(rf"\b{len(expected)} problem\(s\)$", result.stderr.strip()), result.stderr
+    assert re.search(rf"\b{len(expected)} problem\(s\)$", result.stdout.strip()), result.stdout
 
 
 def test_validate_json_reports_every_problem(runner: CliRunner, tmp_path: Path) -> None:
@@ -207,9 +207,9 @@ def test_validate_reports_a_broken_tenant(runner: CliRunner, tmp_path: Path) -> 
     result = _invoke(runner, "layouts", "validate", "--layouts-dir", str(layouts))
 
     assert result.exit_code == 2
-    assert "ok  tenant 122122" not in result.stderr
-    assert "ok  tenant 281107" in result.stderr
-    assert re.search(r"122122\.yaml:\d+: error: seal\.size_mm: ", result.stderr), result.stderr
+    assert "ok  tenant 122122" not in result.stdout
+    assert "ok  tenant 281107" in result.stdout
+    assert re.search(r"122122\.yaml:\d+: error: seal\.size_mm: ", result.stdout), result.stdout
 
 
 def test_layout_id_must_match_its_file_name(tmp_path: Path) -> None:
