@@ -109,7 +109,8 @@ def test_every_record_names_the_authenticated_caller_beside_the_typed_operator(r
     for row in renderer.issue_log.records():
         body = json.loads(row["body"])
         assert body["operator"] == "mayor"   # free text, as typed...
-        assert body["caller"] == {"kind": "api-key", "id": "key:0123456789ab", "identity_verified": False}
+        assert body["caller"] == {"kind": "api-key", "id": "key:0123456789ab", "identity_verified": False,
+                              "mailing": False}
         assert body["relation"] == "self" and body["requester_person_id"] == "100000001"
         assert body["terminal"] == "honcho-1" and body["printer"] == "prn-001"
 
