@@ -21,8 +21,9 @@ Rules:
   of them the certificate prints in full.
 - ``dv-unverified-claim``: a ``self`` or ``same_household`` claim naming a protected person is refused
   unless the caller holds ``identity-verified`` (`check_claim`; see `renderer.caller`); a notice stated to
-  be the municipality's own mailing (relation ``public_office``, channel ``mail``) to a protected addressee
-  is refused unless the caller holds ``mailing`` (`_redact`): that statement opens the addressee's address.
+  be the municipality's own mailing (relation ``public_office``, channel ``mail``) with a protected person on
+  it is refused unless the caller holds ``mailing`` (`_redact`): that statement opens the addressee's address
+  and makes the notice's ownerless content (a 課税明細書) the addressee's.
 - ``redact_address`` (notices, lists, other forms): each protected value prints 「記載省略」 (and, being
   withheld, no postcode and no barcode), unless every protected owner of that value is its reader:
   the person themself (relation ``self`` with their own person_id, from an identity-verified caller), or
@@ -226,14 +227,17 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
     viewer = r.person_id if r.relation == "self" and caller.identity_verified else None
     # The addressee rule: a notice carries its addressee's own address only on its way to that
     # addressee — the municipality's own mailing (public_office by mail), or the addressee asking for it.
-    mailing = r.relation == "public_office" and request.channel == "mail"
-    addressee = _addressee(doc) if mailing else None
-    if addressee is not None and addressee in covering and not caller.mails:
+    # Saying so opens what it opens (the addressee's address, the 課税明細書 as the addressee's own) only from a
+    # caller granted `mailing`; with anyone protected on the notice, from any other caller it is refused.
+    mailing = doc.layout.kind == "notice" and r.relation == "public_office" and request.channel == "mail"
+    shielded = sorted(covering.keys() & set(everyone))
+    if mailing and shielded and not caller.mails:
         raise DvRefusal(
-            f"request.requester: a public_office mailing (channel mail) of a notice to an addressee under a DV "
-            f"支援措置 prints their address, so it is honoured only from a caller granted {MAILING} (an API key "
-            f"with that role, or the CLI's --mailing when the municipality mails the run itself)",
-            rule=CLAIM_RULE, field="request.requester.relation", person_ids=[addressee])
+            f"request.requester: a public_office mailing (channel mail) of a notice with a person under a DV "
+            f"支援措置 on it prints what their protection hides from others, so it is honoured only from a caller "
+            f"granted {MAILING} (an API key with that role, or the CLI's --mailing when the municipality mails "
+            f"the run itself)", rule=CLAIM_RULE, field="request.requester.relation", person_ids=shielded)
+    addressee = _addressee(doc) if mailing else None
     # A value of no person of its own (a 住民票's household address, a 納税通知書's 課税明細書 所在・地番) is
     # everyone's on the document: hidden when any protected person is on it. On that mailing a notice's own
     # content is its addressee's (the 課税明細書 lists the addressee's property, 地方税法364条3項): the addressee

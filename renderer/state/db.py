@@ -295,6 +295,11 @@ class Database:
                 self._ensure_schema(auto_upgrade)
             except OperationalError as exc:
                 self.engine.dispose()
+                if self.is_sqlite:   # the state directory's own file: locked, read-only, or not a database file
+                    raise DatabaseUnavailable(f"the state directory's database {make_url(url).database} "
+                                              f"(CHOHYO_STATE_DIR) cannot be opened or written "
+                                              f"({exc.__class__.__name__}); nothing was done",
+                                              field="CHOHYO_STATE_DIR") from None
                 raise DatabaseUnavailable(f"the database {shown_url(url)} (CHOHYO_DATABASE_URL) cannot be opened "
                                           f"({exc.__class__.__name__}: not running, unreachable, or refusing "
                                           f"this user); nothing was done", field="CHOHYO_DATABASE_URL") from None
@@ -379,11 +384,18 @@ class DatabaseUnavailable(ChohyoError):
 
 
 def shown_url(url: str) -> str:
-    """`url` as a message may show it: the password hidden (a string that is no URL is shown as is)."""
+    """`url` as a message may show it: scheme, user, host, port and database only — never a password, wherever
+    it was written (``user:pw@``, ``?password=``, an ``@`` inside the password), nor any query parameter."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
-        return url.split("@")[-1] if "@" in url else url
+        return "(not a URL)"
+    host = parsed.host or ""
+    if "@" in host or (parsed.password is not None and "@" in str(parsed.password)):
+        return f"{parsed.drivername}://(host unclear: an @ in the password is not encoded)"
+    user = f"{parsed.username}@" if parsed.username else ""
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.drivername}://{user}{host}{port}/{parsed.database or ''}"
 
 
 def engine_url(url: str) -> URL:

@@ -60,13 +60,27 @@ def test_a_database_url_that_can_never_work_is_a_usage_error(tmp_path: Path, url
     assert served.exit_code == 2 and "CHOHYO_DATABASE_URL" in served.stderr and "hunter2" not in served.stderr
 
 
-def test_a_database_that_is_down_is_named_without_its_password(tmp_path: Path) -> None:
-    env = {"CHOHYO_STATE_DIR": str(tmp_path / "state"),
-           "CHOHYO_DATABASE_URL": "postgresql://chohyo:hunter2@127.0.0.1:9/nothing"}
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://chohyo:hunter2@127.0.0.1:9/nothing", "postgresql://chohyo@127.0.0.1:9/nothing"),
+    ("postgresql://chohyo@127.0.0.1:9/nothing?password=hunter2", "postgresql://chohyo@127.0.0.1:9/nothing"),
+    ("postgresql://chohyo:hun@ter2@127.0.0.1:9/nothing", "an @ in the password is not encoded"),
+])
+def test_a_database_that_is_down_is_named_without_its_password(tmp_path: Path, url: str, shown: str) -> None:
+    env = {"CHOHYO_STATE_DIR": str(tmp_path / "state"), "CHOHYO_DATABASE_URL": url}
     code, problem = run(["render", "juminhyo-setai", SAMPLE, "-o", str(tmp_path / "o.pdf")], env)
     assert code == 1 and problem["type"].endswith("database-unavailable"), problem
-    assert "127.0.0.1:9/nothing" in problem["detail"] and "hunter2" not in json.dumps(problem)
+    assert shown in problem["detail"] and problem["field"] == "CHOHYO_DATABASE_URL"
+    assert "hunter2" not in json.dumps(problem) and "ter2" not in json.dumps(problem)
     assert not (tmp_path / "o.pdf").exists()
+
+
+def test_a_state_database_that_cannot_be_opened_names_the_state_directory(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    (state / "chohyo.sqlite3").mkdir(parents=True)   # a directory where the SQLite file should be
+    code, problem = run(["render", "juminhyo-setai", SAMPLE, "-o", str(tmp_path / "o.pdf")],
+                        {"CHOHYO_STATE_DIR": str(state)})
+    assert code == 1 and problem["field"] == "CHOHYO_STATE_DIR", problem
+    assert str(state / "chohyo.sqlite3") in problem["detail"] and "CHOHYO_DATABASE_URL" not in problem["detail"]
 
 
 @pytest.mark.parametrize("args", [["layouts"], ["layouts", "validate"], ["render", "juminhyo-setai", SAMPLE, "-o",

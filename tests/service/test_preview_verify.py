@@ -16,9 +16,11 @@ from typing import Any
 import httpx2
 from PIL import Image
 from pypdf import PdfReader
+from sqlalchemy import select, update
 from svckit import TENANT_A, TENANT_B, Running, sample
 
-from renderer.state.issue_log import IssueLog
+from renderer.state.db import issue_log, open_database
+from renderer.state.issue_log import IssueLog, canonical
 from renderer.verify import MAX_BYTES
 
 pytest_plugins = ("svcfixtures",)
@@ -85,6 +87,31 @@ def test_verify_finds_a_rendered_certificate_for_its_tenant_only(service: Runnin
     other = post(service, "/v1/verify", tenant=TENANT_B, content=rendered.content, headers=headers).json()
     assert other["issue_numbers"][0]["status"] == "unknown" and other["issue_numbers"][0]["serial"] is None
     assert not other["ok"]
+
+
+def test_verify_reports_a_render_record_that_fails_its_mac(service: Running) -> None:
+    """Someone with the database repoints the render record at another file: the service says the record fails
+    its MAC (found by a hostile review: it answered ok). The record is put back afterwards (a shared service)."""
+    rendered = post(service, "/v1/render/juminhyo-setai", json=sample())
+    assert rendered.status_code == 200, rendered.text
+    db = open_database(service.settings.renderer)
+    with db.engine.begin() as conn:
+        row = conn.execute(select(issue_log.c.seq, issue_log.c.body)
+                           .where(issue_log.c.event == "render").order_by(issue_log.c.seq.desc())).first()
+        assert row is not None
+        seq, body = row
+        record = json.loads(body)
+        record["pdf_sha256"] = "0" * 64
+        conn.execute(update(issue_log).where(issue_log.c.seq == seq).values(body=canonical(record).decode()))
+    try:
+        r = post(service, "/v1/verify", content=rendered.content, headers={"Content-Type": "application/pdf"})
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(update(issue_log).where(issue_log.c.seq == seq).values(body=body))
+    assert r.status_code == 200 and not r.json()["ok"]
+    [number] = r.json()["issue_numbers"]
+    assert number["status"] == "rendered" and number["record_mac_ok"] is False
+    assert any("its render record fails its MAC" in p for p in r.json()["problems"]), r.json()["problems"]
 
 
 def test_verify_does_not_vouch_for_a_preview(service: Running) -> None:
