@@ -3,7 +3,7 @@
 In: a layout id, an envelope, a printer id the envelope's tenant declares (with an IPP URI and a tray for the
 layout's `printing` purpose), the path of the archived PDF. Out: the PDF written (the archived copy, exactly
 the bytes sent), one IPP job (media, media-source, sides, copies 1 — each requested copy is already a copy of
-its own with its own 発行番号 — job-name ``chohyo-<layout>-<first serial>``, application/pdf) watched to its
+its own with its own 発行番号 — job-name ``chohyo-<layout>-<first serial>-<random>``, application/pdf) watched to its
 final state, an issue-log ``print`` record (printer, job id, state, 発行番号), and a summary on stderr.
 
 Order: the printer is checked against the layout (tenant file) and asked whether it can take the job
@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -70,7 +71,9 @@ def print_(
     job = PrintRun(output.parent, [PrintFile(output.name, _sha(output), tuple(result.issue_numbers))],
                    target, journal_path=journal, run_id=run_id, layout=layout_id, issue_log=renderer.issue_log,
                    say=lambda m: err.print(m, markup=False), wait_seconds=wait, report_every=10.0,
-                   job_label=f"chohyo-{layout_id}-{first:06d}",   # never the file's name: it may name a person
+                   # never the file's name (it may name a person); unique to this print: serials restart in every
+                   # series, and a job looked up by name after a cut connection must be this one's, never another's
+                   job_label=f"chohyo-{layout_id}-{first:06d}-{uuid.uuid4().hex[:12]}",
                    copies_dir=Path(copies.name))
     try:
         with copies:

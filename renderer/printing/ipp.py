@@ -177,6 +177,9 @@ class IppClient:
             f"    MEMBER keyword media-source {_token(t.media_source, 'media-source')}\n"
             "  }\n  FILE $filename\n}\n")
         attrs = self._run(test, document=document)
+        if "job-id" not in attrs:   # ipptool's "successful-ok" for a connection cut mid-request: no job was named
+            raise PrinterUnreachable(f"printer {self.uri}: the Print-Job answer names no job (the connection was "
+                                     f"cut while sending)")
         return Job(int(attrs["job-id"]), JobState(int(attrs.get("job-state", 3))),
                    _as_tuple(attrs.get("job-state-reasons")))
 

@@ -81,6 +81,26 @@ def test_print_sends_the_archived_pdf_with_the_declared_tray_and_sides(tmp_path:
     assert record["file_sha256"] == sha(out)
 
 
+def test_two_prints_with_the_same_serial_never_share_a_job_name(tmp_path: Path, ipp: Printers,
+                                                                 chohyo: Chohyo) -> None:
+    """Serials restart in every series: 000001 from two terminals. A print whose connection is cut looks its
+    job up by name, so two prints must never share one (found by a hostile review: the second certificate
+    adopted the first one's completed job, exit 0 and a print record, and never reached the paper)."""
+    names = []
+    for terminal in ("honcho-1", "shisho-1"):
+        envelope = json.loads(certificate(tmp_path, None).read_text(encoding="utf-8"))
+        envelope["request"]["terminal"] = terminal
+        path = tmp_path / f"{terminal}.json"
+        path.write_text(json.dumps(envelope, ensure_ascii=False), encoding="utf-8")
+        out = tmp_path / f"{terminal}.pdf"
+        done = chohyo("print", "juminhyo-setai", str(path), "--printer", "lp-good", "-o", str(out))
+        assert done.returncode == 0, done.stderr
+    for doc in ipp.good.printed():
+        names.append(ipp.good.attributes(doc)["IPP_JOB_NAME"])
+    assert len(names) == 2 and len(set(names)) == 2, names
+    assert all(n.startswith("chohyo-juminhyo-setai-000001-") for n in names), names
+
+
 def test_a_printer_that_cannot_serve_the_layout_is_refused_before_a_number_is_spent(
         tmp_path: Path, ipp: Printers, chohyo: Chohyo) -> None:
     envelope = certificate(tmp_path, "lp-flaky")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from renderer.api import Renderer
 from renderer.errors import UsageError
-from renderer.printing.ipp import PrinterInfo
+from renderer.printing.ipp import IppClient, JobTicket, PrinterInfo, PrinterUnreachable
 from renderer.printing.journal import PrintJournal
 from renderer.printing.target import preflight, resolve
 from renderer.settings import PROJECT_ROOT, Settings
@@ -103,3 +103,15 @@ def test_the_journal_drops_a_last_line_cut_by_a_kill(tmp_path: Path) -> None:
                   "state": "completed"})
     assert PrintJournal(path).state("a.pdf").state == "completed"
     assert all(json.loads(line) for line in path.read_text().splitlines())
+
+
+def test_a_print_job_answer_that_names_no_job_is_an_unreachable_printer(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection cut while the document is sent: ipptool still says successful-ok, with no attributes. That is
+    "the printer did not answer" (the run then asks the printer what it got, by this print's own job-name), never
+    an internal KeyError that leaves the journal at its intent (found by a hostile review)."""
+    client = IppClient("ipp://127.0.0.1:9/ipp/print")
+    monkeypatch.setattr(client, "_run", lambda test, document=None: {})   # ipptool's answer, as parsed
+    ticket = JobTicket("chohyo-x-000001-0123456789ab-a1", "iso_a4_210x297mm", 21000, 29700, "main", "one-sided")
+    with pytest.raises(PrinterUnreachable, match="names no job"):
+        client.print_job(tmp_path / "x.pdf", ticket)
