@@ -69,7 +69,8 @@ def suppressions_import(
         "file_sha256": hashlib.sha256(raw).hexdigest()}))
     _emit(dict(report.as_dict(), tenant=tenant), cli.as_json,
           f"imported {file.name} for tenant {tenant}: {report.applied} applied, {report.released} released, "
-          f"{report.ignored} ignored (not newer than the stored version)")
+          f"{report.ignored} ignored (not newer than the stored version)"
+          + (f"; {report.lifts_ended} 一時解除 ended (their record changed)" if report.lifts_ended else ""))
     return 0
 
 

@@ -85,6 +85,8 @@ class SyncResult(Model):
     applied: int
     released: int
     ignored: int = Field(description="records whose version was not newer than the stored one")
+    lifts_ended: int = Field(default=0, description="unexpired 一時解除 ended because their person's record was "
+                                                    "replaced or released")
 
 
 class LiftResult(Model):

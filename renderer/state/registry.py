@@ -124,9 +124,12 @@ class ImportReport:
     applied: int
     released: int
     ignored: int
+    #: unexpired 一時解除 ended because their person's record changed (a lift was reviewed for the record it lifted)
+    lifts_ended: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"lines": self.lines, "applied": self.applied, "released": self.released, "ignored": self.ignored}
+        return {"lines": self.lines, "applied": self.applied, "released": self.released, "ignored": self.ignored,
+                "lifts_ended": self.lifts_ended}
 
 
 def parse_lines(lines: Iterable[str]) -> list[UpsertRecord | ReleaseRecord]:
@@ -171,8 +174,9 @@ class Registry:
 
     def import_records(self, tenant: str, records: Sequence[UpsertRecord | ReleaseRecord],
                        now: dt.datetime) -> ImportReport:
-        """Apply the deltas in one transaction (all or nothing)."""
-        applied = released = ignored = 0
+        """Apply the deltas in one transaction (all or nothing). A record replaced or released ends its person's
+        unexpired 一時解除: a lift was reviewed for the case it lifted, never for a later one."""
+        applied = released = ignored = ended = 0
         with self.db.write(f"registry:{tenant}") as conn:
             bump_generation(conn, tenant)
             for rec in records:
@@ -186,6 +190,10 @@ class Registry:
                 conn.execute(suppression_adversaries.delete().where(and_(
                     suppression_adversaries.c.tenant == tenant,
                     suppression_adversaries.c.person_id == rec.person_id)))
+                ended += conn.execute(lifts.update().where(
+                    lifts.c.tenant == tenant, lifts.c.person_id == rec.person_id, lifts.c.revoked_at.is_(None),
+                    lifts.c.expires_at > instant(now),
+                ).values(revoked_at=instant(now), revoked_by=f"record version {rec.version}")).rowcount
                 if isinstance(rec, ReleaseRecord):
                     conn.execute(suppressions.insert().values(
                         tenant=tenant, person_id=rec.person_id, version=rec.version, status="released",
@@ -204,7 +212,8 @@ class Registry:
                     conn.execute(suppression_adversaries.insert().values(
                         tenant=tenant, person_id=rec.person_id, adversary_id=adversary))
                 applied += 1
-        return ImportReport(lines=len(records), applied=applied, released=released, ignored=ignored)
+        return ImportReport(lines=len(records), applied=applied, released=released, ignored=ignored,
+                            lifts_ended=ended)
 
     # ------------------------------------------------------------------ what a render reads
 

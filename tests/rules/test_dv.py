@@ -154,6 +154,24 @@ def test_lift_minutes_are_capped_and_need_a_protected_person(renderer: Renderer,
                                reviewer="x", now=clock())
 
 
+@pytest.mark.parametrize("change", ["release then a new case", "new version of the case"])
+def test_a_lift_ends_when_its_persons_record_changes(renderer: Renderer, clock: Clock, change: str) -> None:
+    """A lift was reviewed for the record it lifted: a release, a new case or a new version of the case (an
+    adversary added) ends it, never carried over (found by a hostile review: a lift granted for case C-1
+    printed the address in full under a new case C-2 after a release)."""
+    load(renderer, upsert(WIFE))
+    lift = renderer.registry.lift(TENANT, WIFE, "juminhyo-setai", minutes=30, max_minutes=30, reason="本人確認済み",
+                                  reviewer="x", now=clock())
+    assert renderer.render(sample(), layout_id="juminhyo-setai").lifts_used == [lift.id]
+    deltas = [release(WIFE, 2), upsert(WIFE, 3, case_id="C-2")] if change.startswith("release") \
+        else [upsert(WIFE, 2, adversaries=["900000001"])]
+    report = renderer.registry.import_records(TENANT, parse_lines([json.dumps(d) for d in deltas]), clock())
+    assert report.lifts_ended == 1
+    assert refused(renderer, sample()).rule == "dv-block"
+    listing = renderer.registry.list(TENANT, clock())
+    assert [(x["id"], x["active"]) for x in listing["lifts"]] == [(lift.id, False)], listing["lifts"]
+
+
 def test_a_lift_is_never_a_release(renderer: Renderer, clock: Clock) -> None:
     load(renderer, upsert(WIFE))
     renderer.registry.lift(TENANT, WIFE, "juminhyo-setai", minutes=5, max_minutes=30, reason="r", reviewer="x",

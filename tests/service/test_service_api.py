@@ -328,7 +328,7 @@ def test_layouts_are_listed_and_described_with_their_input_schema(service: Runni
 def test_dv_block_is_423_until_a_lift_granted_over_http_covers_the_person(service: Running) -> None:
     env = sample(tenant=TENANT_DV)
     r = sync(service, TENANT_DV, upsert("100000002", case_id="C-423"))
-    assert r.json() == {"tenant": TENANT_DV, "lines": 1, "applied": 1, "released": 0, "ignored": 0}
+    assert r.json() == {"tenant": TENANT_DV, "lines": 1, "applied": 1, "released": 0, "ignored": 0, "lifts_ended": 0}
     r = post(service, "/v1/render/juminhyo-setai", env, TENANT_DV)
     body = problem(r, 423, "rule:dv-block")
     assert body["rule"] == "dv-block" and "100000002" not in r.text and leaks(r, env) == []
@@ -346,6 +346,10 @@ def test_dv_block_is_423_until_a_lift_granted_over_http_covers_the_person(servic
     listing = get(service, "/v1/suppressions", TENANT_DV, "lift").json()
     assert [s["person_id"] for s in listing["suppressions"]] == ["100000002"]
     assert [x["id"] for x in listing["lifts"]] == [lift.json()["id"]]
+    # a new version of the record ends the lift (it was reviewed for the record it lifted)
+    r = sync(service, TENANT_DV, upsert("100000002", version=2, case_id="C-423"))
+    assert r.json()["lifts_ended"] == 1
+    problem(post(service, "/v1/render/juminhyo-setai", env, TENANT_DV), 423, "rule:dv-block")
 
 
 def test_a_registered_adversary_is_refused_403(service: Running) -> None:
