@@ -34,13 +34,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from renderer.errors import ChohyoError, UsageError
 from renderer.files import write_atomic
 from renderer.printing.calibrate import calibrated_copy
 from renderer.printing.ipp import IppClient, Job, JobState, PrinterUnreachable
 from renderer.printing.journal import JOURNAL_FILE, FileState, PrintJournal
 from renderer.printing.target import PrintTarget
+from renderer.state.db import issue_log as issue_log_table
 from renderer.state.issue_log import IssueLog, LogRecord
+from renderer.state.registry import Registry
 
 Say = Callable[[str], None]
 _LOG_LOCK = threading.Lock()
@@ -118,7 +122,7 @@ class PrintRun:
                  say: Say = lambda _m: None, wait_seconds: float = 3600.0, report_every: float = 30.0,
                  poll: float = 0.2, client: IppClient | None = None, job_label: str | None = None,
                  copies_dir: Path | None = None, journal: PrintJournal | None = None,
-                 number_jobs: bool | None = None) -> None:
+                 number_jobs: bool | None = None, held: dict[str, str] | None = None) -> None:
         self.out_dir = base_dir
         #: what job-names start with (ASCII, never personal data): default chohyo-<run id>
         self.job_label = job_label or f"chohyo-{run_id[:12]}"
@@ -138,6 +142,8 @@ class PrintRun:
         self.number_jobs = len(self.files) > 1 if number_jobs is None else number_jobs
         #: where calibrated print copies are written (owner-only; default: next to the journal)
         self.copies_dir = copies_dir or journal_path.parent / "print-copies"
+        #: files never sent that wait for the operator, and why (`dv_holds`): sent only with --resubmit
+        self.held = held or {}
 
     def run(self) -> PrintReport:
         self._check_decisions(self.files)
@@ -167,6 +173,9 @@ class PrintRun:
             s = self.journal.state(f.name)
         if s.status == "intent":
             s = self._settle_intent(f, s)
+        if s.status == "none" and f.name in self.held and f.name not in self.decisions.resubmit:
+            report.needs_operator[f.name] = self.held[f.name]
+            return
         if s.status in ("none", "not-received"):
             s = self._send(f, s, report)
         if s.status == "accepted":
@@ -348,10 +357,12 @@ def print_batch(out_dir: Path, targets: PrintTarget | Sequence[PrintTarget], *, 
     state.mkdir(mode=0o700, exist_ok=True)
     journal = PrintJournal(state / JOURNAL_FILE)
     where = assign(files, targets, journal)
+    unsent = {f.name for f in files if journal.state(f.name).status == "none"}
+    held = dv_holds(issue_log, str(manifest["run_id"]), unsent) if issue_log is not None else {}
     runs = [PrintRun(out_dir, [f for f in files if where[f.name] is t], t, journal_path=journal.path,
                      run_id=str(manifest["run_id"]), layout=str(manifest["layout"]), issue_log=issue_log,
                      decisions=decisions, say=say, wait_seconds=wait_seconds, report_every=report_every,
-                     journal=journal, number_jobs=True) for t in targets]
+                     journal=journal, number_jobs=True, held=held) for t in targets]
     runs[0]._check_decisions(files)
     reports = [PrintReport() for _ in runs]
     failures: list[BaseException] = []
@@ -385,5 +396,48 @@ def print_batch(out_dir: Path, targets: PrintTarget | Sequence[PrintTarget], *, 
     return merged
 
 
-__all__ = ["Decisions", "PrintFile", "PrintReport", "PrintRun", "PrintStopped", "assign", "manifest_files",
-           "print_batch", "record_jobs"]
+def dv_holds(log: IssueLog, run_id: str, names: set[str]) -> dict[str, str]:
+    """The files of run `run_id` among `names` (never sent) with a person on them whose DV record was imported
+    after the file was planned, and why they wait: the file was drawn knowing nothing of that protection (a
+    --resume after the registry changed, or an import while the run drew). Read from the issue log (the file's
+    reserve record: when it was planned; its records' render records: who is on it) and the registry; a file
+    without a reserve record (a layout printing no 発行番号) counts from the run's first record."""
+    if not names:
+        return {}
+    with log.db.read() as conn:
+        rows = conn.execute(select(issue_log_table.c.event, issue_log_table.c.at, issue_log_table.c.tenant,
+                                   issue_log_table.c.body)
+                            .where(issue_log_table.c.event.in_(("reserve", "render", "refusal")),
+                                   issue_log_table.c.body.like(f'%"batch":"{run_id}"%'))
+                            .order_by(issue_log_table.c.seq)).all()
+    planned: dict[str, str] = {}
+    persons: dict[str, set[str]] = {}
+    tenant = ""
+    first = ""
+    for event, at, row_tenant, body in rows:
+        doc = json.loads(body)
+        if doc.get("batch") != run_id:
+            continue
+        first = first or str(at)
+        tenant = tenant or str(row_tenant or "")
+        name = doc.get("file")
+        if name not in names:
+            continue
+        if event == "reserve":
+            planned.setdefault(name, str(at))
+        elif event == "render":
+            persons.setdefault(name, set()).update(str(p) for p in doc.get("person_ids") or [])
+    registry = Registry(log.db)
+    held: dict[str, str] = {}
+    for name in sorted(persons):
+        changed = registry.changed_since(tenant, persons[name], planned.get(name, first))
+        if changed:
+            held[name] = (f"{len(changed)} person(s) on it came under a DV 支援措置 (or their record changed) after it "
+                          f"was planned (person_id {', '.join(changed)}): not sent — check its pages, then "
+                          f"--resubmit {name} to print it as drawn, or void its numbers and print those records "
+                          f"again")
+    return held
+
+
+__all__ = ["Decisions", "PrintFile", "PrintReport", "PrintRun", "PrintStopped", "assign", "dv_holds",
+           "manifest_files", "print_batch", "record_jobs"]

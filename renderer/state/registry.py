@@ -215,6 +215,18 @@ class Registry:
         return ImportReport(lines=len(records), applied=applied, released=released, ignored=ignored,
                             lifts_ended=ended)
 
+    def changed_since(self, tenant: str, person_ids: Iterable[str], since: str) -> list[str]:
+        """The persons among `person_ids` whose record was imported (upserted: protected now) after the instant
+        `since` (ISO, as the issue log writes it): what was drawn before that knew nothing of it."""
+        persons = sorted(set(person_ids))
+        if not persons:
+            return []
+        with self.db.read() as conn:
+            rows = conn.execute(select(suppressions.c.person_id).where(
+                suppressions.c.tenant == tenant, suppressions.c.person_id.in_(persons),
+                suppressions.c.status == "active", suppressions.c.updated_at > since)).scalars()
+            return sorted(str(p) for p in rows)
+
     # ------------------------------------------------------------------ what a render reads
 
     def snapshot(self, tenant: str, person_ids: Iterable[str], requester_ids: Iterable[str], layout_id: str,

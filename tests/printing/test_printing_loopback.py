@@ -194,6 +194,38 @@ def test_a_stopped_printer_makes_the_run_wait_report_and_stop_resumably(tmp_path
     assert [f["print"]["attempts"] for f in manifest["files"]] == [1, 1]
 
 
+def test_a_file_drawn_before_a_person_on_it_was_protected_is_held_for_the_operator(tmp_path: Path, ipp: Printers,
+                                                                                   chohyo: Chohyo) -> None:
+    """The printer stops the run after its first file; a person on the second file comes under a DV 支援措置
+    meanwhile. --resume prints the first file and holds the second (drawn knowing nothing of it) until the
+    operator has looked at it: --resubmit sends it (found by a hostile review: it was sent as drawn)."""
+    src = notices(tmp_path, 4)
+    run = tmp_path / "run"
+    args = ["batch", NOTICE, str(src), "-o", str(run), "--workers", "1", "--pages-per-file", "2",
+            "--print-to", "lp-good", "--quiet"]
+    ipp.good.set("hold", "1")
+    assert chohyo(*args, "--print-wait", "3").returncode == 1
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    second = manifest["files"][1]["name"]
+    envelopes = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines()]
+    on_second = [r["record"] for r in manifest["records"] if r.get("file") == second]
+    person = envelopes[on_second[0] - 1]["data"]["addressee"]["person_id"]
+    delta = tmp_path / "dv.jsonl"
+    delta.write_text(json.dumps({"op": "upsert", "person_id": person, "version": 1, "case_id": "C-HOLD",
+                                 "role": "applicant", "adversaries": [], "period": {"start": "2026-04-01"}}) + "\n",
+                     encoding="utf-8")
+    tenant = envelopes[0]["tenant"]
+    assert chohyo("suppressions", "import", "--tenant", tenant, str(delta)).returncode == 0
+    ipp.good.set("hold", None)
+    resumed = chohyo(*args, "--resume")
+    assert "1 file(s) printed" in resumed.stderr and f"{second}: 1 person(s) on it came under" in resumed.stderr
+    assert person in resumed.stderr and f"--resubmit {second}" in resumed.stderr
+    assert [sha(p) for p in ipp.good.printed()] == [manifest["files"][0]["sha256"]]   # the second was not sent
+    sent = chohyo(*args, "--resume", "--resubmit", second)   # the operator looked at it
+    assert sent.returncode == 0, sent.stderr
+    assert [sha(p) for p in ipp.good.printed()] == [f["sha256"] for f in manifest["files"]]
+
+
 def ink_top_left(pdf: Path, scale: float = 4.0) -> tuple[float, float]:
     """The top-left corner of the ink on page 1, in millimetres from the sheet's top-left corner."""
     import numpy as np
