@@ -218,6 +218,7 @@ def test_a_file_drawn_before_a_person_on_it_was_protected_is_held_for_the_operat
     assert chohyo("suppressions", "import", "--tenant", tenant, str(delta)).returncode == 0
     ipp.good.set("hold", None)
     resumed = chohyo(*args, "--resume")
+    assert resumed.returncode == 4, resumed.stderr   # the run is not done: a file waits for the operator
     assert "1 file(s) printed" in resumed.stderr and f"{second}: 1 person(s) on it came under" in resumed.stderr
     assert person in resumed.stderr and f"--resubmit {second}" in resumed.stderr
     assert [sha(p) for p in ipp.good.printed()] == [manifest["files"][0]["sha256"]]   # the second was not sent
