@@ -28,10 +28,8 @@ import pytest
 from dvkit import (
     JST,
     NOTICE_ID,
-    PLAIN,
     SAMPLE,
     TENANT,
-    VERIFIED,
     Clock,
     inspect_pdf,
     make_renderer,
@@ -42,6 +40,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from renderer.api import Renderer
+from renderer.caller import Caller
 from renderer.errors import RefusedError
 from renderer.state.db import lifts, suppression_adversaries, suppressions
 from renderer.state.registry import parse_lines
@@ -94,6 +93,7 @@ class Scenario:
     verified: bool = False     # the caller checked identity documents
     my_numbers: dict[str, str] = field(default_factory=dict)
     moving: dict[str, tuple[str, dt.date]] = field(default_factory=dict)   # person → (token, planned_on)
+    mails: bool = False        # the caller holds the mailing grant (CLI --mailing)
 
 
 def domestic(draw: st.DrawFn, s: Secrets) -> tuple[dict[str, Any], str, str]:
@@ -183,7 +183,8 @@ def scenarios(draw: st.DrawFn, layout: str, with_registry: bool = True) -> Scena
                                    "revoked": draw(st.integers(0, 5)) == 0})
     clock = dt.datetime.combine(DAY, dt.time(9, 0), tzinfo=JST) + dt.timedelta(minutes=draw(st.integers(0, 600)))
     verified = draw(st.booleans())
-    return Scenario(env, addresses, records, lift_specs, clock, verified, my_numbers, moving)
+    return Scenario(env, addresses, records, lift_specs, clock, verified, my_numbers, moving,
+                    mails=draw(st.booleans()))
 
 
 # --------------------------------------------------------------------------- running a scenario
@@ -239,6 +240,11 @@ def expected_refusal(sc: Scenario, state: dict[str, list[dict[str, Any]]], layou
             return "third-party-no-my-number"
         if sc.env["request"]["channel"] == "wide_area" and item == "honseki":
             return "wide-area-no-honseki"
+    # "the municipality mails this" with anyone protected on the notice: only from a caller granted mailing
+    on_it = {m["person_id"] for m in members(sc)}
+    if kind == "notice" and req["relation"] == "public_office" and sc.env["request"]["channel"] == "mail" \
+            and not sc.mails and any(pid in on_it and covers(rec, kind) for pid, rec in active.items()):
+        return "dv-unverified-claim"
     if kind != "certificate":
         return None
     selected = set(sc.env["request"].get("members") or [m["person_id"] for m in members(sc)])
@@ -267,10 +273,11 @@ def members(sc: Scenario) -> list[dict[str, Any]]:
     return result
 
 
-def render(renderer: Renderer, env: dict[str, Any], layout: str, verified: bool) -> tuple[Any, str | None]:
+def render(renderer: Renderer, env: dict[str, Any], layout: str, verified: bool,
+           mails: bool = False) -> tuple[Any, str | None]:
     try:
         return renderer.render(env, layout_id=layout, with_display=False,
-                               caller=VERIFIED if verified else PLAIN), None
+                               caller=Caller.local("cli", identity_verified=verified, mailing=mails)), None
     except RefusedError as exc:
         return None, exc.rule
 
@@ -290,7 +297,7 @@ def test_b_no_block_layout_renders_without_a_valid_lift(world: tuple[Renderer, C
     layout = data.draw(st.sampled_from(["juminhyo-setai", "juminhyo-kojin"]))
     sc = data.draw(scenarios(layout))
     state = prepare(renderer, clock, sc)
-    result, rule = render(renderer, sc.env, layout, sc.verified)
+    result, rule = render(renderer, sc.env, layout, sc.verified, sc.mails)
     expected = expected_refusal(sc, state, layout, "certificate")
     assert rule == expected, f"refusal {rule!r}, oracle says {expected!r}"
     if result is None:
@@ -314,7 +321,7 @@ def test_a_no_pdf_shows_a_protected_address_when_it_must_not(world: tuple[Render
     renderer, clock = world
     sc = data.draw(scenarios(NOTICE_ID))
     state = prepare(renderer, clock, sc)
-    result, rule = render(renderer, sc.env, NOTICE_ID, sc.verified)
+    result, rule = render(renderer, sc.env, NOTICE_ID, sc.verified, sc.mails)
     assert rule == expected_refusal(sc, state, NOTICE_ID, "notice")
     if result is None:
         return
@@ -355,7 +362,7 @@ def test_c_withheld_items_never_appear(world: tuple[Renderer, Clock], data: st.D
     layout = data.draw(st.sampled_from(["juminhyo-setai", "juminhyo-kojin"]))
     sc = data.draw(scenarios(layout, with_registry=False))
     state = prepare(renderer, clock, sc)
-    result, rule = render(renderer, sc.env, layout, sc.verified)
+    result, rule = render(renderer, sc.env, layout, sc.verified, sc.mails)
     assert rule == expected_refusal(sc, state, layout, "certificate")
     if result is None:
         return
