@@ -11,8 +11,10 @@ the layout's sort declarations change. Blank lines are not records. A line that 
 a CSV row with the wrong number of cells) is still a record: it fails as ``invalid`` with its line
 number, and the run goes on. A record's number is the line it starts on.
 
-Sorting is stable (input order among equal keys); records without the key sort last. Only the keys and
-two ints per record are held in memory, never the records.
+Sorting is stable (input order among equal keys); records without the key sort last, and so do records whose
+key the caller says is hidden (`Hidden`: a postcode under a DV 支援措置, which printed 「記載省略」 would
+otherwise be placed among its real neighbours). Only the keys and two ints per record are held in memory,
+never the records.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from renderer.diagnostics import from_pydantic
 from renderer.errors import InputError, UsageError
 from renderer.files import write_atomic
 from renderer.spec.model import DataPath
+
+#: whether a record's sort key may not be used: given the record's tenant (or None) and its data
+Hidden = Callable[[Any, Any], bool]
 
 ORDER_MAGIC = b"CHOHYO-ORDER-1\n"
 
@@ -76,8 +81,9 @@ class Source:
         self.request = request
         self.layout_id = layout_id
 
-    def scan(self, sort_path: str | None = None) -> InputIndex:
-        """One streaming pass: hash the file, note each record's line and offset (and its sort key)."""
+    def scan(self, sort_path: str | None = None, *, hidden: Hidden | None = None) -> InputIndex:
+        """One streaming pass: hash the file, note each record's line and offset (and its sort key; a key
+        `hidden` says may not be used sorts as no key)."""
         digest = hashlib.sha256()
         lines, offsets = array("q"), array("q")
         keys: list[tuple[int, str]] = []
@@ -88,7 +94,8 @@ class Source:
                     lines.append(line)
                     offsets.append(offset)
                     if parts is not None:
-                        keys.append(_sort_key(value(), parts))
+                        tenant, data = value()
+                        keys.append((1, "") if hidden is not None and hidden(tenant, data) else _sort_key(data, parts))
         except OSError as exc:
             raise UsageError(f"cannot read {self.path}: {exc.__class__.__name__}", field="INPUT") from None
         if parts is not None:
@@ -98,7 +105,7 @@ class Source:
         return InputIndex(lines, offsets, digest.hexdigest())
 
     def _records(self, fh: IO[bytes], digest: Any) -> Iterator[tuple[int, int, Callable[[], Any]]]:
-        """(line, offset, a function giving the record's data for its sort key) for every record."""
+        """(line, offset, a function giving the record's (tenant, data) for its sort key) for every record."""
         offset = 0
         for number, raw in enumerate(fh, start=1):
             digest.update(raw)
@@ -106,14 +113,14 @@ class Source:
                 yield number, offset, functools.partial(self._data_for_key, raw)
             offset += len(raw)
 
-    def _data_for_key(self, raw: bytes) -> Any:
+    def _data_for_key(self, raw: bytes) -> tuple[Any, Any]:
         try:
             value = jsontext.loads(raw)
         except jsontext.NotJson:
-            return None
+            return None, None
         if self.request is not None:
-            return value
-        return value.get("data") if isinstance(value, dict) else None
+            return self.request.get("tenant"), value
+        return (value.get("tenant"), value.get("data")) if isinstance(value, dict) else (None, None)
 
     def read(self, fh: IO[bytes], offset: int, line: int) -> Any:
         """The envelope of one record (a `data` line is wrapped in the run-level request)."""
@@ -222,11 +229,12 @@ class CsvSource(Source):
             if any(cell.strip() for cell in row):
                 yield line, offset, functools.partial(self._data_or_none, row)
 
-    def _data_or_none(self, row: list[str]) -> Any:
+    def _data_or_none(self, row: list[str]) -> tuple[Any, Any]:
+        tenant = self.request.get("tenant") if self.request is not None else None
         try:
-            return self._data(row, 0)
+            return tenant, self._data(row, 0)
         except InputError:
-            return None
+            return tenant, None
 
     def _data(self, row: list[str], line: int) -> dict[str, Any]:
         if len(row) != len(self.header):

@@ -21,6 +21,7 @@ from renderer.batch import BatchOptions, run_batch
 from renderer.batch.progress import BatchProgress
 from renderer.batch.run import BatchRun
 from renderer.batch.work import FileTask
+from renderer.samples import sample_notices
 from renderer.state.issue_log import IssueLog
 
 WIFE = "100000002"
@@ -103,3 +104,34 @@ def test_a_registry_change_between_planning_and_commit_replans_the_chunk(tmp_pat
     assert (summary.rendered, summary.refused) == (0, 2)
     assert {rec["rule"] for rec in manifest(tmp_path / "out")["records"]} == {"dv-block"}
     assert not list((tmp_path / "out").glob("*.pdf"))
+
+
+def test_a_protected_postcode_is_never_a_sort_key(tmp_path: Path, database_url: str | None) -> None:
+    """``--sort postal_code`` orders notices by their addressee's postcode. A protected addressee's notice
+    prints 「記載省略」 there: placed among its real neighbours, the stack would narrow the hidden postcode
+    down to a district. It sorts with the records without a key (last), as does any key whose owner is
+    protected for the layout (found by a hostile review)."""
+    clock = Clock()
+    r = make_renderer(tmp_path / "state", clock, database_url=database_url)
+    postcodes = ["2850001", "2850014", "2850023", "2850030", "2850050", "2850090"]
+    envelopes = []
+    for i, (env, postcode) in enumerate(zip(sample_notices(6), postcodes, strict=True)):
+        env = json.loads(json.dumps(env))
+        env["data"]["addressee"]["address"]["postal_code"] = postcode
+        env["request"]["channel"] = "counter"   # handed over at the counter: the addressee is not its reader
+        envelopes.append(env)
+        if i == 2:
+            protected = env["data"]["addressee"]["person_id"]
+    reversed_input = write_jsonl(tmp_path / "in.jsonl", list(reversed(envelopes)))
+
+    def order(out: Path) -> list[str]:
+        opts = BatchOptions(layout="tsuchisho-kyufu-kettei", input=reversed_input, out_dir=out, workers=1,
+                            sort="postal_code", progress=False)
+        assert run_batch(r, opts).exit_code == 0
+        lines = [rec["record"] for rec in manifest(out)["records"]]
+        return [str(envelopes[len(envelopes) - line]["data"]["addressee"]["person_id"]) for line in lines]
+
+    ids = [str(e["data"]["addressee"]["person_id"]) for e in envelopes]
+    assert order(tmp_path / "before") == ids   # by postcode
+    load(r, upsert(protected))
+    assert order(tmp_path / "after") == [p for p in ids if p != protected] + [protected]
