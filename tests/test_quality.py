@@ -98,3 +98,20 @@ def test_the_visual_diff_does_not_import_the_golden_cases() -> None:
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "renderer" / "goldendiff").rglob("*.py")
                  if pattern.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+def test_a_failing_property_test_reports_its_example(tmp_path: Path) -> None:
+    """Under the strict warning filter, a failing hypothesis test must fail with its falsifying example, not
+    as a pytest INTERNALERROR (hypothesis's report hook imports a module that warns on import)."""
+    (tmp_path / "test_property.py").write_text(
+        "from hypothesis import given, strategies as st\n\n\n"
+        "@given(st.integers())\n"
+        "def test_small(x: int) -> None:\n"
+        "    assert x < 5\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
+                             str(tmp_path), "-p", "no:cacheprovider", "-q", str(tmp_path / "test_property.py")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    out = result.stdout + result.stderr
+    assert "INTERNALERROR" not in out, out[-3000:]
+    assert result.returncode == 1, out[-3000:]
+    assert "Falsifying example" in out and "1 failed" in out, out[-3000:]
