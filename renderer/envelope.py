@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_
 
 from renderer.datamodels.types import IsoDate, PersonId
 from renderer.signing.policy import SignOption
-from renderer.spec.model import OmissionItem
+from renderer.spec.model import Channel, OmissionItem, Relation
 
 MAX_COPIES = 20
 
@@ -26,7 +26,7 @@ class Model(BaseModel):
 
 
 class Requester(Model):
-    relation: Literal["self", "same_household", "third_party", "agent", "public_office"] = Field(
+    relation: Relation = Field(
         description="本人, 同一世帯員, 第三者, 代理人, 公用請求")
     person_id: PersonId | None = Field(
         default=None, description="the requester's 宛名番号 when known")
@@ -54,7 +54,7 @@ class Request(Model):
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_issued_on_may_be_absent)
 
     requester: Requester
-    channel: Literal["counter", "mail", "wide_area", "convenience_store"] = Field(
+    channel: Channel = Field(
         description="窓口, 郵送, 広域交付, コンビニ交付")
     operator: Annotated[str, Field(pattern=r"^[0-9A-Za-z._@-]{1,64}$")] = Field(
         description="who prints (user id of the clerk or system)")

@@ -121,3 +121,60 @@ def test_a_layout_name_that_is_not_an_id_is_never_loaded(renderer: Renderer, tmp
     with pytest.raises(ChohyoError) as info:
         renderer.layout(name)
     assert info.value.exit_code == 2 and "known: ichiran-idosha" in info.value.message
+
+
+def _layout_sample(layout: str) -> dict[str, Any]:
+    raw: dict[str, Any] = json.loads((ROOT / "layouts" / "samples" / f"{layout}.json").read_text(encoding="utf-8"))
+    return raw
+
+
+@pytest.mark.parametrize(("layout", "requester", "channel", "rule", "field"), [
+    # a notice is its addressee's: a third party never gets it (地方税法22条 / 個人情報保護法69条)
+    ("tsuchisho-nozei", {"relation": "third_party", "purpose": "見本"}, "counter", "requester-relation",
+     "request.requester.relation"),
+    ("tokusokujo-hagaki", {"relation": "third_party", "purpose": "見本"}, "mail", "requester-relation",
+     "request.requester.relation"),
+    # … nor is it a コンビニ交付 or a 広域交付
+    ("tsuchisho-kyufu-kettei", {"relation": "public_office"}, "convenience_store", "requester-channel",
+     "request.channel"),
+    ("tsuchisho-nozei", {"relation": "public_office"}, "wide_area", "requester-channel", "request.channel"),
+    # a self or agent request is about the addressee
+    ("tsuchisho-kyufu-kettei", {"relation": "self", "person_id": "999999999"}, "counter", "requester-subject",
+     "request.requester.person_id"),
+    ("tokusokujo-hagaki", {"relation": "agent", "acting_for": "999999999"}, "counter", "requester-subject",
+     "request.requester.acting_for"),
+    # a 確認用の一覧表 is the municipality's own, handed over at the office
+    ("ichiran-kyufu", {"relation": "third_party", "purpose": "見本"}, "counter", "requester-relation",
+     "request.requester.relation"),
+    ("ichiran-idosha", {"relation": "self", "person_id": "100000001"}, "counter", "requester-relation",
+     "request.requester.relation"),
+    ("ichiran-idosha", {"relation": "public_office"}, "convenience_store", "requester-channel", "request.channel"),
+    # the 所得・課税証明書 has no 広域交付 (住基法12条の4 is the 住民票's)
+    ("shotoku-kazei", {"relation": "public_office"}, "wide_area", "requester-channel", "request.channel"),
+])
+def test_notices_and_staff_lists_go_only_to_whom_and_how_the_layout_says(
+        renderer: Renderer, layout: str, requester: dict[str, Any], channel: str, rule: str, field: str) -> None:
+    raw = _layout_sample(layout)
+    raw["request"].update(requester=requester, channel=channel)
+    with pytest.raises(ChohyoError) as info:
+        renderer.render(raw, layout_id=layout, caller=Caller.local("cli", identity_verified=True))
+    assert (info.value.exit_code, info.value.rule, info.value.field) == (3, rule, field), info.value.message
+    nothing_spent(renderer)
+
+
+@pytest.mark.parametrize(("layout", "relation"), [
+    ("tsuchisho-nozei", "same_household"), ("tsuchisho-kyufu-kettei", "agent"), ("tokusokujo-hagaki", "self"),
+    ("ichiran-kyufu", "public_office"),
+])
+def test_the_addressee_their_household_and_agent_and_the_office_are_issued_notices(
+        renderer: Renderer, layout: str, relation: str) -> None:
+    raw = _layout_sample(layout)
+    addressee = raw["data"].get("addressee", {}).get("person_id")
+    requester: dict[str, Any] = {"relation": relation}
+    if relation in ("self", "same_household"):
+        requester["person_id"] = addressee
+    if relation == "agent":
+        requester["acting_for"] = addressee
+    raw["request"].update(requester=requester, channel="counter")
+    result = renderer.render(raw, layout_id=layout, caller=Caller.local("cli", identity_verified=True))
+    assert result.pages >= 1

@@ -29,8 +29,9 @@ item is refused with exit 3 naming the rule; a tenant default never smuggles one
 
 A layout that declares ``requesters:`` is issued only to the relations it lists (`check_requesters`: e.g.
 the 所得・課税証明書, 地方税法22条: the taxpayer, the household, an agent with a 委任状, a 公用請求), and with
-a ``subject`` a ``self`` requester must be that person and an ``agent`` act for them; refused with exit 3
-(rules ``requester-relation``, ``requester-subject``) before anything is spent.
+a ``subject`` a ``self`` requester must be that person and an ``agent`` act for them, and with ``channels``
+only through those channels (a notice: at the counter or by mail); refused with exit 3 (rules
+``requester-relation``, ``requester-subject``, ``requester-channel``) before anything is spent.
 
 The DV 支援措置 rules (block, 「記載省略」, 相手方) are applied after these, in `renderer.rules.dv`.
 A `Withheld` marker is falsy, so a layout's ``when:`` treats a withheld item as absent (the existence
@@ -91,6 +92,7 @@ def uses_tenant_defaults(relation: str, options: dict[str, bool]) -> bool:
 
 RELATION_RULE = "requester-relation"
 SUBJECT_RULE = "requester-subject"
+CHANNEL_RULE = "requester-channel"
 #: a 記載事項証明書 asked to certify an optional item the request does not include
 CERTIFY_RULE = "certify-item-not-included"
 
@@ -106,6 +108,11 @@ def check_requesters(doc: BoundDocument) -> None:
             f"request.requester.relation: {doc.layout.id} is not issued to a {r.relation} requester "
             f"(issued to: {', '.join(policy.relations)}): {policy.reason}",
             rule=RELATION_RULE, field="request.requester.relation")
+    if policy.channels is not None and doc.request.channel not in policy.channels:
+        raise RefusedError(
+            f"request.channel: {doc.layout.id} is not issued through {doc.request.channel} "
+            f"(issued through: {', '.join(policy.channels)}): {policy.reason}",
+            rule=CHANNEL_RULE, field="request.channel")
     if policy.subject is None or r.relation not in ("self", "agent"):
         return
     subjects = [f.value for f in paths.walk(doc.data, policy.subject)]

@@ -906,6 +906,7 @@ DvPolicy = Literal["block", "redact_address"]
 AddressKind = Literal["current", "previous"]
 #: a requester's relation to the person a document is about (the envelope's request.requester.relation)
 Relation = Literal["self", "same_household", "third_party", "agent", "public_office"]
+Channel = Literal["counter", "mail", "wide_area", "convenience_store"]
 
 
 class RequesterPolicy(Model):
@@ -913,19 +914,23 @@ class RequesterPolicy(Model):
     the person it is about. A request from any other relation is refused (exit 3, rule
     ``requester-relation``, the message citing `reason`); with `subject` (the data path of that person's
     person_id), a ``self`` requester must name that person and an ``agent`` must act for them (rule
-    ``requester-subject``) — before anything is drawn or a number spent. Absent: every relation, as the
-    envelope allows (the 住民票's own rules apply)."""
+    ``requester-subject``) — before anything is drawn or a number spent. With `channels`, a request through
+    any other channel is refused too (rule ``requester-channel``: a notice is never a コンビニ交付 or a
+    広域交付, a staff list is handed over at the office). Absent: every relation and channel, as the envelope
+    allows (the 住民票's own rules apply)."""
 
     relations: list[Relation] = Field(min_length=1, max_length=5, description="the relations the form is issued to")
     subject: DataPath | None = Field(
         default=None, description="the person_id of the person the form is about (no lists), e.g. taxpayer.person_id")
+    channels: list[Channel] | None = Field(
+        default=None, min_length=1, max_length=4, description="the channels it is issued through (absent: every one)")
     reason: str = Field(min_length=1, max_length=200, description="why others are refused, cited in the refusal")
 
-    @field_validator("relations")
+    @field_validator("relations", "channels")
     @classmethod
-    def _once(cls, v: list[str]) -> list[str]:
+    def _once(cls, v: list[str], info: ValidationInfo) -> list[str]:
         if len(set(v)) != len(v):
-            raise ValueError("a relation is listed twice")
+            raise ValueError(f"a {str(info.field_name).removesuffix('s')} is listed twice")
         return v
 
 

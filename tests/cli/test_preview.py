@@ -93,13 +93,13 @@ def test_every_sheet_says_preview_and_none_prints_a_number(tmp_path: Path) -> No
     assert NUMBER.search(texts(printed.pdf)[0]) is not None   # the pattern does find a real 発行番号
 
 
-def test_a_protected_address_reads_kisai_shoryaku_in_a_preview_for_a_third_party(tmp_path: Path) -> None:
-    case = GOLDEN_DIR / "tsuchisho-kyufu-kettei" / "dv-daisansha-madoguchi"
+def test_a_protected_address_reads_kisai_shoryaku_in_a_preview_for_an_agent(tmp_path: Path) -> None:
+    case = GOLDEN_DIR / "tsuchisho-kyufu-kettei" / "dv-dairinin-madoguchi"
     fixtures = load_fixtures(case)
     assert fixtures.clock is not None
     r = renderer_at(tmp_path, fixtures.clock)
-    raw = case_input("tsuchisho-kyufu-kettei/dv-daisansha-madoguchi")
-    assert raw["request"]["requester"]["relation"] == "third_party"
+    raw = case_input("tsuchisho-kyufu-kettei/dv-dairinin-madoguchi")
+    assert raw["request"]["requester"]["relation"] == "agent"   # acting for the addressee, not the addressee
     seed_registry(r.settings, raw["tenant"], fixtures.suppressions, fixtures.lifts)
     result = preview(r, raw, layout_id="tsuchisho-kyufu-kettei")
     text = " ".join(texts(result.pdf))

@@ -600,6 +600,11 @@ def make_case(index: int) -> Case:
     if rng.random() < 0.1:   # the same person_id protected in another tenant protects nothing here
         case.records.append((OTHER_TENANT, record(rng, rng.choice(persons), layout, persons)))
     relation = rng.choice(RELATIONS)
+    channel = rng.choice(CHANNELS)
+    if layout.startswith("ichiran-") and rng.random() < 0.8:   # most list cases are the staff's own, so that
+        relation, channel = "public_office", "counter"          # the redaction is swept, not only the refusal
+    elif layout.startswith("tsuchisho-") and rng.random() < 0.7:
+        channel = rng.choice(("counter", "mail"))
     case.mails = rng.random() < 0.7
     if case.layout.startswith("juminhyo-") and relation in ("third_party", "public_office"):
         # the tenant's default include (世帯主・続柄) is for 本人等 (住基法12条): a third party (12条の3) or a 公用請求
@@ -619,7 +624,7 @@ def make_case(index: int) -> Case:
     if relation == "third_party":
         requester["purpose"] = "見本の請求事由"
     request = env["request"]
-    request.update(requester=requester, channel=rng.choice(CHANNELS), output=rng.choice(OUTPUTS),
+    request.update(requester=requester, channel=channel, output=rng.choice(OUTPUTS),
                    issued_on=TODAY.isoformat(), seal=rng.random() < 0.05)   # the seal image costs ~10 ms
     return case
 
@@ -649,6 +654,29 @@ def active_records(case: Case) -> dict[str, dict[str, Any]]:
     return active
 
 
+def who_may_ask(case: Case, kind: str) -> str | None:
+    """The rule refusing a requester a notice or a staff list is not issued to, from the rule's wording (not the
+    layouts): a notice goes to its addressee (self naming them), their household, an agent acting for them or
+    the municipality, at the counter or by mail; a 確認用の一覧表 only to the municipality (public_office), at
+    the office (counter). Checked in that order: relation, channel, then whom a self/agent request is about."""
+    request = case.env["request"]
+    req = request["requester"]
+    if kind == "notice":
+        relations, channels = {"self", "same_household", "agent", "public_office"}, {"counter", "mail"}
+    elif kind == "list":
+        relations, channels = {"public_office"}, {"counter"}
+    else:
+        return None
+    if req["relation"] not in relations:
+        return "requester-relation"
+    if request["channel"] not in channels:
+        return "requester-channel"
+    claimed = req.get("person_id") if req["relation"] == "self" else req.get("acting_for")
+    if kind == "notice" and req["relation"] in ("self", "agent") and claimed != case.addressee:
+        return "requester-subject"
+    return None
+
+
 def expect(case: Case, kind: str, kinds: Mapping[str, frozenset[str]]) -> Expected:
     """What the rule says, from the issue's and the brief's wording (not from renderer/rules)."""
     request = case.env["request"]
@@ -660,6 +688,9 @@ def expect(case: Case, kind: str, kinds: Mapping[str, frozenset[str]]) -> Expect
         return Expected("dv-adversary")
     if relation in ("self", "same_household") and req.get("person_id") in active and not case.verified:
         return Expected("dv-unverified-claim")
+    asked = who_may_ask(case, kind)
+    if asked is not None:
+        return Expected(asked)
     covering = {pid: rec for pid, rec in active.items()
                 if kind in rec.get("processes", PROCESSES) and case.layout in rec.get("layouts", [case.layout])}
 
@@ -979,9 +1010,12 @@ def test_dv_sweep_no_protected_address_leaks(tmp_path: Path) -> None:
             assert out[f"{layout}: refused dv-block"] > 0, tally.summary()
         for layout in ("tsuchisho-kyufu-kettei", "tsuchisho-nozei", "ichiran-idosha", "ichiran-kyufu"):
             assert checks[f"{layout}: hidden tokens absent"] > 0, tally.summary()
+            assert out[f"{layout}: refused requester-relation"] > 0, tally.summary()
+            assert out[f"{layout}: refused requester-channel"] > 0, tally.summary()
+        for layout in ("tsuchisho-kyufu-kettei", "tsuchisho-nozei"):   # a staff list is never a resident's own
             assert checks[f"{layout}: protected tokens shown to their reader (self)"] > 0, tally.summary()
-        for layout in ("tsuchisho-kyufu-kettei", "tsuchisho-nozei"):
             assert checks[f"{layout}: protected tokens shown to their reader (the addressee rule)"] > 0
+            assert out[f"{layout}: refused requester-subject"] > 0, tally.summary()
         assert checks["hidden postcodes + barcodes"] > 0 and checks["visible postcodes + barcodes"] > 0
 
 
@@ -1069,7 +1103,7 @@ def run_named(world: World, case: Case) -> tuple[Expected, Tally]:
     return expect(case, world.layout_kind[case.layout], world.kinds[case.layout]), tally
 
 
-def test_third_party_file_of_a_notice_to_a_protected_addressee_hides_postcode_address_and_building(
+def test_an_agents_file_of_a_notice_to_a_protected_addressee_hides_postcode_address_and_building(
         world: World) -> None:
     case = fixed_case("tsuchisho-kyufu-kettei")
     addressee = case.addressee
@@ -1077,7 +1111,10 @@ def test_third_party_file_of_a_notice_to_a_protected_addressee_hides_postcode_ad
     building = case.env["data"]["addressee"]["address"].get("building")
     assert building, "the case carries a 方書"
     protect(case, addressee)
-    ask(case, False, "counter", "file", relation="third_party", purpose="x")
+    ask(case, False, "counter", "file", relation="third_party", purpose="x")   # a third party gets no notice
+    expected, _ = run_named(world, case)
+    assert expected.refusal == "requester-relation"
+    ask(case, False, "counter", "file", relation="agent", acting_for=addressee)   # nor its address through an agent
     expected, _ = run_named(world, case)
     assert expected.refusal is None and expected.postcode_visible is False
     assert set(tokens_of(case, addressee)) == set(expected.hidden) and len(expected.hidden) == 2   # 町域, 方書
@@ -1107,17 +1144,29 @@ def test_an_unverified_self_claim_for_a_protected_person_is_refused_and_logged(w
     assert body["caller"] == {"kind": "cli", "id": PLAIN.id, "identity_verified": False, "mailing": False}
 
 
-@pytest.mark.parametrize("layout", ["ichiran-kyufu", "tsuchisho-nozei"])
-def test_a_verified_self_request_shows_the_persons_own_address_only(world: World, layout: str) -> None:
-    case = fixed_case(layout)
-    me, other, plain = case.persons[1], case.persons[2], case.persons[0]
+def test_a_verified_self_request_shows_the_persons_own_address_only(world: World) -> None:
+    case = fixed_case("tsuchisho-nozei")
+    me, other, plain = case.persons[0], case.persons[1], case.persons[2]   # the addressee, two 共有者
+    assert me == case.addressee
     protect(case, me, other)
+    ask(case, True, "counter", "print", relation="self", person_id=other)   # a notice is its addressee's
+    expected, _ = run_named(world, case)
+    assert expected.refusal == "requester-subject"
     ask(case, True, "counter", "print", relation="self", person_id=me)
     expected, _ = run_named(world, case)
     assert expected.refusal is None
     assert set(tokens_of(case, me)) <= expected.visible and tokens_of(case, me)
     assert set(tokens_of(case, other)) <= expected.hidden and tokens_of(case, other)
     assert set(tokens_of(case, plain)) <= expected.visible   # nobody protects the unprotected
+
+
+def test_a_staff_list_is_never_a_residents_own(world: World) -> None:
+    case = fixed_case("ichiran-kyufu")
+    me = case.persons[1]
+    protect(case, me)
+    ask(case, True, "counter", "print", relation="self", person_id=me)
+    expected, _ = run_named(world, case)
+    assert expected.refusal == "requester-relation"
 
 
 def test_the_municipalitys_own_mailing_to_a_protected_addressee_prints_their_address_not_a_co_owners(
@@ -1257,7 +1306,7 @@ def _pdf_with(pdf: bytes, token: str, place: str) -> bytes:
 def test_negative_self_test_each_pdf_scan_path_fires(world: World, place: str, finds: str) -> None:
     case = fixed_case("tsuchisho-kyufu-kettei")
     protect(case, str(case.addressee))
-    ask(case, False, "counter", "print", relation="third_party", purpose="x")
+    ask(case, False, "counter", "print", relation="agent", acting_for=str(case.addressee))
     reset_registry(world.renderer, case.records)
     result = world.renderer.render(case.env, layout_id=case.layout, caller=PLAIN, with_display=True)
     hidden = tokens_of(case, case.addressee)[0]

@@ -18,12 +18,12 @@ from typing import get_args
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from renderer.envelope import Requester
+from renderer.envelope import Request, Requester
 from renderer.errors import LayoutError
 from renderer.fonts import FontSet
 from renderer.formats.registry import check_args, fmt_amount
 from renderer.spec.load import load_yaml_text
-from renderer.spec.model import ConsistencyCheck, Relation, RequesterPolicy
+from renderer.spec.model import Channel, ConsistencyCheck, Relation, RequesterPolicy
 from renderer.spec.validate import validate_loaded
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,3 +123,11 @@ def test_amount_negative_sign() -> None:
     assert fmt_amount(-5, {}, None) == "-5"
     assert fmt_amount(0, {"negative": "△"}, None) == "0"
     assert check_args("amount", {"negative": "▲"}) == ["`amount` argument 'negative' must be one of -, △"]
+
+
+def test_requester_channels_are_checked_at_load() -> None:
+    found = _problems(_changed("channels: [counter, mail, convenience_store]", "channels: [counter, counter]"))
+    assert found == {"requesters.channels": "a channel is listed twice"}
+    found = _problems(_changed("channels: [counter, mail, convenience_store]", "channels: [counter, post]"))
+    assert list(found) == ["requesters.channels[1]"]
+    assert set(get_args(Channel)) == set(get_args(Request.model_fields["channel"].annotation))
