@@ -4,8 +4,10 @@ In: a PDF file and this server's state (database, log key). Out: on stdout, the 
 (signer, signing time, timestamp, coverage, LTV — or "not inspected" without the signing package), its PDF/A
 claim with every checked clause, and each 発行番号 printed on it with what this server's issue log says of it;
 ``--json`` prints the same as one object. Exit 0 when every check passes, 1 when one fails (a 発行番号 unknown
-here or voided, a failed PDF/A clause of a file that claims PDF/A, a signature whose integrity fails), 2 when
-the file cannot be read or is not a PDF.
+here or voided, a render record whose MAC fails or cannot be checked here, a file that is not the one issued
+— the unsigned drawing of a signed certificate included —, a failed PDF/A clause of a file that claims PDF/A, a
+signature that cannot be read or whose integrity fails), 2 when the file cannot be read or is not a readable
+PDF (the error names the file).
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from renderer.cli.common import Cli, command, out
-from renderer.errors import UsageError
+from renderer.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from renderer.verify import FoundNumber
 
 
 @command(json_help="print the report as one JSON object (errors as problem+json on stderr)")
@@ -36,7 +41,10 @@ def verify(
         data = file.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {file}: {exc.__class__.__name__}", field="FILE") from None
-    report = verify_pdf(cli.renderer(), data)
+    try:
+        report = verify_pdf(cli.renderer(), data)
+    except InputError as exc:
+        raise InputError(f"{file}: {exc.message}", field=exc.field) from None
     if cli.as_json:
         sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
         return 0 if report.ok else 1
@@ -50,12 +58,7 @@ def verify(
     elif not report.signatures:
         p("signatures: none")
     for s in report.signatures if isinstance(report.signatures, list) else []:
-        ts = s.get("timestamp") or {}
-        ltv = s.get("ltv") or {}
-        p(f"signature {s.get('field')}: signer {s.get('signer_subject')}, signed {s.get('signing_time')}, "
-          f"timestamp {ts.get('time') or 'none'}, coverage {s.get('coverage')}, integrity "
-          f"{'ok' if s.get('integrity_ok') else 'FAILS'}, level {s.get('level')}, LTV "
-          f"{'embedded' if ltv.get('present') else 'none'}")
+        p(_signature_line(s))
     pdfa = report.pdfa
     if pdfa.claim is None:
         p("PDF/A: no claim (a plain PDF)")
@@ -67,11 +70,32 @@ def verify(
     if not report.numbers:
         p("発行番号: none found on the pages")
     for n in report.numbers:
-        where = f"render record {n.render_record}" if n.render_record else n.status
-        same = {True: "this exact file was issued", False: "the file differs from the one issued",
-                None: ""}[n.file_matches_record]
-        p(f"発行番号 {n.printed} (page {n.page}): {n.status} in this server's issue log"
-          + (f" ({where}{', ' + same if same else ''})" if n.status == "rendered" else ""))
+        p(_number_line(n))
     for problem in report.problems:
         p(f"problem: {problem}")
     return 0 if report.ok else 1
+
+
+def _signature_line(s: dict[str, Any]) -> str:
+    if s.get("readable") is False:
+        return f"signature {s.get('field') or '(unnamed)'}: CANNOT BE CHECKED: {'; '.join(s.get('problems') or [])}"
+    ts = s.get("timestamp") or {}
+    ltv = s.get("ltv") or {}
+    return (f"signature {s.get('field')}: signer {s.get('signer_subject')}, signed {s.get('signing_time')}, "
+            f"timestamp {ts.get('time') or 'none'}, coverage {s.get('coverage')}, integrity "
+            f"{'ok' if s.get('integrity_ok') else 'FAILS'}, level {s.get('level')}, LTV "
+            f"{'embedded' if ltv.get('present') else 'none'}")
+
+
+def _number_line(n: FoundNumber) -> str:
+    line = f"発行番号 {n.printed} (page {n.page}): {n.status} in this server's issue log"
+    if n.status != "rendered":
+        return line
+    if n.unsigned_drawing:
+        same = "the unsigned drawing of the signed file issued, never delivered"
+    elif n.file_matches_record:
+        same = ("this exact file was issued" if n.record_mac_ok else
+                "the file is the one its record names, but the record is not authenticated")
+    else:
+        same = "the file differs from the one issued" if n.file_matches_record is False else ""
+    return f"{line} (render record {n.render_record}{', ' + same if same else ''})"

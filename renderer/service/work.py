@@ -39,7 +39,8 @@ class Job:
     #: the authenticated caller (from the API key) and the request id that owns the job's reservation
     caller: Caller
     job_id: str | None = None
-    #: preview: {"format": "pdf"|"png", "page": int, "outline": bool} (renderer.service.routes.preview)
+    #: preview: {"format": "pdf"|"png", "page": int, "outline": bool} (renderer.service.routes.preview);
+    #: verify: {"tenant": the key's tenant, whose issue log alone is looked in}
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -156,7 +157,7 @@ def preview_or_verify(renderer: Renderer, job: Job) -> PreviewOutput | VerifyOut
     if job.op == "verify":
         from renderer.verify import verify_pdf
 
-        return VerifyOutput(verify_pdf(renderer, job.raw).as_dict())
+        return VerifyOutput(verify_pdf(renderer, job.raw, tenant=job.options.get("tenant")).as_dict())
     from renderer.preview import preview, to_png
 
     made = preview(renderer, job.raw, layout_id=job.layout_id, caller=job.caller,

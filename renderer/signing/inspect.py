@@ -12,7 +12,13 @@ nothing is called trusted). Out: `describe_signatures` — one JSON-able dict pe
      "ltv": {"present": true, "validates_offline": true | false | None},
      "modification_level": "none" | "lta_updates" | "form_filling" | "annotations" | "other",
      "level": "B-B" | "B-T" | "B-LT",                               # what the file carries
+     "readable": true,                                              # false: see below
      "problems": ["…"]}                                            # why something above is false
+
+A signature field whose signature dictionary cannot be parsed (its ``/V`` is not a dictionary, its CMS or byte
+range is garbage, its ``/SubFilter`` is not one pyHanko checks, the form's fields cannot be walked) is listed
+too, with ``"readable": false``, ``"integrity_ok": false``, nulls for what could not be read and the reason in
+``problems`` — never dropped, so a file whose signature cannot be read never reads as "no signatures".
 
 Nothing is fetched: LTV is judged with the document security store (DSS) alone, with revocation data required
 for every certificate — what a file must carry to validate after the CA's responders are gone. A file that is
@@ -27,8 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from asn1crypto import pem, x509
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
@@ -39,6 +47,7 @@ from pyhanko_certvalidator import ValidationContext
 from renderer.errors import InputError
 from renderer.signing.sign import fingerprint, quiet_libraries
 
+_SUBFILTERS = {f.value for f in SigSeedSubFilter}
 COVERAGE = {SignatureCoverageLevel.ENTIRE_FILE: "entire file",
             SignatureCoverageLevel.ENTIRE_REVISION: "entire revision"}
 
@@ -59,17 +68,67 @@ def describe_signatures(pdf: bytes, *, trust_roots: Sequence[bytes | Path] | Non
     """See the module docstring."""
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        sigs = reader.embedded_regular_signatures
-    except (PdfError, ValueError, KeyError, IndexError) as exc:
+    except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise InputError(f"the file is not a PDF whose signatures can be read ({exc.__class__.__name__})",
                          field="file") from None
     roots = _roots(trust_roots)
-    try:
-        dss: DocumentSecurityStore | None = DocumentSecurityStore.read_dss(reader)
-    except NoDSSFoundError:
-        dss = None
     with quiet_libraries():   # what pyHanko logs (with tracebacks) is reported in "problems" instead
-        return [_describe(sig, roots, dss) for sig in sigs]
+        sigs = _signatures(reader)
+        dss_problem = None
+        try:
+            dss: DocumentSecurityStore | None = DocumentSecurityStore.read_dss(reader)
+        except NoDSSFoundError:
+            dss = None
+        except Exception as exc:   # a hostile /DSS: the signatures are still described, without LTV data
+            dss = None
+            dss_problem = f"ltv: the document security store cannot be read ({exc.__class__.__name__})"
+        out = [s if isinstance(s, dict) else _describe(s, roots, dss) for s in sigs]
+    for entry in out:
+        if dss_problem is not None and entry["readable"]:
+            entry["problems"].append(dss_problem)
+    return out
+
+
+def unreadable(field: str | None, reason: str) -> dict[str, Any]:
+    """The entry of a signature whose dictionary cannot be parsed (see the module docstring)."""
+    return {"field": field, "signer_subject": None, "signer_fingerprint": None, "signing_time": None,
+            "timestamp": None, "coverage": None, "integrity_ok": False, "trusted_chain": None,
+            "ltv": {"present": False, "validates_offline": None}, "modification_level": None, "level": None,
+            "readable": False, "problems": [f"the signature dictionary cannot be parsed: {reason}"]}
+
+
+def _signatures(reader: PdfFileReader) -> list[EmbeddedPdfSignature | dict[str, Any]]:
+    """Every filled signature field of type ``/Sig`` in signing order (as pyHanko's
+    ``embedded_regular_signatures``), a field that cannot be parsed as an `unreadable` entry in its place
+    (pyHanko raises on it, or drops it when its /SubFilter is unknown)."""
+    try:
+        fields = list(enumerate_sig_fields(reader, filled_status=True))
+    except Exception as exc:   # hostile /AcroForm: /Fields not an array, a cycle, a broken reference
+        return [unreadable(None, f"the form's signature fields cannot be read ({exc.__class__.__name__})")]
+    parsed: list[tuple[int, EmbeddedPdfSignature]] = []
+    broken: list[dict[str, Any]] = []
+    for name, value, field_ref in fields:
+        try:
+            obj = value.get_object()
+            if not isinstance(obj, generic.DictionaryObject):
+                broken.append(unreadable(name, f"its /V is {type(obj).__name__}, not a dictionary"))
+                continue
+            kind = obj.get("/Type", "/Sig")
+            if kind == "/DocTimeStamp":
+                continue   # a document timestamp, not a signature (as pyHanko's embedded_regular_signatures)
+            if kind != "/Sig":
+                broken.append(unreadable(name, f"its /Type is {str(kind)[:40]}, not /Sig"))
+                continue
+            subfilter = obj.get("/SubFilter")
+            if subfilter not in _SUBFILTERS:
+                broken.append(unreadable(name, f"its /SubFilter ({str(subfilter)[:40]}) is not one this checker knows"))
+                continue
+            sig = EmbeddedPdfSignature(reader, field_ref, name)
+            _ = sig.signer_cert   # parsed now, so a CMS without a usable signer certificate is reported here
+            parsed.append((sig.signed_revision, sig))
+        except Exception as exc:   # a broken CMS, byte range or revision: reported, never raised
+            broken.append(unreadable(name, exc.__class__.__name__))
+    return [sig for _, sig in sorted(parsed, key=lambda p: p[0])] + broken
 
 
 def _describe(sig: EmbeddedPdfSignature, roots: list[x509.Certificate],
@@ -81,7 +140,7 @@ def _describe(sig: EmbeddedPdfSignature, roots: list[x509.Certificate],
         "signer_fingerprint": fingerprint(cert), "signing_time": None, "timestamp": None, "coverage": "partial",
         "integrity_ok": False, "trusted_chain": None,
         "ltv": {"present": dss is not None and bool(dss.ocsps or dss.crls), "validates_offline": None},
-        "modification_level": "other", "level": "B-B", "problems": problems}
+        "modification_level": "other", "level": "B-B", "readable": True, "problems": problems}
     extra = list(dss.load_certs()) if dss is not None else []
     context = ValidationContext(trust_roots=roots, other_certs=extra, allow_fetching=False,
                                 revocation_mode="soft-fail")

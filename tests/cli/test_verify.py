@@ -1,13 +1,19 @@
 """`chohyo verify`: a certificate rendered here is found in the issue log, an unknown one is not, a changed
-file is noticed, a file that is not a PDF is exit 2; the PDF/A section lists the checked clauses.
+file is noticed, a file that is not a PDF is exit 2; the PDF/A section lists the checked clauses. Found by a
+hostile review: a genuine certificate of the second of two tenants with the same 市区町村名 (the same 発行番号)
+is found; a render record whose MAC cannot be checked here (no key, a key file refused) is a problem, never a
+pass; a stream bomb is exit 2 naming the file; a signature field whose /V is not a dictionary is a problem.
 
-In: the golden input of the 4-person 住民票 (fictitious 見本 data) rendered into a scratch state directory.
+In: the golden input of the 4-person 住民票 (fictitious 見本 data) rendered into a scratch state directory;
+tenant files copied from the sample 122122 under two other codes (東京都府中市, 広島県府中市: the officials
+are the sample's fictitious ones) and hand-built hostile PDFs (tests/verifykit.py).
 Out: exit codes and the JSON report of `chohyo verify --json`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -16,30 +22,44 @@ from typing import Any
 import pytest
 from reportlab.pdfgen import canvas
 from typer.testing import CliRunner
+from verifykit import same_name_layouts, signature_v_integer, stream_bomb
 
 from renderer.api import Renderer
 from renderer.cli import app
 from renderer.golden import DEFAULT_CLOCK, GOLDEN_DIR, default_settings
-from renderer.state.issue_log import canonical
+from renderer.state.issue_log import KEY_FILE, canonical
 from renderer.verify import number_problems
 
 CASE = GOLDEN_DIR / "juminhyo-setai" / "setai-4nin" / "input.json"
 
 
-def rendered(tmp: Path, **request: Any) -> tuple[Path, Path, str]:
-    """(state dir, PDF file, its 発行番号) of one render of the golden case."""
+@pytest.fixture(autouse=True)
+def _no_shared_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scratch state directory alone: no key or database from the environment."""
+    for name in ("CHOHYO_LOG_KEY", "CHOHYO_DATABASE_URL", "CHOHYO_LAYOUTS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def rendered(tmp: Path, *, tenant: str | None = None, layouts: Path | None = None, name: str = "certificate",
+             **request: Any) -> tuple[Path, Path, str]:
+    """(state dir, PDF file, its 発行番号) of one render of the golden case (as `tenant`, from `layouts`)."""
     state = tmp / "state"
-    r = Renderer(dataclasses.replace(default_settings(), state_dir=state, clock=lambda: DEFAULT_CLOCK))
+    settings = dataclasses.replace(default_settings(), state_dir=state, clock=lambda: DEFAULT_CLOCK)
+    if layouts is not None:
+        settings = dataclasses.replace(settings, layouts_dir=layouts)
+    r = Renderer(settings)
     raw = json.loads(CASE.read_text(encoding="utf-8"))
     raw["request"].update(request)
+    if tenant is not None:
+        raw["tenant"] = tenant
     result = r.render(raw, layout_id="juminhyo-setai")
-    path = tmp / "certificate.pdf"
+    path = tmp / f"{name}.pdf"
     path.write_bytes(result.pdf)
     return state, path, result.issue_numbers[0]
 
 
-def run(*args: str) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(app, ["verify", *args, "--json"])
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    result = CliRunner().invoke(app, ["verify", *args, "--json"], env=env)
     return result.exit_code, json.loads(result.stdout) if result.stdout.strip() else {}
 
 
@@ -127,3 +147,81 @@ def test_a_file_that_is_not_a_pdf_is_exit_2(tmp_path: Path) -> None:
     assert json.loads(result.stderr)["field"] == "file"
     missing = CliRunner().invoke(app, ["verify", str(tmp_path / "none.pdf"), "--state-dir", str(tmp_path / "s")])
     assert missing.exit_code == 2
+
+
+def test_the_same_number_of_two_tenants_with_the_same_name(tmp_path: Path) -> None:
+    """東京都府中市 and 広島県府中市 print the same 発行番号 (it names no prefecture): a genuine certificate of
+    either is found, by the render record that names it (hostile review: only the first tenant's record was
+    compared, so the second's genuine certificate read "the file differs from the one issued", exit 1)."""
+    layouts = same_name_layouts(tmp_path)
+    state, tokyo, number = rendered(tmp_path, tenant="132063", layouts=layouts, name="tokyo")
+    _, hiroshima, same = rendered(tmp_path, tenant="342084", layouts=layouts, name="hiroshima")
+    assert number == same and "府中市" in number   # the reviewer's premise: one 発行番号, two certificates
+    assert tokyo.read_bytes() != hiroshima.read_bytes()
+    env = {"CHOHYO_LAYOUTS_DIR": str(layouts)}
+    for path, tenant in ((hiroshima, "342084"), (tokyo, "132063")):
+        code, report = run(str(path), "--state-dir", str(state), env=env)
+        assert code == 0, report["problems"]
+        [found] = report["issue_numbers"]
+        assert found["tenant"] == tenant and found["file_matches_record"] is True and found["record_mac_ok"]
+    changed = hiroshima.read_bytes().replace(b"/ID \n[<", b"/ID \n[<0", 1)   # another file, the same number
+    (tmp_path / "changed.pdf").write_bytes(changed)
+    code, report = run(str(tmp_path / "changed.pdf"), "--state-dir", str(state), env=env)
+    assert code == 1 and report["issue_numbers"][0]["file_matches_record"] is False
+
+
+@pytest.mark.parametrize("key", ["refused", "missing"])
+def test_a_mac_that_cannot_be_checked_is_a_problem(tmp_path: Path, key: str) -> None:
+    """The log key is refused (a key file readable by others) or absent (a verifier without the key): the
+    render record's MAC is not checked, and the record cannot vouch for the file — here a record repointed
+    at a changed file, which read "this exact file was issued", exit 0 (hostile review)."""
+    state, pdf, _ = rendered(tmp_path)
+    forged = pdf.read_bytes().replace(b"/ID \n[<", b"/ID \n[<0", 1)
+    pdf.write_bytes(forged)
+    db = sqlite3.connect(state / "chohyo.sqlite3")
+    with db:
+        seq, body = db.execute("SELECT seq, body FROM issue_log WHERE event = 'render'").fetchone()
+        record = json.loads(body)
+        record["pdf_sha256"] = hashlib.sha256(forged).hexdigest()
+        db.execute("UPDATE issue_log SET body = ? WHERE seq = ?", (canonical(record).decode(), seq))
+    db.close()
+    key_file = state / KEY_FILE
+    if key == "refused":
+        key_file.chmod(0o644)
+    else:
+        key_file.unlink()
+    code, report = run(str(pdf), "--state-dir", str(state))
+    assert code == 1 and not report["ok"], report
+    [found] = report["issue_numbers"]
+    assert found["record_mac_ok"] is None and found["file_matches_record"] is True
+    why = {"refused": "readable by others", "missing": "is missing"}[key]
+    assert found["record_mac_unchecked"] and why in found["record_mac_unchecked"]
+    [problem] = report["problems"]
+    assert "MAC cannot be checked" in problem and why in problem and KEY_FILE in problem, problem
+    assert str(state) not in problem   # the server's paths stay out of the answer
+    text = CliRunner().invoke(app, ["verify", str(pdf), "--state-dir", str(state)], env={})
+    assert text.exit_code == 1 and "this exact file was issued" not in text.stdout, text.stdout
+
+
+def test_a_stream_bomb_is_an_input_error_naming_the_file(tmp_path: Path) -> None:
+    """A content stream that inflates past pypdf's limit: exit 2 naming the file (it was an internal failure,
+    exit 1: LimitReachedError)."""
+    bomb = tmp_path / "bomb.pdf"
+    bomb.write_bytes(stream_bomb())
+    result = CliRunner().invoke(app, ["verify", str(bomb), "--state-dir", str(tmp_path / "s"), "--json"])
+    assert result.exit_code == 2, result.stderr
+    problem = json.loads(result.stderr)
+    assert problem["field"] == "file" and str(bomb) in problem["detail"] and "LimitReachedError" in problem["detail"]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_signature_that_cannot_be_parsed_is_a_problem(tmp_path: Path) -> None:
+    """A /Sig field whose /V is an integer: a reported problem naming the field (it was an internal failure,
+    exit 1: AttributeError) — not "no signatures"."""
+    pdf = tmp_path / "sig.pdf"
+    pdf.write_bytes(signature_v_integer())
+    code, report = run(str(pdf), "--state-dir", str(tmp_path / "s"))
+    assert code == 1 and not report["ok"]
+    [sig] = report["signatures"]
+    assert sig["field"] == "Sig1" and sig["readable"] is False and sig["integrity_ok"] is False
+    assert any(p.startswith("signature Sig1: cannot be checked") and "/V" in p for p in report["problems"])

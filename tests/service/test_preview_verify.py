@@ -3,7 +3,8 @@
 In: the sample envelopes (fictitious 見本 data) and the app's keys. Out: a preview answers a PDF or a PNG with
 「プレビュー」 and no 発行番号, spends no serial and logs one ``preview`` record; a rendered certificate uploaded
 to verify is found in the log (its tenant's key only), a non-PDF is 422, an oversized body 413, every error
-problem+json.
+problem+json; a hostile PDF (a stream bomb) is 422, not 500, and a signature field that cannot be parsed is a
+reported problem (tests/verifykit.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import select, update
 from svckit import TENANT_A, TENANT_B, Running, sample
+from verifykit import signature_v_integer, stream_bomb
 
 from renderer.state.db import issue_log, open_database
 from renderer.state.issue_log import IssueLog, canonical
@@ -131,3 +133,16 @@ def test_verify_rejects_what_is_not_a_pdf_or_too_large(service: Running) -> None
     assert r.status_code == 413 and r.headers["content-type"] == PROBLEM
     r = post(service, "/v1/verify", content=b"%PDF-1.7\n%%EOF\n", headers=headers)
     assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+
+
+def test_verify_of_hostile_pdfs_is_no_internal_failure(service: Running) -> None:
+    """Found by a hostile review: both answered 500 (LimitReachedError, AttributeError)."""
+    headers = {"Content-Type": "application/pdf"}
+    r = post(service, "/v1/verify", content=stream_bomb(), headers=headers)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    assert r.json()["field"] == "file" and r.json()["status"] == 422
+    r = post(service, "/v1/verify", content=signature_v_integer(), headers=headers)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert not report["ok"] and report["signatures"][0]["readable"] is False
+    assert any(p.startswith("signature Sig1: cannot be checked") for p in report["problems"]), report["problems"]

@@ -107,3 +107,27 @@ def test_sign_without_configuration_is_422_before_a_serial(service: Service) -> 
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "request.sign"
     assert len(service.records()) == before   # nothing reserved, nothing logged
+
+
+def test_verify_over_http_tells_the_signed_file_from_its_unsigned_drawing(pki: LoopbackPki,
+                                                                          service: Service) -> None:
+    """``POST /v1/verify``: the delivered (signed) file is ok; the same file with its signature cut off after the
+    first %%EOF — the drawing before signing, never delivered — is not (hostile review: it answered ok)."""
+    pki.signing_config(service.signing / f"{TENANT}.yaml")
+    r = service.render(envelope(output="file", sign={"level": "B-B"}))
+    assert r.status_code == 200, r.text
+    (body,) = [b for b in service.records() if b["event"] == "render"
+               and b.get("signed_sha256") == r.headers["x-chohyo-signed-sha256"]]
+    end = r.content.index(b"%%EOF") + len(b"%%EOF")
+    [drawing] = [r.content[:end + k] for k in (0, 1, 2)
+                 if hashlib.sha256(r.content[:end + k]).hexdigest() == body["pdf_sha256"]]
+    headers = {"X-API-Key": service.keys[TENANT], "Content-Type": "application/pdf"}
+    signed = service.client.post("/v1/verify", content=r.content, headers=headers)
+    assert signed.status_code == 200 and signed.json()["ok"], signed.json()["problems"]
+    answer = service.client.post("/v1/verify", content=drawing, headers=headers)
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert not report["ok"]
+    [number] = report["issue_numbers"]
+    assert number["unsigned_drawing"] is True and number["file_matches_record"] is False
+    assert any("this copy has no signature" in p for p in report["problems"]), report["problems"]

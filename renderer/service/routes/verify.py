@@ -2,9 +2,11 @@
 clauses, and whether each 発行番号 printed on it is in this server's issue log.
 
 In: the PDF as the raw body (``application/pdf``, at most `renderer.verify.MAX_BYTES`: 413 beyond) and a key
-with the role ``render``. Out: `VerifyResult` as JSON. A key sees the issue log of its own tenant only: a
-発行番号 of another tenant is reported ``unknown``, as one never issued. A body that is not a PDF is 422
-(problem+json, field ``file``). Runs in the worker pool.
+with the role ``render``. Out: `VerifyResult` as JSON. A key sees the issue log of its own tenant only: the
+発行番号 are looked up in its tenant's series alone (another tenant with the same 市区町村名 prints the same
+number), and a 発行番号 of another tenant is reported ``unknown``, as one never issued. A body that is not a
+PDF, or a PDF whose structure or streams cannot be read, is 422 (problem+json, field ``file``). Runs in the
+worker pool.
 """
 
 from typing import Annotated, Any
@@ -18,7 +20,7 @@ from renderer.service.keys import Principal
 from renderer.service.openapi import problem_responses
 from renderer.service.problems import ProblemError, Scrubber, too_large
 from renderer.service.work import Job, VerifyOutput
-from renderer.verify import MAX_BYTES, NUMBER_PROBLEM, number_problems
+from renderer.verify import MAX_BYTES, NUMBER_PROBLEM, number_problems, unknown_number
 
 router = APIRouter(tags=["verify"])
 
@@ -63,15 +65,15 @@ async def read_pdf(request: Request) -> bytes:
 async def verify(request: Request, service: ServiceDep,
                  principal: Annotated[Principal, Depends(require("render"))]) -> VerifyResult:
     pdf = await read_pdf(request)
-    job = Job("verify", pdf, "", Caller.api_key(principal.key_id, principal.roles))
+    job = Job("verify", pdf, "", Caller.api_key(principal.key_id, principal.roles),
+              options={"tenant": principal.tenant})
     out = await service.run_job(job, principal, Scrubber())
     assert isinstance(out, VerifyOutput)
     report = dict(out.report)
     numbers = []
     for n in report.get("issue_numbers", []):
         if n.get("tenant") not in (None, principal.tenant):   # another tenant's log is not this key's to read
-            n = {"printed": n["printed"], "page": n["page"], "status": "unknown", "tenant": None, "serial": None,
-                 "render_record": None, "record_mac_ok": None, "file_matches_record": None}
+            n = unknown_number(n["printed"], n["page"])       # (the lookup was already this tenant's alone)
         numbers.append(n)
     report["issue_numbers"] = numbers
     # the numbers' problems again, as this key sees them (the same words as the CLI's), then the file's own
