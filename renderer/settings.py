@@ -72,6 +72,9 @@ class Settings:
     #: per-tenant signing configurations ``<signing_dir>/<code>.yaml`` (``CHOHYO_SIGNING_DIR``; outside the
     #: repository and the layouts); None = no tenant can sign (`renderer.signing`)
     signing_dir: Path | None = None
+    #: where `chohyo audit anchor` appends the chain head (``CHOHYO_AUDIT_ANCHOR``: a file path or an http(s)
+    #: URL); a file's last line is also checked before every append (`renderer.state.issue_log`)
+    audit_anchor: str | None = None
 
     @property
     def tenants_dir(self) -> Path:
@@ -98,6 +101,7 @@ class Settings:
             log_key=parse_log_key(key) if key else None,
             signing_dir=signing_dir_from(env.get("CHOHYO_SIGNING_DIR")),
             db_auto_upgrade=parse_flag(env.get("CHOHYO_DB_AUTO_UPGRADE"), "CHOHYO_DB_AUTO_UPGRADE"),
+            audit_anchor=env.get("CHOHYO_AUDIT_ANCHOR") or None,
         )
 
 

@@ -1,4 +1,5 @@
-"""`chohyo audit verify | anchor | void-stale | show`: the issue log's chain, anchors, 発行番号 accounting, lookups.
+"""`chohyo audit verify | anchor | acknowledge-restore | void-stale | show`: the issue log's chain, anchors,
+発行番号 accounting, restores, lookups.
 
 In: the state directory (or ``CHOHYO_DATABASE_URL``) and the log key (``CHOHYO_LOG_KEY`` or
 ``<state_dir>/issue-log.key``); an anchor target (``--anchor`` / ``--to``, default ``CHOHYO_AUDIT_ANCHOR``):
@@ -9,7 +10,10 @@ an append-only file outside the state directory or an http(s) URL. Out:
   numbers, tables that differ from the log, a reservation left open past ``--grace-minutes``). Exit 0
   when everything verifies, 1 when not.
 - ``anchor``: appends the authenticated chain head to the target (run it at least at the end of every
-  business day and after every batch run; see the README). Exit 1 if the log does not verify.
+  business day and after every batch run; see the README). Exit 1 if the log does not verify, or if any
+  line already in the target names a record the log no longer has (a rollback a new anchor would hide).
+- ``acknowledge-restore``: after a deliberate restore, one ``restore`` record naming what was lost and the
+  series at risk; the chain head moves to it so appends continue (README: Backup and restore).
 - ``void-stale``: voids the open reservations older than ``--older-than-minutes`` that no unfinished batch
   run owns (a CLI render killed mid-way), one void record each, reason ``abandoned``.
 - ``show SERIAL``: the records of one 発行番号 — its ``reserve`` record and the ``render`` or ``void`` record
@@ -105,6 +109,44 @@ def audit_anchor(
         sys.stdout.write(json.dumps({"anchored": head.as_dict(), "target": target}) + "\n")
     else:
         out.print(f"anchored record {head.seq} ({head.count} record(s)) to {target}", markup=False)
+    return 0
+
+
+@audit_app.command("acknowledge-restore")
+@command()
+def audit_acknowledge_restore(
+    cli: Cli,
+    reason: Annotated[str, typer.Option("--reason", help="why the database was restored (a ticket number; no "
+                                                          "names or numbers of residents)")],
+    operator: Annotated[str | None, typer.Option("--operator", help="who acknowledges it (staff id)")] = None,
+    anchor: AnchorOption = None,
+) -> int:
+    """After a deliberate restore of the database: write one `restore` record stating what was lost (this
+    server's chain head, anchor lines) and the 発行番号 series whose next numbers may already have been issued,
+    then move the chain head to it so renders continue. `audit verify` reports it every time after."""
+    if not reason.strip():
+        raise UsageError("--reason must say why the database was restored", field="--reason")
+    target = _anchor_target(anchor, required=False)
+    renderer = cli.renderer()
+    body: dict[str, Any] = {"caller": Caller.local("cli").record(), "reason": reason.strip()}
+    if operator:
+        body["operator"] = operator
+    seq, stated = renderer.issue_log.acknowledge_restore(LogRecord("restore", renderer.settings.now(), body),
+                                                         anchor=target)
+    if cli.as_json:
+        sys.stdout.write(json.dumps({"restore_record": seq, **stated}, ensure_ascii=False) + "\n")
+        return 0
+    ended = stated["log_ended_at"]
+    out.print(f"restore acknowledged by record {seq}: the restored log ended at record {ended['seq']}", markup=False)
+    for lost in stated["lost"]:
+        what = f"record {lost['seq']} ({lost['at']})" if "seq" in lost else lost.get("problem", "?")
+        where = f" line {lost['line']}" if "line" in lost else ""
+        out.print(f"  lost: {lost['source']}{where} named {what}", markup=False)
+    for tenant, day, terminal, printer, last in stated["at_risk"]:
+        out.print(f"  at risk: {tenant} {day} {terminal or '-'} {printer or '-'}: serials after {last:06d} may "
+                  f"have been issued before the restore", markup=False)
+    if target:
+        out.print(f"anchored record {seq} to {target}", markup=False)
     return 0
 
 

@@ -168,6 +168,11 @@ def from_job_error(err: JobError, scrub: Scrubber) -> ProblemError:
         return ProblemError(503, err.problem, err.title, "this server's database is not at the schema revision "
                             "this release needs (an operator runs `chohyo db upgrade`); nothing was rendered",
                             exit_code=err.exit_code, headers={"Retry-After": "30"})
+    if err.problem == "issue-log-behind":   # a restored database: this server issues nothing until acknowledged
+        return ProblemError(503, err.problem, err.title, "this server's database is behind its issue-log chain "
+                            "head (restored from an older backup?); nothing was issued until an operator checks "
+                            "it (chohyo audit verify, chohyo audit acknowledge-restore)", exit_code=err.exit_code,
+                            headers={"Retry-After": "300"})
     if err.kind == "input":
         if not items and field:
             items = [ProblemItem(path=field, message=err.title)]

@@ -25,13 +25,13 @@ class AnchorError(Exception):
     """The anchor target cannot be written or read."""
 
 
-def _is_url(target: str) -> bool:
+def is_url(target: str) -> bool:
     return target.startswith(("http://", "https://"))
 
 
 def append_anchor(target: str, line: dict[str, Any]) -> None:
     data = (json.dumps(line, sort_keys=True) + "\n").encode("utf-8")
-    if _is_url(target):
+    if is_url(target):
         import urllib.error  # only when an anchor is an URL: a render never loads urllib
         import urllib.request
 
@@ -58,8 +58,39 @@ def append_anchor(target: str, line: dict[str, Any]) -> None:
         raise AnchorError(f"the anchor file {path} cannot be written ({exc.__class__.__name__})") from None
 
 
+#: how much of a file target's end `read_last_anchor` reads (a line is about 300 bytes)
+TAIL_BYTES = 4096
+
+
+def read_last_anchor(path: str) -> dict[str, Any] | None:
+    """The last line of a file target, reading only its end (an append checks it: one small read); None
+    when the file does not exist yet or holds no line."""
+    try:
+        with Path(path).open("rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            start = max(0, size - TAIL_BYTES)
+            fh.seek(start)
+            tail = fh.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise AnchorError(f"the anchor file {path} cannot be read ({exc.__class__.__name__})") from None
+    lines = [raw for raw in tail.split(b"\n") if raw.strip()]
+    if start > 0 and tail.count(b"\n") < 2:
+        raise AnchorError(f"the last line of the anchor file {path} is longer than {TAIL_BYTES} bytes")
+    if not lines:
+        return None
+    try:
+        value = json.loads(lines[-1].decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise AnchorError(f"the last line of the anchor file {path} is not JSON") from None
+    if not isinstance(value, dict):
+        raise AnchorError(f"the last line of the anchor file {path} is not an object")
+    return value
+
+
 def read_anchors(target: str) -> list[dict[str, Any]]:
-    if _is_url(target):
+    if is_url(target):
         import urllib.error
         import urllib.request
 

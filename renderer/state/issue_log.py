@@ -51,11 +51,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from renderer.errors import ChohyoError
+from renderer.errors import ChohyoError, UsageError
 from renderer.files import flocked
 from renderer.settings import Settings, parse_log_key
 from renderer.state import anchors
@@ -82,7 +82,8 @@ GENESIS = "0" * 64
 
 EVENTS = frozenset({"render", "refusal", "import", "lift", "revoke", "list", "batch-file", "reserve", "void",
                     "counter", "preview",    # preview: renderer.preview (no serial, no person_id)
-                    "print"})   # print: a file's IPP job reached its final state (renderer.printing.run)
+                    "print",    # print: a file's IPP job reached its final state (renderer.printing.run)
+                    "restore"})   # restore: an operator acknowledged a restored database (acknowledge_restore)
 #: the only keys a record may carry (so no name, address or number can slip in)
 BODY_KEYS = frozenset({
     "at", "event", "operator", "tenant", "layout", "kind", "channel", "output", "relation", "pages", "sheets",
@@ -96,6 +97,8 @@ BODY_KEYS = frozenset({
     "signed_sha256", "signer_fingerprint", "signature_level",
     # a print job (renderer.printing): the printer's job id and the job's final state (completed, aborted, canceled)
     "print_job_id", "print_state",
+    # an acknowledged restore: the records lost (seq, MAC, time), the counters of the series at risk
+    "restore",
 })
 
 
@@ -105,6 +108,16 @@ class IssueLogError(ChohyoError):
 
     problem = "issue-log"
     title = "The issue log cannot record this; nothing was delivered"
+
+
+class IssueLogBehindError(IssueLogError):
+    """The database is behind (or differs from) this server's chain head or the last anchor: a restored
+    older backup, a copy without its WAL, a rewrite. Appends are refused (exit 1, HTTP 503) until an
+    operator acknowledges the restore (`IssueLog.acknowledge_restore`): every number issued after the
+    restore point would otherwise be issued a second time."""
+
+    problem = "issue-log-behind"
+    title = "The issue log is behind its chain head (restored database?); nothing was issued"
 
 
 @dataclass(frozen=True)
@@ -294,11 +307,11 @@ class IssueLog:
         except ValueError as exc:
             raise ValueError(f"not a chain head ({exc})") from None
 
-    def _write_head(self, key: bytes, seq: int, mac: str, at: str) -> None:
+    def _write_head(self, key: bytes, seq: int, mac: str, at: str, *, force: bool = False) -> None:
         with contextlib.suppress(ValueError):
             current = self.read_head()
-            if current is not None and current.seq >= seq and current.authentic(key):
-                return   # another append got further: the head never moves backwards
+            if not force and current is not None and current.seq >= seq and current.authentic(key):
+                return   # another append got further: the head never moves backwards (but see acknowledge_restore)
         head = {"count": seq, "seq": seq, "mac": mac, "at": at}
         head["head_mac"] = head_mac(key, head)
         fd, tmp = tempfile.mkstemp(prefix=f".{HEAD_FILE}.", dir=self.state_dir)   # mode 0600
@@ -311,6 +324,44 @@ class IssueLog:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def _expected_heads(self, key: bytes) -> list[Expected]:
+        """What the log must still hold before an append (read under the state directory's lock): this
+        server's chain head, and the last line of ``CHOHYO_AUDIT_ANCHOR`` when it is a local file (a URL is
+        not read on the hot path: `chohyo audit verify --anchor` and `chohyo audit anchor` check it)."""
+        path = self.state_dir / HEAD_FILE
+        try:
+            head = self.read_head()
+        except ValueError as exc:
+            raise IssueLogBehindError(f"the chain head file {path} is {exc}; nothing was issued (see chohyo audit "
+                                      f"verify; after a restore, chohyo audit acknowledge-restore)",
+                                      field=HEAD_FILE) from None
+        out: list[Expected] = []
+        if head is not None:
+            out.append(Expected(head, "this server's chain head", str(path), HEAD_FILE,
+                                None if head.authentic(key) else
+                                f"the chain head file {path} fails its MAC (rewritten, or CHOHYO_LOG_KEY is not the "
+                                f"key of this state directory)"))
+        target = self.settings.audit_anchor
+        if target and not anchors.is_url(target):
+            try:
+                line = anchors.read_last_anchor(target)
+            except anchors.AnchorError as exc:
+                raise IssueLogBehindError(f"CHOHYO_AUDIT_ANCHOR: {exc}; nothing was issued",
+                                          field="CHOHYO_AUDIT_ANCHOR") from None
+            if line is not None:
+                try:
+                    anchored = Head.parse(line)
+                except ValueError as exc:
+                    raise IssueLogBehindError(f"CHOHYO_AUDIT_ANCHOR: the last line of {target} is not a chain head "
+                                              f"({exc}); nothing was issued", field="CHOHYO_AUDIT_ANCHOR") from None
+                if not anchored.authentic(key):
+                    raise IssueLogBehindError(f"CHOHYO_AUDIT_ANCHOR: the last line of {target} fails its MAC (not "
+                                              f"written with this log key); nothing was issued",
+                                              field="CHOHYO_AUDIT_ANCHOR")
+                out.append(Expected(anchored, "the last anchor in CHOHYO_AUDIT_ANCHOR", target,
+                                    "CHOHYO_AUDIT_ANCHOR"))
+        return out
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -325,22 +376,30 @@ class IssueLog:
         return self.append_many([record])[0]
 
     def append_many(self, entries: Entries | Callable[[Connection], Entries], *,
-                    also: Callable[[Connection], None] | None = None, locks: Sequence[str] = ()) -> list[int]:
+                    also: Callable[[Connection], None] | None = None, locks: Sequence[str] = (),
+                    _restore: bool = False) -> list[int]:
         """Append records in one transaction (all or none); returns their seqs. `entries` may be a function
         of the open transaction (called after the locks are taken: a reservation advances its counter
         there and names the serials it got). `also` runs inside the same transaction after the records
         (a batch marks its journal there), holding `locks` besides the issue log's own (taken first, e.g.
-        "serials")."""
+        "serials").
+
+        Before anything is written, the log's last record is compared with this state directory's chain
+        head (and the last line of a local ``CHOHYO_AUDIT_ANCHOR`` file): a head or anchor naming a record
+        the log does not have, or one with another MAC, refuses the append (`IssueLogBehindError`) — the
+        database was restored from an older copy, and its next numbers were already issued. A head behind
+        the log is normal (other servers on the same database appended)."""
         try:
             key = self.key(create=True)
             with self._locked():
+                expected = [] if _restore else self._expected_heads(key)
                 with self.db.write(*locks, "issue_log") as conn:
-                    batch = _Batch.of(conn, key, entries(conn) if callable(entries) else entries)
+                    batch = _Batch.of(conn, key, entries(conn) if callable(entries) else entries, expected)
                     batch.insert(conn)
                     if also is not None:
                         also(conn)
                 if batch.seqs:
-                    self._write_head(key, batch.seqs[-1], batch.mac, batch.at)
+                    self._write_head(key, batch.seqs[-1], batch.mac, batch.at, force=_restore)
             return batch.seqs
         except IssueLogError:
             raise
@@ -421,7 +480,13 @@ class IssueLog:
         """Append the authenticated chain head to `target` (an append-only file path, or an http(s) URL
         that keeps what is POSTed to it); returns the head written."""
         self.key(create=False)   # no key, no anchor (before anything is written)
-        report = self.verify()
+        report = self.verify(anchor=target, anchor_may_be_empty=True)
+        if not report.ok and report.anchor is not None and report.anchor.get("problem"):
+            raise IssueLogBehindError(
+                f"the anchor {target} names a head this log does not have ({report.anchor['problem']}): the log "
+                f"was rolled back or rewritten after that anchor, and a new anchor would hide it. Nothing was "
+                f"anchored; see chohyo audit verify --anchor, and after a deliberate restore chohyo audit "
+                f"acknowledge-restore (README: Backup and restore)", field="--to")
         if not report.ok:
             raise IssueLogError(f"the log does not verify ({report.problem or 'accounting'}); "
                                 f"an anchor would certify a broken log", field="issue_log")
@@ -435,6 +500,95 @@ class IssueLog:
         anchors.append_anchor(target, line)
         return head
 
+    def acknowledge_restore(self, record: LogRecord, *, anchor: str | None = None) -> tuple[int, dict[str, Any]]:
+        """Record that the database was restored on purpose, so appends may continue: one ``restore`` record
+        (chained and MACed like any other; `record` carries the caller, the operator and the reason) that
+        names what was lost — this server's chain head and every line of `anchor` naming a record the log
+        no longer has (seq, MAC, time) — and the counters of the series whose next numbers may already have
+        been issued before the restore. Then this state directory's head is rewritten to that record and,
+        with `anchor`, the new head is appended to it. `verify` reports the restore every time after.
+
+        Refused (nothing written) when the chain itself does not verify, or when nothing was lost (the log
+        holds the head and every anchor line: there is no restore to acknowledge). Returns the record's seq
+        and its ``restore`` body."""
+        key = self.key(create=False)
+        lines: list[dict[str, Any]] = []
+        if anchor:
+            try:
+                lines = anchors.read_anchors(anchor)
+            except anchors.AnchorError as exc:
+                raise IssueLogError(f"--anchor: {exc}; nothing was acknowledged", field="--anchor") from None
+        stated: dict[str, Any] = {}
+
+        def entries(conn: Connection) -> list[LogRecord]:   # under the state directory's lock and the log's
+            rows = [dict(r._mapping) for r in conn.execute(select(issue_log).order_by(issue_log.c.seq)).all()]
+            bodies, broken = _walk(key, rows)
+            if broken is not None:
+                raise IssueLogError(f"the issue log itself does not verify ({broken[1]}), which a restore does not "
+                                    f"explain; nothing was acknowledged (see chohyo audit verify)", field="issue_log")
+            lost = self._lost(key, rows, lines, acknowledged_losses(bodies))
+            if not lost:
+                raise UsageError("nothing to acknowledge: the issue log holds this server's chain head"
+                                 + (" and every anchor line" if anchor else "") + " (see chohyo audit verify)",
+                                 field=HEAD_FILE)
+            since = str(rows[-1]["at"]) if rows else None
+            floor = (dt.datetime.fromisoformat(since.replace("Z", "+00:00")).date() - dt.timedelta(days=1)
+                     ).isoformat() if since else ""
+            at_risk = sorted([str(r.tenant), str(r.day), str(r.terminal), str(r.printer), int(r.last)]
+                             for r in conn.execute(select(serials).where(serials.c.day >= floor)).all())
+            stated.update({
+                "log_ended_at": {"seq": len(rows), "mac": str(rows[-1]["mac"]) if rows else GENESIS, "at": since},
+                "lost": lost, "at_risk": at_risk})
+            body = {**record.body, "restore": dict(stated)}
+            return [dataclasses.replace(record, event="restore", body=body)]
+
+        seq = self.append_many(entries, _restore=True)[0]
+        if anchor:
+            head = self.read_head()
+            if head is not None:   # the chain was walked above: this anchors the acknowledgment itself
+                try:
+                    anchors.append_anchor(anchor, dict(head.as_dict(), anchored_at=instant(self.settings.now()),
+                                                       acknowledges_restore=seq))
+                except anchors.AnchorError as exc:
+                    raise IssueLogError(f"the restore was recorded (record {seq}) but the anchor was not written "
+                                        f"({exc}); run chohyo audit anchor", field="--anchor") from None
+        return seq, stated
+
+    def _lost(self, key: bytes, rows: Sequence[Mapping[str, Any]], lines: Sequence[Mapping[str, Any]],
+              acknowledged: set[tuple[int, str]]) -> list[dict[str, Any]]:
+        """The heads (this server's head file, anchor lines) naming a record the log does not hold."""
+        def gone(head: Head) -> bool:
+            return head.seq > len(rows) or (head.seq >= 1 and not hmac.compare_digest(
+                str(rows[head.seq - 1]["mac"]), head.mac))
+
+        out: list[dict[str, Any]] = []
+        try:
+            head = self.read_head()
+        except ValueError as exc:
+            out.append({"source": "head", "problem": f"not a chain head ({exc})"})
+            head = None
+        if head is not None:
+            if not head.authentic(key):
+                out.append({"source": "head", "problem": "fails its MAC"})
+            elif gone(head):
+                out.append({"source": "head", "seq": head.seq, "mac": head.mac, "at": head.at})
+        seen: set[tuple[int, str]] = set()
+        for number, line in enumerate(lines, start=1):
+            try:
+                anchored = Head.parse(line)
+            except ValueError as exc:
+                raise IssueLogError(f"--anchor: line {number} is not a chain head ({exc}); nothing was "
+                                    f"acknowledged", field="--anchor") from None
+            if not anchored.authentic(key):
+                raise IssueLogError(f"--anchor: line {number} fails its MAC (not written with this log key); "
+                                    f"nothing was acknowledged", field="--anchor")
+            pair = (anchored.seq, anchored.mac)
+            if gone(anchored) and pair not in acknowledged and pair not in seen:
+                seen.add(pair)
+                out.append({"source": "anchor", "line": number, "seq": anchored.seq, "mac": anchored.mac,
+                            "at": anchored.at})
+        return out
+
     # ------------------------------------------------------------------ verify
 
     def records(self) -> list[dict[str, Any]]:
@@ -442,10 +596,14 @@ class IssueLog:
             rows = conn.execute(select(issue_log).order_by(issue_log.c.seq)).all()
         return [dict(r._mapping) for r in rows]
 
-    def verify(self, *, anchor: str | None = None, grace_minutes: float = 60.0) -> VerifyReport:
+    def verify(self, *, anchor: str | None = None, grace_minutes: float = 60.0,
+               anchor_may_be_empty: bool = False) -> VerifyReport:
         """Walk the chain; report the first bad record (edited, missing, truncated tail, rewritten), a head
-        that is not authentic, a rollback behind the last anchor, and per-series accounting problems.
-        Open reservations older than `grace_minutes` that no unfinished batch run owns are problems."""
+        that is not authentic, a rollback behind any anchor line (every line is checked, not only the last:
+        a later anchor must not launder an earlier one), and per-series accounting problems. Open
+        reservations older than `grace_minutes` that no unfinished batch run owns are problems. A restore
+        acknowledged in the log (a ``restore`` record) is always reported as a note, and the anchor lines it
+        names as lost are accepted."""
         rows = self.records()
         head_error: str | None = None
         try:
@@ -460,31 +618,9 @@ class IssueLog:
                                 accounting=tuple(accounting), open=tuple(open_list))
         key = self.key(create=False)
         head_seq = head.seq if head else None
-        bodies: list[tuple[int, dict[str, Any]]] = []
-        prev = GENESIS
-        for expected, row in enumerate(rows, start=1):
-            seq = int(row["seq"])
-            if seq != expected:
-                return VerifyReport(False, len(rows), expected, f"record {expected} is missing "
-                                    f"(the next stored record is {seq})", head_seq)
-            try:
-                body = json.loads(row["body"])
-            except ValueError:
-                return VerifyReport(False, len(rows), seq, f"record {seq} is not readable JSON", head_seq)
-            if row["prev"] != prev:
-                return VerifyReport(False, len(rows), seq, f"record {seq} does not follow record {seq - 1}", head_seq)
-            if not hmac.compare_digest(str(row["mac"]), chain_mac(key, seq, prev, body)):
-                hint = " — or CHOHYO_LOG_KEY / the key file is not the key this log was written with" \
-                    if seq == 1 else ""
-                return VerifyReport(False, len(rows), seq, f"record {seq} fails its MAC (edited or rewritten{hint})",
-                                    head_seq)
-            columns = {"at": body.get("at"), "event": body.get("event"), "tenant": body.get("tenant"),
-                       "layout": body.get("layout"), **provenance_columns(body)}
-            if any(row[k] != v for k, v in columns.items()):
-                return VerifyReport(False, len(rows), seq, f"record {seq}: a column differs from its MACed body",
-                                    head_seq)
-            bodies.append((seq, body))
-            prev = str(row["mac"])
+        bodies, broken = _walk(key, rows)
+        if broken is not None:
+            return VerifyReport(False, len(rows), broken[0], broken[1], head_seq)
         last = len(rows)
         if head_error is not None:
             return VerifyReport(False, last, None, head_error, None)
@@ -496,10 +632,13 @@ class IssueLog:
         if head is not None and head.seq < last:
             notes.append(f"{last - head.seq} record(s) after the chain head (appended by another server, or "
                          f"the head write was interrupted); they verify by MAC")
+        notes.extend(restore_note(seq, body) for seq, body in bodies if body.get("event") == "restore")
         anchor_report: dict[str, Any] | None = None
         if anchor is not None:
-            anchor_report, anchor_problem = _check_anchor(key, anchor, rows)
+            anchor_report, anchor_problem = _check_anchor(key, anchor, rows, acknowledged_losses(bodies),
+                                                          may_be_empty=anchor_may_be_empty)
             if anchor_problem is not None:
+                anchor_report["problem"] = anchor_problem[1]
                 return VerifyReport(False, last, anchor_problem[0], anchor_problem[1], head_seq, tuple(notes),
                                     anchor=anchor_report)
         accounting, open_list = self._accounting(bodies, grace_minutes)
@@ -534,10 +673,16 @@ class _Batch:
     owners: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, conn: Connection, key: bytes, records: Entries) -> _Batch:
+    def of(cls, conn: Connection, key: bytes, records: Entries, expected: Sequence[Expected] = ()) -> _Batch:
         docs = [(r, r.document()) for r in records]   # a bad record fails before anything is written
-        last = conn.execute(select(issue_log.c.seq, issue_log.c.mac, issue_log.c.prev, issue_log.c.body)
-                            .order_by(issue_log.c.seq.desc()).limit(1)).first()
+        columns = (issue_log.c.seq, issue_log.c.mac, issue_log.c.prev, issue_log.c.body)
+        last_seq = select(func.max(issue_log.c.seq)).scalar_subquery()
+        wanted = sorted({e.head.seq for e in expected})
+        # one query: the last record, and the records the head and anchor name (the same row, on one server)
+        found = conn.execute(select(*columns).where(or_(issue_log.c.seq == last_seq, issue_log.c.seq.in_(wanted)))
+                             .order_by(issue_log.c.seq.desc())).all() if wanted else \
+            conn.execute(select(*columns).order_by(issue_log.c.seq.desc()).limit(1)).all()
+        last = found[0] if found else None
         if last is not None and not hmac.compare_digest(
                 str(last.mac), chain_mac_of(key, int(last.seq), str(last.prev), str(last.body).encode("utf-8"))):
             # a chain continued under another key could never verify again: refuse before anything is written
@@ -545,6 +690,7 @@ class _Batch:
                                 f"CHOHYO_LOG_KEY (or the file {KEY_FILE}) is not the key this log was written "
                                 f"with, or the record was edited (see chohyo audit verify)", field="CHOHYO_LOG_KEY")
         seq = 0 if last is None else int(last.seq)
+        _check_expected(expected, seq, {int(r.seq): str(r.mac) for r in found})
         out = cls(mac=GENESIS if last is None else str(last.mac))
         for record, body in docs:
             seq += 1
@@ -575,6 +721,61 @@ class _Batch:
             _spoil(conn, self.spoiled)
 
 
+@dataclass(frozen=True)
+class Expected:
+    """A head the log must still hold at an append: this server's chain head, or the last anchor."""
+
+    head: Head
+    what: str
+    where: str
+    field: str
+    #: the head is not authentic (raised after the last record's own MAC check, which names a wrong key)
+    problem: str | None = None
+
+
+def _check_expected(expected: Sequence[Expected], last: int, macs: Mapping[int, str]) -> None:
+    hint = ("nothing was issued. Check the state with chohyo audit verify; if the database was restored on "
+            "purpose, an operator records it with chohyo audit acknowledge-restore (README: Backup and restore)")
+    for e in expected:
+        if e.problem is not None:
+            raise IssueLogBehindError(f"{e.problem}; nothing was issued (see chohyo audit verify)", field=e.field)
+        if e.head.seq > last:
+            raise IssueLogBehindError(f"the database is behind {e.what} (restored from an older backup?): the issue "
+                                      f"log ends at record {last} but {e.where} names record {e.head.seq}, so "
+                                      f"numbers after the restore point were already issued; {hint}", field=e.field)
+        if e.head.seq >= 1 and not hmac.compare_digest(macs.get(e.head.seq, ""), e.head.mac):
+            raise IssueLogBehindError(f"record {e.head.seq} of the issue log differs from {e.what} ({e.where}): the "
+                                      f"database was restored from another copy or rewritten; {hint}", field=e.field)
+
+
+def _walk(key: bytes, rows: Sequence[Mapping[str, Any]]
+          ) -> tuple[list[tuple[int, dict[str, Any]]], tuple[int, str] | None]:
+    """Every record's sequence, MAC and columns: the bodies read, and the first bad record (seq, problem)."""
+    bodies: list[tuple[int, dict[str, Any]]] = []
+    prev = GENESIS
+    for expected, row in enumerate(rows, start=1):
+        seq = int(row["seq"])
+        if seq != expected:
+            return bodies, (expected, f"record {expected} is missing (the next stored record is {seq})")
+        try:
+            body = json.loads(row["body"])
+        except ValueError:
+            return bodies, (seq, f"record {seq} is not readable JSON")
+        if row["prev"] != prev:
+            return bodies, (seq, f"record {seq} does not follow record {seq - 1}")
+        if not hmac.compare_digest(str(row["mac"]), chain_mac(key, seq, prev, body)):
+            hint = " — or CHOHYO_LOG_KEY / the key file is not the key this log was written with" \
+                if seq == 1 else ""
+            return bodies, (seq, f"record {seq} fails its MAC (edited or rewritten{hint})")
+        columns = {"at": body.get("at"), "event": body.get("event"), "tenant": body.get("tenant"),
+                   "layout": body.get("layout"), **provenance_columns(body)}
+        if any(row[k] != v for k, v in columns.items()):
+            return bodies, (seq, f"record {seq}: a column differs from its MACed body")
+        bodies.append((seq, body))
+        prev = str(row["mac"])
+    return bodies, None
+
+
 def _head_problem(key: bytes, head: Head | None, rows: Sequence[Mapping[str, Any]]) -> tuple[int | None, str] | None:
     last = len(rows)
     if head is None:
@@ -591,27 +792,66 @@ def _head_problem(key: bytes, head: Head | None, rows: Sequence[Mapping[str, Any
     return None
 
 
-def _check_anchor(key: bytes, target: str, rows: Sequence[Mapping[str, Any]]
-                  ) -> tuple[dict[str, Any], tuple[int | None, str] | None]:
+def _check_anchor(key: bytes, target: str, rows: Sequence[Mapping[str, Any]], acknowledged: set[tuple[int, str]],
+                  *, may_be_empty: bool = False) -> tuple[dict[str, Any], tuple[int | None, str] | None]:
+    """Every line of the anchor against the log: each must name a record the log holds with the same MAC,
+    or one that a ``restore`` record of the log acknowledges as lost."""
     try:
         lines = anchors.read_anchors(target)
     except anchors.AnchorError as exc:
         return {"target": target}, (None, f"the anchor cannot be read ({exc})")
     if not lines:
-        return {"target": target, "anchors": 0}, (None, "the anchor holds no head yet (run `chohyo audit anchor`)")
-    try:
-        head = Head.parse(lines[-1])
-    except ValueError as exc:
-        return {"target": target}, (None, f"the last anchor is not a chain head ({exc})")
-    report = {"target": target, "anchors": len(lines), "seq": head.seq, "anchored_at": lines[-1].get("anchored_at")}
-    if not head.authentic(key):
-        return report, (None, "the last anchor fails its MAC (written without the log key)")
-    if head.seq > len(rows):
-        return report, (len(rows) + 1, f"the log ends at record {len(rows)} but the last anchor names record "
-                                        f"{head.seq}: the log was rolled back")
-    if not hmac.compare_digest(str(rows[head.seq - 1]["mac"]), head.mac):
-        return report, (head.seq, f"record {head.seq} differs from the last anchor (the log was rewritten)")
+        return {"target": target, "anchors": 0}, \
+            None if may_be_empty else (None, "the anchor holds no head yet (run `chohyo audit anchor`)")
+    report: dict[str, Any] = {"target": target, "anchors": len(lines), "seq": None,
+                              "anchored_at": lines[-1].get("anchored_at"), "acknowledged_lost": 0}
+    last = len(rows)
+    for number, line in enumerate(lines, start=1):
+        which = "the last anchor" if number == len(lines) else f"anchor line {number}"
+        try:
+            head = Head.parse(line)
+        except ValueError as exc:
+            return report, (None, f"{which} is not a chain head ({exc})")
+        if number == len(lines):
+            report["seq"] = head.seq
+        if not head.authentic(key):
+            return report, (None, f"{which} fails its MAC (written without the log key)")
+        if (head.seq, head.mac) in acknowledged:
+            report["acknowledged_lost"] += 1
+            continue
+        when = f" (anchored {line.get('anchored_at')})" if line.get("anchored_at") else ""
+        if head.seq > last:
+            return report, (last + 1, f"the log ends at record {last} but {which}{when} names record {head.seq}: "
+                                      f"the log was rolled back")
+        if head.seq >= 1 and not hmac.compare_digest(str(rows[head.seq - 1]["mac"]), head.mac):
+            return report, (head.seq, f"record {head.seq} differs from {which}{when} (the log was rewritten)")
     return report, None
+
+
+def acknowledged_losses(bodies: Sequence[tuple[int, Mapping[str, Any]]]) -> set[tuple[int, str]]:
+    """The (seq, MAC) of every head or anchor that a ``restore`` record of the log states was lost."""
+    out: set[tuple[int, str]] = set()
+    for _seq, body in bodies:
+        restore = body.get("restore") if body.get("event") == "restore" else None
+        for lost in (restore or {}).get("lost", []) if isinstance(restore, dict) else []:
+            if isinstance(lost, dict) and isinstance(lost.get("seq"), int) and isinstance(lost.get("mac"), str):
+                out.add((lost["seq"], lost["mac"]))
+    return out
+
+
+def restore_note(seq: int, body: Mapping[str, Any]) -> str:
+    """What `verify` says, every time, about an acknowledged restore."""
+    raw = body.get("restore")
+    restore: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    ended = restore.get("log_ended_at") or {}
+    lost = [x for x in restore.get("lost", []) if isinstance(x, dict)]
+    top = max((int(x.get("seq", 0)) for x in lost), default=0)
+    risk = "; ".join(f"{' '.join(str(p) for p in g[:4] if p)} after {int(g[4]):06d}"
+                     for g in restore.get("at_risk", []) if isinstance(g, list) and len(g) == 5)
+    return (f"record {seq} acknowledges a restore ({body.get('at')}, reason: {body.get('reason')!s}): the restored "
+            f"log ended at record {ended.get('seq')}; record(s) up to {top} were lost (named by "
+            f"{', '.join(sorted({str(x.get('source')) for x in lost}))}); 発行番号 that may have been issued twice: "
+            f"{risk or 'none recorded (no series at risk)'}")
 
 
 def _number_row(n: IssuedNumber, *, seq: int, outcome: str | None = None) -> dict[str, Any]:
