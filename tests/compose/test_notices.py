@@ -161,6 +161,46 @@ def test_the_kyoji_authority_and_defendant_are_tenant_parameters(tmp_path: Path)
     assert "千葉県知事に対して審査請求" in out and "千葉県を被告として" in out and "代表する者は千葉県知事" in out
 
 
+def _tokusoku(tenant: str = "122122") -> dict[str, Any]:
+    env: dict[str, Any] = json.loads((ROOT / "layouts" / "samples" / "tokusokujo-hagaki.json").read_text(
+        encoding="utf-8"))
+    env["tenant"] = tenant
+    return env
+
+
+@pytest.mark.parametrize(("tenant", "authority", "defendant"), [
+    ("122122", "佐倉市長", "佐倉市"), ("281107", "神戸市長", "神戸市"), ("131016", "千代田区長", "千代田区"),
+])
+def test_the_tokusokujo_carries_the_kyoji(tmp_path: Path, tenant: str, authority: str, defendant: str) -> None:
+    """A 督促 is a 処分 open to 審査請求 (地方税法19条): the 督促状 states the remedy, whom to ask, the periods and the
+    被告 (行政不服審査法82条1項, 行政事件訴訟法46条1項) — it had none (municipal review), inside the sealed panel."""
+    result = renderer_for(tmp_path).render(_tokusoku(tenant), layout_id="tokusokujo-hagaki")
+    text = text_of(result.pdf)
+    assert "（教示）" in text and f"{authority}に対して審査請求" in text and "3か月以内" in text
+    assert "地方税法第19条の4" in text and "第19条の12" in text and "6か月以内" in text
+    assert f"{defendant}を被告として" in text and "県佐倉市長に対して" not in text
+    [line] = [ln for ln in result.display.splitlines() if "'（教示）" in ln]
+    assert " 6.00 '" in line, line   # 6 pt as declared: it fits without shrinking
+    # on the inside (sealed) sheet, never the outside: the page that places the form (or draws the text) holding it
+    forms = result.display.split("\npage 1 ")[0]
+    holder = next((f.split()[0] for f in forms.split("\nform ")[1:] if "'（教示）" in f), None)
+    outside, inside = result.display.split("\npage 1 ")[1].split("\npage 2 ")
+    placed = (lambda page: f"  form {holder}\n" in page + "\n") if holder else (lambda page: "'（教示）" in page)
+    assert placed(inside) and not placed(outside)
+
+
+def test_the_tokusokujo_kyoji_is_the_tenants_own_wording_when_set(tmp_path: Path) -> None:
+    layouts = _copy_layouts(tmp_path)
+    tenant = layouts / "tenants" / "122122.yaml"
+    text = tenant.read_text(encoding="utf-8")
+    wording = "（教示）この督促に不服がある場合は、見本市長に対して審査請求をすることができます。"
+    text = text.replace("  options:\n", f"  parameters:\n    tokusokujo-hagaki:\n      appeal_text: {wording}\n"
+                                         "  options:\n", 1)
+    tenant.write_text(text, encoding="utf-8")
+    out = text_of(renderer_for(tmp_path / "state", layouts).render(_tokusoku(), layout_id="tokusokujo-hagaki").pdf)
+    assert "見本市長に対して審査請求" in out and "第19条の12" not in out
+
+
 @pytest.mark.parametrize("layout", ["tokusokujo-hagaki", "tsuchisho-nozei"])
 def test_the_sample_watermark_never_covers_a_bar(tmp_path: Path, layout: str) -> None:
     """The カスタマバーコード's bars and a 納付書's GS1-128 bars are filled rectangles: they are ink, drawn over
