@@ -185,7 +185,10 @@ def test_the_tokusokujo_carries_the_kyoji(tmp_path: Path, tenant: str, authority
     forms = result.display.split("\npage 1 ")[0]
     holder = next((f.split()[0] for f in forms.split("\nform ")[1:] if "'（教示）" in f), None)
     outside, inside = result.display.split("\npage 1 ")[1].split("\npage 2 ")
-    placed = (lambda page: f"  form {holder}\n" in page + "\n") if holder else (lambda page: "'（教示）" in page)
+
+    def placed(page: str) -> bool:
+        return f"  form {holder}\n" in page + "\n" if holder else "'（教示）" in page
+
     assert placed(inside) and not placed(outside)
 
 
