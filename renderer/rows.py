@@ -53,7 +53,7 @@ from renderer.diagnostics import Diagnostic, from_pydantic
 from renderer.envelope import Envelope
 from renderer.errors import InputError, UsageError
 from renderer.paths import OWNER_FIELD
-from renderer.rules.dv import DvOutcome, apply_dv, persons_in, policy_of
+from renderer.rules.dv import DvOutcome, apply_dv, hide_shared, persons_in, policy_of, protected_paths
 from renderer.rules.policy import apply_rules
 from renderer.spec.model import LayoutSpec, TableElement
 from renderer.suppressions import Snapshot
@@ -261,6 +261,8 @@ class RowStream:
         self._header_persons: list[tuple[str, str]] = []
         self._snapshot: Snapshot | None = None
         self._caller: Caller | None = None
+        self._paths: list[tuple[str, frozenset[str]]] = []   # the layout's protected paths
+        self._hidden: frozenset[str] = frozenset()            # values hidden in some row (`protect`)
 
     @property
     def person_ids(self) -> list[str]:
@@ -277,6 +279,7 @@ class RowStream:
         """Pass 1 over the file (every line validated), for the bound header document."""
         self._header = bound
         self._header_persons = persons_in(bound.data)
+        self._paths = protected_paths(bound.layout)
         self.file.scan(self.model, self.name, self.limit)
 
     def protect(self, snapshot: Snapshot, caller: Caller, header: DvOutcome) -> DvOutcome:
@@ -286,21 +289,31 @@ class RowStream:
         self._snapshot, self._caller = snapshot, caller
         protected = set(header.protected)
         redacted = header.redacted
+        hidden = set(header.hidden)
         known = snapshot.suppressions
         for index in range(len(self.file)):
             if not any(pid in known for pid in self.file.persons(index)):
                 continue
-            _, outcome = self._through_rules(index, self.file.read(index))
+            _, outcome, _count = self._through_rules(index, self.file.read(index))
             if outcome is not None:
                 protected.update(outcome.protected)
                 redacted += outcome.redacted
-        return dataclasses.replace(header, protected=sorted(protected), redacted=redacted)
+                hidden |= outcome.hidden
+        self._hidden = frozenset(hidden)
+        if self._hidden:   # pass 3, only when something was hidden: the same value in any other row is hidden too
+            redacted = header.redacted + sum(self._through_rules(index, row)[2] for index, row in
+                                             enumerate(self.file))
+        return dataclasses.replace(header, protected=sorted(protected), redacted=redacted,
+                                   hidden=self._hidden)
 
     def transform(self, index: int, row: BaseModel) -> BaseModel:
-        """Row `index` as the document prints it: after the standard's rules and the DV redaction."""
+        """Row `index` as the document prints it: after the standard's rules and the DV redaction (a value
+        equal to one hidden in any row hidden too, `renderer.rules.dv.hide_shared`)."""
         return self._through_rules(index, row)[0]
 
-    def _through_rules(self, index: int, row: BaseModel) -> tuple[BaseModel, DvOutcome | None]:
+    def _through_rules(self, index: int, row: BaseModel) -> tuple[BaseModel, DvOutcome | None, int]:
+        """The row after the rules and DV, its own DV outcome (None when nobody on it is registered) and how
+        many values it has 「記載省略」 in all (its own and those shared with a hidden value)."""
         header = self._header
         assert header is not None, "scan the rows first"
         one = dataclasses.replace(header, data=header.data.model_copy(update={self.name: [row]}))
@@ -312,8 +325,9 @@ class RowStream:
             everyone = [*self._header_persons,
                         *((f"data.{self.name}[{index}]", pid) for pid in self.file.persons(index))]
             doc, outcome = apply_dv(doc, everyone, snapshot, self._caller)
-        rows = getattr(doc.data, self.name)
-        return rows[0], outcome
+        data, shared = hide_shared(doc.data, self._paths, self._hidden)
+        rows = getattr(data, self.name)
+        return rows[0], outcome, (outcome.redacted if outcome is not None else 0) + shared
 
     def attach(self, doc: BoundDocument) -> BoundDocument:
         """`doc` (the header after the rules and DV) holding the streamed rows in place of its empty list.

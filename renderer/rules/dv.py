@@ -31,7 +31,9 @@ Rules:
   mailing (relation ``public_office``, channel ``mail``). Anyone else (third party, agent, household
   member, a handover at the counter or as a file to another person) reads 「記載省略」. Precedence: a value
   already withheld keeps the layout's omitted text; else a protected value prints 「記載省略」, even when
-  it is empty.
+  it is empty. A value hidden so is hidden wherever else the same value stands at a protected path (a
+  co-resident's row on a list, a 共有者 at the same address: `hide_shared`), or 「記載省略」 would be undone by
+  the next line.
 A record protects a person on a layout when it is active and covers the layout's process (its `kind`)
 and, if the record lists layouts, the layout's id; a protected address path counts when its address kind
 (current, previous) is one the record protects.
@@ -40,9 +42,10 @@ and, if the record lists layouts, the layout's id; a protected address path coun
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -57,6 +60,8 @@ from renderer.paths import OWNER_FIELD, Replacer, field_names, object_fields, ow
 from renderer.spec.model import AddressKind, LayoutSpec
 from renderer.suppressions import Snapshot, Suppression
 from renderer.values import Withheld
+
+M = TypeVar("M", bound=BaseModel)
 
 ADVERSARY_RULE = "dv-adversary"
 BLOCK_RULE = "dv-block"
@@ -85,6 +90,8 @@ class DvOutcome:
     protected: list[str] = field(default_factory=list)   # person_ids whose protection applied
     redacted: int = 0                                     # values replaced by 「記載省略」
     warnings: list[str] = field(default_factory=list)
+    #: the values hidden because a protected person's (`value_key`): the same value elsewhere is hidden too
+    hidden: frozenset[str] = frozenset()
 
 
 def policy_of(layout: LayoutSpec) -> str:
@@ -260,6 +267,8 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
                 hidden = True
         return hidden
 
+    hidden: set[str] = set()
+
     def protect(kinds: frozenset[str]) -> Replacer:
         def new(value: Any, owner: str | None) -> Any:
             nonlocal count
@@ -267,14 +276,49 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
             if isinstance(value, Withheld) or not hides([owner] if owner else ownerless, kinds):
                 return value
             count += 1
+            if value is not None:
+                hidden.add(value_key(value))
             return PROTECTED
         return new
 
     data = doc.data
     for path, kinds in paths:
         data = replace(data, path, protect(kinds))
-    outcome = DvOutcome(policy="redact_address", protected=sorted(protected), redacted=count)
+    data, shared = hide_shared(data, paths, frozenset(hidden))
+    outcome = DvOutcome(policy="redact_address", protected=sorted(protected), redacted=count + shared,
+                        hidden=frozenset(hidden))
     return dataclasses.replace(doc, data=data), outcome
+
+
+def value_key(value: Any) -> str:
+    """What makes two protected values the same place: an address's parts without its 郵便番号 (a model), or the
+    text itself, with its type."""
+    if isinstance(value, BaseModel):
+        body = value.model_dump(mode="json", exclude={"postal_code"} if "postal_code" in type(value).model_fields
+                                else None)
+        return f"{type(value).__name__}:{json.dumps(body, ensure_ascii=False, sort_keys=True)}"
+    return f"{type(value).__name__}:{value}"
+
+
+def hide_shared(data: M, paths: Sequence[tuple[str, frozenset[str]]], hidden: frozenset[str]) -> tuple[M, int]:
+    """`data` with every value at a protected path that equals a hidden one (`value_key`) hidden too, and how many.
+    A protected person's address printed as someone else's — a co-resident's row on a list, a 共有者 living with
+    the addressee — would give away what 「記載省略」 hides (found by a hostile review: the row after the
+    protected one, same surname, same 異動日, printed the address)."""
+    if not hidden:
+        return data, 0
+    count = 0
+
+    def new(value: Any, owner: str | None) -> Any:
+        nonlocal count
+        if value is None or isinstance(value, Withheld) or value_key(value) not in hidden:
+            return value
+        count += 1
+        return PROTECTED
+
+    for path, _kinds in paths:
+        data = replace(data, path, new)
+    return data, count
 
 
 def _addressee(doc: BoundDocument) -> str | None:

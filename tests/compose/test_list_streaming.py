@@ -115,6 +115,27 @@ def test_a_protected_row_is_redacted_in_the_stream_and_its_ward_hidden(tmp_path:
     assert "記載省略" not in plain.display
 
 
+def test_a_co_residents_row_does_not_print_the_protected_address(tmp_path: Path) -> None:
+    """A protected person's address printed on another row — a co-resident not registered himself, same
+    surname, same 決定日, the next line — gives away what 「記載省略」 hides (hostile review): every row at that
+    address reads 「記載省略」, inline and streamed alike; a neighbour (another 番地) keeps his address."""
+    rows: list[dict[str, Any]] = [dict(r) for r in sample_kyufu_rows(30, seed=7)]
+    protected, co_resident, neighbour = rows[4], rows[5], rows[6]
+    home: dict[str, str] = dict(protected["address"])
+    co_resident["address"] = dict(home)
+    neighbour["address"] = {**home, "block": "99番99号"}
+    where = home["town"] + home["block"]
+    record = {"op": "upsert", "person_id": protected["person_id"], "version": 1, "case_id": "DV-T-2",
+              "role": "applicant", "adversaries": [], "period": {"start": "2026-04-01", "end": "2027-03-31"}}
+    inline, streamed = both_ways(kyufu(rows), tmp_path, suppressions=(record,))
+    assert_same(inline, streamed)
+    text = streamed.display
+    assert text.count("記載省略") == 2 and where not in text
+    assert home["town"] + "99番99号" in text
+    plain = renderer_at(tmp_path / "plain").render(kyufu(rows), layout_id="ichiran-kyufu")
+    assert "記載省略" not in plain.display and where in plain.display
+
+
 def test_an_unsorted_file_prints_in_the_declared_order(tmp_path: Path) -> None:
     rows = sample_kyufu_rows(120, seed=11)
     random.Random(4).shuffle(rows)

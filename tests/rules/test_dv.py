@@ -32,6 +32,7 @@ from dvkit import (
 )
 
 from renderer.api import Renderer
+from renderer.caller import Caller
 from renderer.errors import InputError, RefusedError, UsageError
 from renderer.state.registry import parse_lines
 
@@ -448,3 +449,26 @@ def test_an_address_without_prefecture_or_municipality_is_invalid(renderer: Rend
     assert info.value.exit_code == 2
     assert any(d.path.endswith(f"moved_in_from.{part}") or d.path.endswith("moved_in_from.domestic." + part)
                for d in info.value.diagnostics)
+
+
+def test_a_co_owner_at_a_protected_co_owners_address_does_not_print_it(renderer: Renderer) -> None:
+    """On the municipality's mailing of a 納税通知書 the addressee reads their own address; a protected 共有者's
+    reads 「記載省略」 — and so does another 共有者's when it is the same address (their household): printed there it
+    would undo the 「記載省略」 one line above (hostile review, on a list; the rule is the same on a notice)."""
+    root = Path(__file__).resolve().parents[2]
+    env = json.loads((root / "golden" / "tsuchisho-nozei" / "dv-kyoyusha" / "input.json").read_text(encoding="utf-8"))
+    env["request"]["issued_on"] = NOW.date().isoformat()
+    protected, same_home = env["data"]["co_owners"]
+    same_home["address"] = dict(protected["address"])
+    load(renderer, upsert(protected["person_id"]))
+    mailer = Caller.local("cli", mailing=True)
+    result = renderer.render(env, layout_id="tsuchisho-nozei", caller=mailer)
+    text = squash(inspect_pdf(result.pdf).extracted)
+    home = protected["address"]["town"] + protected["address"]["block"]
+    assert home not in text and text.count("記載省略") == 2
+    addressee = env["data"]["addressee"]["address"]
+    assert addressee["town"] in text   # the addressee's own address, on their own mailing
+    # nothing shared, nothing more hidden: the other 共有者's own address prints
+    same_home["address"] = {**protected["address"], "block": "99番99号"}
+    text = squash(inspect_pdf(renderer.render(env, layout_id="tsuchisho-nozei", caller=mailer).pdf).extracted)
+    assert text.count("記載省略") == 1 and protected["address"]["town"] + "99番99号" in text
