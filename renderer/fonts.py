@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,6 +44,15 @@ PUA_BASE = 0xF0000          # Supplementary Private Use Area-A: our drawing code
 PUA_LIMIT = 0xFFFFD
 
 CharEventKind = Literal["fallback_font", "ivs", "ivs_fallback", "substitute", "uncovered"]
+#: the events after which the page shows something other than the characters given: a 異体字 (IVS) the fonts
+#: lack printed as its base character, a character printed as the field's declared `substitute`
+ALTERED: tuple[CharEventKind, ...] = ("ivs_fallback", "substitute")
+
+
+def altered_chars(chars: Sequence[Mapping[str, object]]) -> dict[str, int]:
+    """How many characters of a render (`RenderResult.chars`) printed other than given, by kind (counts only)."""
+    counts = Counter(str(c.get("kind")) for c in chars if c.get("kind") in ALTERED)
+    return dict(sorted(counts.items()))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from renderer.api import RenderResult
 from renderer.caller import Caller
 from renderer.cli.common import MAILING_HELP, Cli, command, read_json, say
 from renderer.files import write_atomic
+from renderer.fonts import altered_chars
 from renderer.rows import RowsFile
 
 
@@ -94,4 +95,12 @@ def deliver(result: RenderResult, layout_id: str, output: Path, *, report: Path 
         say(f"warning: {warning}")
     if result.overflow:
         say(f"overflow: {len(result.overflow)} field(s) needed their overflow policy (see {sidecar.name})")
+    altered = altered_chars(result.chars)
+    if altered:   # never silent: the page shows something other than the data (field paths only, no values)
+        fields = sorted({str(c["field"]) for c in result.chars if c.get("kind") in altered})
+        what = ", ".join(f"{k}={v}" for k, v in altered.items())
+        more = f" and {len(fields) - 5} more field(s)" if len(fields) > 5 else ""
+        say(f"warning: {sum(altered.values())} character(s) printed other than given in {', '.join(fields[:5])}{more}: "
+            f"{what} (ivs_fallback: a 異体字 the fonts lack, printed as its base character; substitute: the field's "
+            f"declared substitute); `chohyo chars check` lists them")
     return 0

@@ -24,6 +24,7 @@ from renderer.api import Mode, Renderer
 from renderer.caller import Caller
 from renderer.draw.fonts import register_fonts
 from renderer.errors import ChohyoError, RefusedError
+from renderer.fonts import altered_chars
 from renderer.rules.dv import BLOCK_RULE
 from renderer.settings import Settings
 from renderer.state.issue_log import IssuedNumber
@@ -65,6 +66,8 @@ class RenderOutput:
     #: a signed PDF (`request.sign` / the tenant's policy): the delivered file's and the signer's sha256
     signed_sha256: str = ""
     signer_fingerprint: str = ""
+    #: characters printed other than given, by kind (`renderer.fonts.altered_chars`): counts only
+    altered_chars: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,8 @@ def run(renderer: Renderer, job: Job) -> Result:
                             sheets_per_copy=result.sheets_per_copy, pages=result.pages, copies=copies,
                             overflow=summarize(result.overflow), log_seq=result.log_seq,
                             pdf_sha256=result.pdf_sha256, numbers=result.numbers,
-                            signed_sha256=result.signed_sha256, signer_fingerprint=result.signer_fingerprint)
+                            signed_sha256=result.signed_sha256, signer_fingerprint=result.signer_fingerprint,
+                            altered_chars=altered_chars(result.chars))
     except ChohyoError as exc:
         return JobError.of(exc)
     except Exception as exc:   # an internal failure: its kind only, never its message (it may hold data)

@@ -178,6 +178,18 @@ def test_render_answers_a_pdf_with_counts_in_headers_after_its_issue_log_record(
     assert body["pdf_sha256"] == hashlib.sha256(r.content).hexdigest()
 
 
+def test_a_character_printed_other_than_given_is_counted_in_a_header(service: Running) -> None:
+    """A 異体字 (IVS) the fonts lack prints as its base character: never silently (hostile review) — the answer
+    counts it (counts only, never the text); a render without one has no such header."""
+    assert "x-chohyo-chars-altered" not in post(service, "/v1/render/juminhyo-setai", sample()).headers
+    env = sample()
+    member = env["data"]["household"]["members"][0]
+    member["name"] = member["name"][0] + "\U000E01EF" + member["name"][1:]   # a selector no font here maps
+    r = post(service, "/v1/render/juminhyo-setai", env)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-chohyo-chars-altered"] == "ivs_fallback=1"
+
+
 def test_two_copies_get_two_issue_numbers(service: Running) -> None:
     r = post(service, "/v1/render/juminhyo-setai", sample(copies=2))
     assert r.status_code == 200, r.text

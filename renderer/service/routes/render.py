@@ -38,6 +38,9 @@ RENDER_HEADERS = {
     "X-Chohyo-Pages": "pages in the PDF", "X-Chohyo-Overflow": "fields that needed their overflow policy",
     "X-Chohyo-Overflow-Steps": "step=count, comma-separated (counts only, never text)",
     "X-Chohyo-Chars-Lost": "characters cut by a terminal overflow step",
+    "X-Chohyo-Chars-Altered": "characters printed other than given, kind=count (ivs_fallback: a 異体字 the fonts "
+                              "lack printed as its base character; substitute: the field's declared substitute); "
+                              "absent when none",
     "X-Chohyo-Issue-Log-Seq": "the issue-log record of this render",
     "X-Chohyo-Signed-Sha256": "a signed PDF (request.sign or the tenant's policy): sha256 of the delivered file; "
                               "absent when unsigned",
@@ -117,6 +120,8 @@ def render_headers(out: RenderOutput, layout_id: str) -> dict[str, str]:
         "X-Chohyo-Overflow-Steps": ", ".join(f"{k}={v}" for k, v in out.overflow.steps.items()),
         "X-Chohyo-Chars-Lost": str(out.overflow.chars_lost),
         "X-Chohyo-Issue-Log-Seq": str(out.log_seq),
+        **({"X-Chohyo-Chars-Altered": ", ".join(f"{k}={v}" for k, v in out.altered_chars.items())}
+           if out.altered_chars else {}),
         "Content-Disposition": f'attachment; filename="{layout_id}.pdf"',
         "Cache-Control": "no-store",
     }
