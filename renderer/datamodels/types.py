@@ -37,6 +37,14 @@ IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 #: ``AB1`` in the registry would be two people and the protection would miss (found by a hostile-caller audit).
 PERSON_ID_PATTERN = r"^[0-9A-Z-]{1,32}$"
 PersonId = Annotated[str, Field(pattern=PERSON_ID_PATTERN, description="宛名番号 (digits, A-Z, hyphens)")]
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def person_id_spelling(person_id: str) -> str:
+    """`person_id` as this release spells it: its ASCII letters upper-cased. Older releases admitted a-z; schema
+    revision 0003 upper-cased the registry, but an issue-log body keeps what was written (its MAC covers it), so
+    a person_id read from one is spelled this way before it is matched against the registry."""
+    return person_id.translate(_ASCII_UPPER)
 
 #: characters that print as nothing and are dropped when drawn (`renderer.fonts`): ZWSP, ZWNJ, ZWJ, WJ, BOM
 ZERO_WIDTH = frozenset({0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF})

@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from renderer.datamodels.types import person_id_spelling
 from renderer.errors import ChohyoError, UsageError
 from renderer.files import write_atomic
 from renderer.printing.calibrate import calibrated_copy
@@ -426,7 +427,8 @@ def dv_holds(log: IssueLog, run_id: str, names: set[str]) -> dict[str, str]:
         if event == "reserve":
             planned.setdefault(name, str(at))
         elif event == "render":
-            persons.setdefault(name, set()).update(str(p) for p in doc.get("person_ids") or [])
+            # a record an older release wrote may spell a person_id in lower case (the registry: upper, rev. 0003)
+            persons.setdefault(name, set()).update(person_id_spelling(str(p)) for p in doc.get("person_ids") or [])
     registry = Registry(log.db)
     held: dict[str, str] = {}
     for name in sorted(persons):

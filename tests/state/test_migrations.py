@@ -15,6 +15,8 @@ previous release left behind). Out: assertions that
 - tables without a revision that are not exactly 0001 are never stamped; an upgrade that fails half-way
   changes nothing; the migrations downgrade too; two upgrades at once apply the revisions once
   (PostgreSQL: the advisory lock); the start-up check does not import Alembic.
+
+Revision 0003 (the DV registry's person_ids upper-cased) has its own file, ``test_migration_person_ids.py``.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ from renderer.state.registry import parse_lines
 
 KEY = bytes(range(32))
 PREVIOUS = REVISIONS[-2]
+#: the schema of 0.2.0, the last release before migrations: the rows it left are copied into a database at it
+FIRST = REVISIONS[0]
+LATER = ", ".join(REVISIONS[1:])
 WIFE = "100000002"
 
 
@@ -140,14 +145,14 @@ def previous_release_state(tmp: Path) -> Path:
     return scratch
 
 
-def at_previous_revision(tmp: Path, database_url: str | None) -> tuple[Settings, dict[str, list[tuple[Any, ...]]]]:
-    """A database created at revision N-1 holding the previous release's rows (its columns only), and the
+def at_first_revision(tmp: Path, database_url: str | None) -> tuple[Settings, dict[str, list[tuple[Any, ...]]]]:
+    """A database created at revision 0001 holding the previous release's rows (its columns only), and the
     state directory's head file; returns the settings and the rows as stored."""
     scratch = previous_release_state(tmp)
     s = settings(tmp / "state", database_url)
     with unchecked(s) as db:
-        done = upgrade(db, PREVIOUS)
-        assert done.after == PREVIOUS and done.applied == REVISIONS[:-1]
+        done = upgrade(db, FIRST)
+        assert done.after == FIRST and done.applied == (FIRST,)
         with unchecked(settings(scratch, None)) as old, old.read() as src:
             rows = dump(src, REV1)
         with db.write("schema") as conn:
@@ -182,22 +187,22 @@ def test_a_new_database_is_created_at_head_and_matches_the_models(tmp_path: Path
         assert differences(conn, REV1) != []
 
 
-def test_upgrade_from_the_previous_revision_keeps_every_row(tmp_path: Path, database_url: str | None) -> None:
-    s, before = at_previous_revision(tmp_path, database_url)
+def test_upgrade_from_the_first_revision_keeps_every_row(tmp_path: Path, database_url: str | None) -> None:
+    s, before = at_first_revision(tmp_path, database_url)
     refused = chohyo(s, "audit", "verify")
     assert refused.exit_code == 2
-    assert f"schema revision {PREVIOUS}" in refused.output and HEAD in refused.output
+    assert f"schema revision {FIRST}" in refused.output and HEAD in refused.output
     assert "chohyo db upgrade" in refused.output
 
     status = chohyo(s, "db", "status", "--json")
     assert status.exit_code == 0
     assert json.loads(status.stdout) | {"database": None, "detail": None} == {
-        "database": None, "detail": None, "status": "behind", "current": PREVIOUS, "recorded": [PREVIOUS],
-        "head": HEAD, "known": list(REVISIONS), "pending": [HEAD]}
+        "database": None, "detail": None, "status": "behind", "current": FIRST, "recorded": [FIRST],
+        "head": HEAD, "known": list(REVISIONS), "pending": list(REVISIONS[1:])}
 
     done = chohyo(s, "db", "upgrade")
     assert done.exit_code == 0, done.output
-    assert f"upgraded from {PREVIOUS} to {HEAD}: applied {HEAD}" in done.stdout
+    assert f"upgraded from {FIRST} to {HEAD}: applied {LATER}" in done.stdout
 
     with unchecked(s) as db, db.read() as conn:
         assert dump(conn, REV1) == before   # every row of every table, as it was
@@ -239,8 +244,8 @@ def test_a_tampered_provenance_column_fails_verify(tmp_path: Path, database_url:
     assert not report.ok and report.problem == "record 2: a column differs from its MACed body"
 
 
-def test_the_migrations_downgrade_to_the_previous_revision_without_losing_rows(tmp_path: Path,
-                                                                              database_url: str | None) -> None:
+def test_the_migrations_downgrade_to_the_first_revision_without_losing_rows(tmp_path: Path,
+                                                                           database_url: str | None) -> None:
     from alembic import command
 
     from renderer.state.migrations.run import _config
@@ -252,10 +257,10 @@ def test_the_migrations_downgrade_to_the_previous_revision_without_losing_rows(t
         with db.read() as conn:
             before = dump(conn, REV1)
         with db.write("schema") as conn:
-            command.downgrade(_config(conn), PREVIOUS)
+            command.downgrade(_config(conn), FIRST)
         with db.read() as conn:
             assert differences(conn, REV1) == [] and dump(conn, REV1) == before
-        assert upgrade(db).applied == (HEAD,)
+        assert upgrade(db).applied == REVISIONS[1:]
     assert IssueLog(s, open_database(s)).verify().ok
 
 
@@ -263,7 +268,7 @@ def test_an_upgrade_that_fails_half_way_leaves_the_database_as_it_was(tmp_path: 
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     s = settings(tmp_path / "state", database_url)
     with unchecked(s) as db:
-        upgrade(db, PREVIOUS)
+        upgrade(db, FIRST)
 
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("the disk filled up")
@@ -273,7 +278,7 @@ def test_an_upgrade_that_fails_half_way_leaves_the_database_as_it_was(tmp_path: 
         with pytest.raises(RuntimeError, match="disk filled up"):
             upgrade(db)
         with db.read() as conn:
-            assert db.schema().revision == PREVIOUS and differences(conn, REV1) == []
+            assert db.schema().revision == FIRST and differences(conn, REV1) == []
 
 
 # ---------------------------------------------------------------------------------------- refusals
@@ -362,7 +367,7 @@ def test_a_future_release_revision_is_not_downgraded(tmp_path: Path, database_ur
 def create_all_release(tmp: Path, database_url: str | None) -> tuple[Settings, dict[str, list[tuple[Any, ...]]]]:
     """A database as a release before migrations left it: revision 0001's tables by ``create_all``, rows,
     no ``alembic_version``."""
-    s, rows = at_previous_revision(tmp, database_url)
+    s, rows = at_first_revision(tmp, database_url)
     with unchecked(s) as db, db.write("schema") as conn:
         conn.execute(text("DROP TABLE alembic_version"))
     return s, rows
@@ -377,7 +382,7 @@ def test_a_database_of_a_release_before_migrations_is_stamped_then_upgraded(tmp_
     assert status.exit_code == 0 and "status:   unversioned" in status.stdout
     done = chohyo(s, "db", "upgrade")
     assert done.exit_code == 0, done.output
-    assert f"match {PREVIOUS}: recorded it" in done.stdout and f"applied {HEAD}" in done.stdout
+    assert f"match {FIRST}: recorded it" in done.stdout and f"applied {LATER}" in done.stdout
     with unchecked(s) as db, db.read() as conn:
         assert db.schema().revision == HEAD
         assert dump(conn, REV1) == before and differences(conn, metadata) == []

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from renderer.errors import UsageError
 
 #: every revision this release can upgrade from or to, oldest first (``versions/r<NNNN>_*.py``)
-REVISIONS: tuple[str, ...] = ("0001_initial", "0002_log_provenance")
+REVISIONS: tuple[str, ...] = ("0001_initial", "0002_log_provenance", "0003_person_ids_upper")
 #: the revision this release's code reads and writes
 HEAD = REVISIONS[-1]
 #: the table Alembic keeps the revision in
