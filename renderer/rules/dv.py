@@ -276,7 +276,7 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
             if isinstance(value, Withheld) or not hides([owner] if owner else ownerless, kinds):
                 return value
             count += 1
-            if value is not None:
+            if isinstance(value, BaseModel):   # an address; never a 行政区 or other group key many people share
                 hidden.add(value_key(value))
             return PROTECTED
         return new
@@ -290,14 +290,12 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
     return dataclasses.replace(doc, data=data), outcome
 
 
-def value_key(value: Any) -> str:
-    """What makes two protected values the same place: an address's parts without its 郵便番号 (a model), or the
-    text itself, with its type."""
-    if isinstance(value, BaseModel):
-        body = value.model_dump(mode="json", exclude={"postal_code"} if "postal_code" in type(value).model_fields
-                                else None)
-        return f"{type(value).__name__}:{json.dumps(body, ensure_ascii=False, sort_keys=True)}"
-    return f"{type(value).__name__}:{value}"
+def value_key(value: BaseModel) -> str:
+    """What makes two protected addresses the same place: every part but the 郵便番号, with the model's name. Only
+    whole addresses are compared: a text at a protected path (a list's 行政区) is a group many people share."""
+    body = value.model_dump(mode="json", exclude={"postal_code"} if "postal_code" in type(value).model_fields
+                            else None)
+    return f"{type(value).__name__}:{json.dumps(body, ensure_ascii=False, sort_keys=True)}"
 
 
 def hide_shared(data: M, paths: Sequence[tuple[str, frozenset[str]]], hidden: frozenset[str]) -> tuple[M, int]:
@@ -311,7 +309,7 @@ def hide_shared(data: M, paths: Sequence[tuple[str, frozenset[str]]], hidden: fr
 
     def new(value: Any, owner: str | None) -> Any:
         nonlocal count
-        if value is None or isinstance(value, Withheld) or value_key(value) not in hidden:
+        if not isinstance(value, BaseModel) or value_key(value) not in hidden:
             return value
         count += 1
         return PROTECTED
