@@ -7,7 +7,9 @@ No rule of the standard is applied here (see `renderer.rules`), and nothing is d
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
+from functools import cache
 
 from pydantic import BaseModel, ValidationError
 
@@ -50,9 +52,55 @@ def bind(envelope: Envelope, layout: LayoutSpec, tenant: Tenant) -> BoundDocumen
             options[name] = value
     signer = tenant.signer_for(envelope.request.issued_on, envelope.request.signer)
     params = bind_parameters(layout, tenant)
+    check_once_per_person(data)
     check_figures(layout, tenant, data, params)
     return BoundDocument(layout=layout, tenant=tenant, request=envelope.request, data=data,
                          signer=signer, options=options, params=params)
+
+
+def once_per_person(row: type[BaseModel]) -> str | None:
+    """Why a person may have one row only in a list of `row` rows (the row model's ``ONCE_PER_PERSON``:
+    the 支給決定者一覧's, whose every row is paid and totalled), or None (a 異動者一覧 lists every 異動)."""
+    reason = getattr(row, "ONCE_PER_PERSON", None)
+    return reason if isinstance(reason, str) else None
+
+
+@cache
+def _once_per_person_lists(model: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """(field, reason) of each list at the top of `model` whose rows are once per person."""
+    found: list[tuple[str, str]] = []
+    for name, info in model.model_fields.items():
+        if typing.get_origin(info.annotation) is not list:
+            continue
+        (item,) = typing.get_args(info.annotation)
+        reason = once_per_person(item) if isinstance(item, type) and issubclass(item, BaseModel) else None
+        if reason is not None:
+            found.append((name, reason))
+    return tuple(found)
+
+
+def repeated_person(field: str, first: int, again: int, reason: str, *, line: int | None = None,
+                    first_line: int | None = None, source: str | None = None) -> InputError:
+    """The error for row `again` of `data.<field>` naming the person of row `first` again (no person_id is
+    quoted: the two rows are named by index, and by line when they come from a rows file)."""
+    path = f"data.{field}[{again}].person_id"
+    where = f" (line {first_line})" if first_line is not None else ""
+    message = f"the same person_id as data.{field}[{first}]{where}: {reason}"
+    head = f"--rows {source} line {line}: " if source is not None and line is not None else ""
+    return InputError(f"{head}data.{field}[{again}] names the person of data.{field}[{first}]{where} again",
+                      field=path,
+                      diagnostics=[Diagnostic(path=path, message=message, line=line, source=source)])
+
+
+def check_once_per_person(data: BaseModel) -> None:
+    """A person given two rows of a list whose rows are once per person (`once_per_person`) is refused
+    (exit 2), naming both rows: the 支給決定者一覧 would pay and total them twice."""
+    for name, reason in _once_per_person_lists(type(data)):
+        first: dict[str, int] = {}
+        for index, row in enumerate(getattr(data, name)):
+            seen = first.setdefault(row.person_id, index)
+            if seen != index:
+                raise repeated_person(name, seen, index, reason)
 
 
 def check_figures(layout: LayoutSpec, tenant: Tenant, data: BaseModel,

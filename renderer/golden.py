@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from renderer import jsontext
 from renderer.api import TOKYO, Renderer, parse_envelope
 from renderer.caller import Caller
 from renderer.errors import ChohyoError
@@ -190,10 +191,10 @@ def load_fixtures(case_dir: Path) -> Fixtures:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return jsontext.loads(path.read_bytes())   # as the CLI reads an input: no duplicate key, no NaN
     except FileNotFoundError:
         raise GoldenError(f"{path} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, jsontext.NotJson) as exc:
         raise GoldenError(f"{path}: cannot read JSON ({exc})") from None
 
 

@@ -15,17 +15,24 @@ else is refused as a usage error naming the reason, before the rows are read.
 The passes over the file, none holding more than one row model (plus a page's worth while drawing):
 1. `RowsFile.scan` — every line parsed and validated against the row model, in order; the first bad line
    is an `InputError` naming the line number and the field path (``data.rows[i]…``, i counting rows), so
-   nothing is drawn, spent or delivered. Kept: each row's byte offset and line number and the person_ids
-   of each row (the issue log's ``person_ids`` and the DV registry read need them), and the file's sha256.
+   nothing is drawn, spent or delivered. A row model whose rows are once per person
+   (`renderer.bind.once_per_person`: the 支給決定者一覧) refuses a person_id seen on an earlier line, naming
+   both rows and lines (a set of the person_ids so far is kept while scanning). Kept: each row's byte offset
+   and line number and the person_ids of each row (the issue log's ``person_ids`` and the DV registry read
+   need them), and the file's sha256.
 2. `RowStream.protect` — the DV registry is read once for every person of the document; only the rows
    whose persons hold a record are read again, through the rules, to learn what was protected.
 3. the planning pass (`renderer.compose.table.plan_table`) reads every row once, in input order, through
    `RowStream.transform` (the standard's rules and the DV redaction, per row — the same functions an
    envelope with inline rows goes through), keeping a few numbers per row.
 4. drawing reads the rows of each page, in printing order, again through the transform.
+A row that passes the scan but cannot be measured or drawn (a character no font has, text over a cell that
+refuses to overflow) is an error of passes 3 and 4 naming the row as the scan does: its input index and its
+line (`StreamedRows.line_of`; `renderer.compose.table.row_error`), never its place in the printed order.
 The file is read through one handle opened by the first pass, which also hashes it; `chohyo render --rows`
 calls `RowsFile.check_unchanged` after drawing and before writing, so a file changed while its PDF was drawn
-is never delivered.
+is never delivered. It must be a regular file (a pipe or FIFO cannot be read twice): anything else is a
+`UsageError` naming ``--rows``, before a line is read.
 
 Per-row rules are exactly the inline ones: the document with its header data and this one row goes through
 `renderer.rules.policy.apply_rules` and `renderer.rules.dv.apply_dv`; a row's protected values belong to its
@@ -36,6 +43,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+import stat
 import typing
 from array import array
 from collections.abc import Iterator, Sequence
@@ -46,7 +55,7 @@ from typing import IO, Any, overload
 from pydantic import BaseModel, ValidationError
 
 from renderer import jsontext
-from renderer.bind import BoundDocument
+from renderer.bind import BoundDocument, once_per_person, repeated_person
 from renderer.caller import Caller
 from renderer.datamodels import DATA_MODELS
 from renderer.diagnostics import Diagnostic, from_pydantic
@@ -165,12 +174,25 @@ class RowsFile:
         return len(self.offsets)
 
     def _open(self) -> IO[bytes]:
+        """The file, opened once. Only a regular file: the rows are read in several passes (checked, then
+        drawn page by page) and hashed again before delivery, so the file is read from offsets more than once
+        — a pipe, a FIFO or a terminal (``--rows /dev/stdin`` of ``cat … |``) can be read once only. Opened
+        without blocking, so a FIFO no one writes to is refused rather than waited on."""
         if self._fh is None:
             try:
-                self._fh = self.path.open("rb")
+                fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
             except OSError as exc:
                 raise UsageError(f"--rows: cannot read {self.path.name} ({exc.__class__.__name__})",
                                  field="--rows") from None
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                os.close(fd)
+                kind = "a pipe or FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) else \
+                    "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file"
+                raise UsageError(f"--rows: {self.path.name} is {kind}; it must be a regular file: the rows are "
+                                 f"read more than once (checked, then drawn page by page) — write them to a file "
+                                 f"first", field="--rows")
+            self._fh = os.fdopen(fd, "rb")   # O_NONBLOCK changes nothing for a regular file
         return self._fh
 
     def scan(self, model: type[BaseModel], name: str, limit: int | None) -> None:
@@ -179,6 +201,8 @@ class RowsFile:
         fh = self._open()
         fh.seek(0)
         self._model, self._name = model, name
+        once = once_per_person(model)
+        owners: set[str] = set()   # the rows' person_ids so far, when a person may have one row only
         digest = hashlib.sha256()
         offset, line, index = 0, 0, 0
         for raw in fh:
@@ -193,6 +217,13 @@ class RowsFile:
                                  diagnostics=[Diagnostic(path=f"data.{name}", line=line, source=self.path.name,
                                                          message=f"at most {limit:,} rows")])
             row = self._parse(raw, line, index)
+            if once is not None:
+                owner = getattr(row, OWNER_FIELD)
+                if owner in owners:
+                    first = next(i for i in range(index) if owner in self.persons(i))
+                    raise repeated_person(name, first, index, once, line=line, first_line=self.lines[first],
+                                          source=self.path.name)
+                owners.add(owner)
             self.offsets.append(here)
             self.lines.append(line)
             self.persons_at.append(len(self.person_ids))
@@ -208,7 +239,7 @@ class RowsFile:
         try:
             value = jsontext.loads(raw)
         except jsontext.NotJson as exc:
-            raise InputError(f"{head} is not JSON ({exc.reason})", field=where) from None
+            raise InputError(f"{head} is not JSON ({exc.reason})", field=jsontext.under(where, exc.path)) from None
         if not isinstance(value, dict):
             raise InputError(f"{head} is not a JSON object (one row per line)", field=where)
         try:
@@ -357,7 +388,7 @@ class StreamedRows(Sequence[Any]):
                  plans: dict[int, tuple[object, Any]] | None = None) -> None:
         self._file = file
         self._transform = transform
-        self._order = array("q", order) if order is not None else None
+        self._order = order if isinstance(order, array) or order is None else array("q", order)
         self._cache: dict[int, Any] = {}
         self._plans: dict[int, tuple[object, Any]] = plans if plans is not None else {}
         #: rows read one by one (`__getitem__`), not counting the cache's answers (tests watch it)
@@ -400,6 +431,10 @@ class StreamedRows(Sequence[Any]):
     def reordered(self, order: Sequence[int]) -> StreamedRows:
         """The same rows viewed in `order` (input indexes, printing order)."""
         return StreamedRows(self._file, self._transform, order, self._plans)
+
+    def line_of(self, index: int) -> tuple[str, int]:
+        """The file name and 1-based line of input row `index` (what an error found while drawing names)."""
+        return self._file.path.name, self._file.lines[index]
 
     def cached_plan(self, key: object) -> Any:
         kept = self._plans.get(id(key))

@@ -129,7 +129,8 @@ class Source:
         try:
             value = jsontext.loads(raw)
         except jsontext.NotJson as exc:
-            raise InputError(f"line {line} is not JSON ({exc.reason})", field="") from None
+            where = jsontext.under("data" if self.request is not None else "", exc.path)
+            raise InputError(f"line {line} is not JSON ({exc.reason})", field=where) from None
         if not isinstance(value, dict):
             raise InputError(f"line {line} is not a JSON object", field="")
         return self.wrap(value)

@@ -47,7 +47,7 @@ def chars_check(
             except jsontext.NotJson as exc:
                 report.records += 1
                 report.failed.append({"record": f"line {number}", "exit_code": 2, "problem": "invalid-json",
-                                      "field": None, "rule": None, "detail": exc.reason})
+                                      "field": exc.path, "rule": None, "detail": exc.reason})
                 continue
             check_record(renderer, raw, layout_id, report, f"line {number}")
     else:

@@ -207,6 +207,6 @@ def read_json(path: Path) -> Any:
     try:
         return jsontext.loads(text)
     except jsontext.NotJson as exc:
-        raise UsageError(f"{path} is not JSON: {exc.reason}", field="INPUT") from None
+        raise UsageError(f"{path} is not JSON: {exc.reason}", field=exc.path or "INPUT") from None
 
 

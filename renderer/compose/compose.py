@@ -338,8 +338,8 @@ class Composer:
                                     value_of=self._row_value, text_of=self._row_text,
                                     group_label=self._group_label)
             for row in self._plan.splits:
-                self.overflow.append({"field": f"{el.items}[{row}]", "step": "row_split", "chars_lost": 0,
-                                      "element": f"elements[{index}]"})
+                self.overflow.append({"field": f"{el.items}[{self._plan.input_index(row)}]", "step": "row_split",
+                                      "chars_lost": 0, "element": f"elements[{index}]"})
         return self._plan
 
     def _table_composer(self) -> TablePageComposer | None:

@@ -39,6 +39,7 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from renderer.compose.text import Box, Line, TextFitter
+from renderer.diagnostics import Diagnostic
 from renderer.display import Op, Rect
 from renderer.errors import InputError, LayoutError
 from renderer.spec.model import Column, Style, TableElement
@@ -85,6 +86,14 @@ class TablePlan:
     totals: Mapping[str, int]
     #: summed column key → each row's value (printing order; 0 where the value is not a whole number)
     values: Mapping[str, array[int]] = field(default_factory=lambda: MappingProxyType({}))
+    #: each printed row's index in the input (printing order), so what is said of a row names the row given
+    order: Sequence[int] = ()
+    #: where an input row came from, for a streamed list (`LazyRows.line_of`); None: rows given inline
+    source: Callable[[int], tuple[str, int]] | None = None
+
+    def input_index(self, row: int) -> int:
+        """The input's index of the row printed at `row`."""
+        return self.order[row] if row < len(self.order) else row
 
     @property
     def count(self) -> int:
@@ -105,6 +114,8 @@ class LazyRows(Protocol):
     def reordered(self, order: Sequence[int]) -> Sequence[Any]: ...
 
     def cached_plan(self, key: object) -> TablePlan | None: ...
+
+    def line_of(self, index: int) -> tuple[str, int]: ...   # (file name, line) of input row `index`
 
     def keep_plan(self, key: object, plan: TablePlan) -> None: ...
 
@@ -133,8 +144,9 @@ def plan_table(el: TableElement, rows: Sequence[Any] | LazyRows, *, styles: Mapp
         cached = lazy.cached_plan(el)
         if cached is not None:
             return cached
-    facts = row_facts(el, rows, styles, fitter, value_of, text_of, group_label)
-    order = sort_order(el, facts)
+    facts = row_facts(el, rows, styles, fitter, value_of, text_of, group_label,
+                      source=lazy.line_of if lazy is not None else None)
+    order = array("q", sort_order(el, facts))   # shared with a streamed list's view: one copy
     printed: Sequence[Any] = lazy.reordered(order) if lazy is not None else [rows[i] for i in order]
     summed = [c for c in el.columns if c.sum]
     values = {c.key: array("q", (facts.values[c.key][i] for i in order)) for c in summed}
@@ -147,7 +159,8 @@ def plan_table(el: TableElement, rows: Sequence[Any] | LazyRows, *, styles: Mapp
     grand = {c.key: sum(g.sums.get(c.key, 0) for g in groups) for c in summed}
     plan = TablePlan(rows=printed, groups=tuple(groups), pages=paginator.finish(), heights=measure.heights,
                      lines=measure.lines, splits=paginator.splits, totals=MappingProxyType(grand),
-                     values=MappingProxyType(values))
+                     values=MappingProxyType(values), order=order,
+                     source=lazy.line_of if lazy is not None else None)
     if lazy is not None:
         lazy.keep_plan(el, plan)
     return plan
@@ -178,8 +191,10 @@ class RowFacts:
 
 
 def row_facts(el: TableElement, rows: Iterable[Any], styles: Mapping[str, Style], fitter: TextFitter,
-              value_of: ValueOf, text_of: TextOf, group_label: GroupLabel) -> RowFacts:
-    """One pass over the rows in input order (a streamed list's file is read once, row by row)."""
+              value_of: ValueOf, text_of: TextOf, group_label: GroupLabel,
+              source: Callable[[int], tuple[str, int]] | None = None) -> RowFacts:
+    """One pass over the rows in input order (a streamed list's file is read once, row by row). A row's
+    text that cannot be measured is an error naming the row's input index (and its line: `source`)."""
     keys: list[list[Any]] = [[] for _ in el.sort]
     labels: list[str] | None = [] if el.group is not None else None
     wraps = [c for c in el.columns if "wrap" in (c.overflow or el.overflow)]
@@ -189,6 +204,7 @@ def row_facts(el: TableElement, rows: Iterable[Any], styles: Mapping[str, Style]
     label_of: dict[str, str] = {}   # one string object per distinct label (a ward repeats on every row)
     count = 0
     for r in rows:
+        index = count
         count += 1
         for j, key in enumerate(el.sort):
             keys[j].append(value_of(r, key.by))
@@ -199,13 +215,44 @@ def row_facts(el: TableElement, rows: Iterable[Any], styles: Mapping[str, Style]
             n = 1
             for c in wraps:
                 style = styles[c.style or el.body_style]
-                text = text_of(c, r)
-                if text:
-                    n = max(n, len(fitter.wrap(text, mm(c.width - 2 * CELL_HPAD_MM), style, field=c.key)))
+                try:
+                    text = text_of(c, r)
+                    if text:
+                        n = max(n, len(fitter.wrap(text, mm(c.width - 2 * CELL_HPAD_MM), style,
+                                                   field=cell_path(el, index, c))))
+                except InputError as exc:
+                    raise row_error(exc, el.items, index, source) from None
             lines.append(n)
         for c in summed:
             values[c.key].append(_int(value_of(r, c.value)))
     return RowFacts(count, keys, labels, lines, values)
+
+
+def cell_path(el: TableElement, index: int, column: Column) -> str:
+    """The input path of a row's cell: ``data.rows[24].account`` for input row 24 (not its printed place)."""
+    return f"{el.items}[{index}].{column.value.removeprefix('row.')}"
+
+
+def row_error(exc: InputError, items: str, index: int, source: Callable[[int], tuple[str, int]] | None) -> InputError:
+    """`exc`, raised while measuring or drawing input row `index` of the list `items`, naming that row: a
+    field a formatter named by its column (``row.decided_on``) becomes ``data.rows[24].decided_on``, and a
+    streamed row gets its file and line, as the scan names a bad line. Same class, rule and reason."""
+    row = f"{items}[{index}]"
+    field = exc.field or row
+    if field.startswith("row."):
+        field = row + field.removeprefix("row")
+    message = exc.message
+    if exc.field and message.startswith(f"{exc.field}: "):
+        message = f"{field}: " + message.removeprefix(f"{exc.field}: ")
+    elif not message.startswith(f"{row}"):
+        message = f"{row}: {message}"
+    diagnostics = list(exc.diagnostics)
+    if source is not None:
+        name, line = source(index)
+        diagnostics.append(Diagnostic(path=field, message=message.removeprefix(f"{field}: "), line=line,
+                                      source=name))
+        message = f"--rows {name} line {line}: {message}"
+    return type(exc)(message, diagnostics=diagnostics, rule=exc.rule, field=field)
 
 
 # ------------------------------------------------------------------ step 1: sort
@@ -624,8 +671,8 @@ class TablePageComposer:
                 h = plan.heights[row]
             else:
                 h = cell_lines_height_mm(self.styles[el.body_style], last - first_line)
-                self.report({"field": f"{el.items}[{row}]", "step": "row_split", "lines": last - first_line,
-                             "chars_lost": 0, "element": self.path})
+                self.report({"field": f"{el.items}[{plan.input_index(row)}]", "step": "row_split",
+                             "lines": last - first_line, "chars_lost": 0, "element": self.path})
         else:
             first_line, last, h = 0, 1, el.row_height
         y, out = st.y, st.out
@@ -636,28 +683,30 @@ class TablePageComposer:
         st.last_row = (y, len(out), fill)
         out.append(Rect(mm(self.x0), self.y(y + h), mm(self.width), 0.0, el.rule_pt or None, None))
         values: list[str] = []
-        for i, c in enumerate(el.columns):
-            text = self.text_of(c, data)
-            values.append(text)
-            if c.suppress_repeats and previous is not None and previous[i] == text and text and first_line == 0:
-                # 同一値の省略: 〃 (同上), never a blank cell that reads as a missing value
-                self._cell(out, REPEAT_MARK, i, i + 1, y, h, c.style or el.body_style, c.align,
-                           f"{el.items}[{row}].{c.value.removeprefix('row.')}", c.overflow or el.overflow,
-                           record=row)
-                continue
-            if first_line or (plan.lines is not None and last != plan.lines[row]):
-                self._lines(out, text, i, y, h, c, first_line, last)
-            else:
-                self._cell(out, text, i, i + 1, y, h, c.style or el.body_style, c.align,
-                           f"{el.items}[{row}].{c.value.removeprefix('row.')}", c.overflow or el.overflow,
-                           record=row)
+        given = plan.input_index(row)
+        try:
+            for i, c in enumerate(el.columns):
+                text = self.text_of(c, data)
+                values.append(text)
+                if c.suppress_repeats and previous is not None and previous[i] == text and text and first_line == 0:
+                    # 同一値の省略: 〃 (同上), never a blank cell that reads as a missing value
+                    self._cell(out, REPEAT_MARK, i, i + 1, y, h, c.style or el.body_style, c.align,
+                               cell_path(el, given, c), c.overflow or el.overflow, record=row)
+                    continue
+                if first_line or (plan.lines is not None and last != plan.lines[row]):
+                    self._lines(out, text, i, y, h, c, first_line, last, cell_path(el, given, c))
+                else:
+                    self._cell(out, text, i, i + 1, y, h, c.style or el.body_style, c.align,
+                               cell_path(el, given, c), c.overflow or el.overflow, record=row)
+        except InputError as exc:
+            raise row_error(exc, el.items, given, plan.source) from None
         st.y = y + h
         return values
 
     def _lines(self, out: list[Op], text: str, col: int, y: float, h: float, c: Column, first: int,
-               last: int) -> None:
+               last: int, field: str) -> None:
         style = self.styles[c.style or self.el.body_style]
-        lines: list[Line] = self.fitter.wrap(text, mm(c.width - 2 * CELL_HPAD_MM), style, field=c.key)[first:last]
+        lines: list[Line] = self.fitter.wrap(text, mm(c.width - 2 * CELL_HPAD_MM), style, field=field)[first:last]
         box = Box(mm(self.edges[col] + CELL_HPAD_MM), self.y(y + CELL_VPAD_MM), mm(c.width - 2 * CELL_HPAD_MM),
                   mm(h - 2 * CELL_VPAD_MM))
         out.extend(self.fitter.draw_lines(lines, box, style, align=c.align))

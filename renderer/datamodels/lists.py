@@ -15,7 +15,7 @@ A masked account number (振込先) is held with the full-width 伏字 「＊」
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
@@ -74,6 +74,9 @@ IDOSHA_ADDRESSES: Final[dict[str, ReasonAddresses]] = {
 
 
 class IdoshaRow(Model):
+    """One 異動. A person may have several in the period (転居 then 転出, 出生 then 転出 …), each its own row:
+    a person_id may repeat."""
+
     person_id: PersonId
     moved_on: IsoDate = Field(description="異動日")
     reason: Reason = Field(description="異動事由")
@@ -131,6 +134,10 @@ class IdoshaList(Model):
 
 
 class KyufuRow(Model):
+    #: why a person_id may occur once in the list (`renderer.bind.check_once_per_person`; streamed rows: the
+    #: scan of `renderer.rows`): every row is a payment decided, and is added to the 頁計, 累計 and 合計
+    ONCE_PER_PERSON: ClassVar[str] = "one row per person: every row is a payment, added to the 頁計, 累計 and 合計"
+
     person_id: PersonId
     decided_on: IsoDate = Field(description="決定日")
     name: Name = Field(description="氏名")
@@ -148,7 +155,9 @@ class KyufuRow(Model):
 
 
 class KyufuList(Model):
-    """給付金 支給決定者一覧: amounts with 頁計, 累計 and 繰越, and a grand total."""
+    """給付金 支給決定者一覧: amounts with 頁計, 累計 and 繰越, and a grand total; one row per person (a person_id
+    given twice is refused)."""
 
     program: Annotated[NonBlank, Field(min_length=1, max_length=60)] = Field(description="給付金の名称")
     rows: list[KyufuRow] = Field(max_length=MAX_ROWS)
+

@@ -11,9 +11,9 @@ stderr (files printed, sent now, and every file waiting for the operator with th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from renderer import jsontext
 from renderer.api import Renderer
 from renderer.batch.resume import RunDir, exclusive, private_umask
 from renderer.cli.common import err
@@ -27,11 +27,11 @@ def run_tenant(input_path: Path, request: Path | None) -> str:
     """The tenant whose printer prints the run: the run-level request's, else the first record's."""
     try:
         if request is not None:
-            code = json.loads(request.read_text(encoding="utf-8")).get("tenant")
+            code = jsontext.loads(request.read_bytes()).get("tenant")
         else:
             with input_path.open("rb") as fh:
                 first = next((line for line in fh if line.strip()), b"{}")
-            code = json.loads(first).get("tenant")
+            code = jsontext.loads(first).get("tenant")
     except (OSError, ValueError, AttributeError):
         code = None
     if not isinstance(code, str):

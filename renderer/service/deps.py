@@ -120,7 +120,7 @@ async def read_json(request: Request, limit: int) -> tuple[Any, bytes]:
         return jsontext.loads(body), body
     except jsontext.NotJson as exc:   # the reason names no data (renderer.jsontext)
         raise ProblemError(400, "unparsable-body", "Bad Request",
-                           f"the body is not a JSON document (UTF-8): {exc.reason}") from None
+                           f"the body is not a JSON document (UTF-8): {exc.reason}", field=exc.path) from None
 
 
 def same_tenant(principal: Principal, tenant: Any, field: str) -> None:

@@ -319,3 +319,113 @@ def test_the_row_limit_of_the_model_holds_for_a_stream(tmp_path: Path) -> None:
     with RowsFile(path) as source, pytest.raises(InputError, match="line 4: more than 3 rows") as caught:
         source.scan(KyufuRow, "rows", 3)
     assert caught.value.field == "data.rows"
+
+
+# --------------------------------------------------------------------------- hostile review: input hardening
+
+
+def test_rows_from_a_pipe_or_fifo_are_exit_2_naming_rows(cli_env: Path) -> None:
+    """The rows are read in passes (checked, then drawn), so a pipe cannot serve: exit 2 naming --rows,
+    never an internal failure (UnsupportedOperation on seek). A FIFO no one writes to is not waited on."""
+    import os
+    import subprocess
+    import sys
+
+    header, rows = split(kyufu(sample_kyufu_rows(5, seed=3)), cli_env)
+    (cli_env / "header.json").write_text(json.dumps(header, ensure_ascii=False), encoding="utf-8")
+    out = cli_env / "p.pdf"
+    piped = subprocess.run([sys.executable, "-m", "renderer", "render", "ichiran-kyufu", str(cli_env / "header.json"),
+                            "--rows", "/dev/stdin", "-o", str(out), "--json"],
+                           input=rows.read_bytes(), capture_output=True, timeout=120,
+                           env={**os.environ, "CHOHYO_STATE_DIR": str(cli_env / "state")})
+    assert piped.returncode == 2, piped.stderr
+    problem = json.loads(piped.stderr.decode().strip().splitlines()[-1])
+    assert problem["field"] == "--rows" and "must be a regular file" in problem["detail"]
+    fifo = cli_env / "rows.fifo"
+    os.mkfifo(fifo)
+    done = cli("ichiran-kyufu", str(cli_env / "header.json"), "--rows", str(fifo), "-o", str(out))
+    assert done.exit_code == 2, done.output
+    problem = json.loads(done.stderr.strip().splitlines()[-1])
+    assert problem["field"] == "--rows" and "is a pipe or FIFO" in problem["detail"]
+    assert not out.exists()
+
+
+def _bad_row(rows: list[dict[str, Any]], printed_first: int, field: str, value: Any) -> None:
+    if field == "address.town":
+        rows[printed_first]["address"]["town"] = value
+    else:
+        rows[printed_first][field] = value
+
+
+@pytest.mark.parametrize(("field", "value", "problem_type"), [
+    ("account", "見本銀行\u202e普通", "glyph-not-covered"),    # a bidi override: no font has it (drawing)
+    ("account", "見本銀行\n普通", "text-overflow"),            # a newline: two lines in a one-line cell (drawing)
+    ("address.town", "見本\u202e町", "glyph-not-covered"),     # a wrapping column: measured while planning
+    ("decided_on", "1500-01-01", "invalid-input"),             # a formatter (和暦) refuses it while drawing
+])
+def test_a_row_that_fails_while_drawn_is_named_by_input_index_and_line(
+        cli_env: Path, field: str, value: Any, problem_type: str) -> None:
+    """Such a row passes validation; the error found while planning or drawing named it by its printed place
+    (data.rows[0] for the row sorted first) or by the column alone (``address``, ``row.decided_on``). Now by its
+    index in the input, and, streamed, by its line, as the scan does."""
+    rows = sample_kyufu_rows(20, seed=3)
+    rows.sort(key=lambda r: (r["decided_on"], r["person_id"]), reverse=True)   # the input is not in print order
+    bad = 13
+    _bad_row(rows, bad, field, value)
+    envelope = kyufu(rows)
+    header, path = split(envelope, cli_env)
+    lines = path.read_text(encoding="utf-8")
+    path.write_text("\n" + lines, encoding="utf-8")      # a blank first line: line numbers are not row indexes
+    (cli_env / "header.json").write_text(json.dumps(header, ensure_ascii=False), encoding="utf-8")
+    (cli_env / "inline.json").write_text(json.dumps(envelope, ensure_ascii=False), encoding="utf-8")
+    where = f"data.rows[{bad}].{field.split('.')[0]}"
+    done = cli("ichiran-kyufu", str(cli_env / "inline.json"), "-o", str(cli_env / "i.pdf"))
+    assert done.exit_code == 2, done.output
+    problem = json.loads(done.stderr.strip().splitlines()[-1])
+    assert problem["type"].endswith(problem_type) and problem["field"] == where, problem
+    assert problem["detail"].startswith(f"{where}: ")
+    done = cli("ichiran-kyufu", str(cli_env / "header.json"), "--rows", str(path), "-o", str(cli_env / "s.pdf"))
+    assert done.exit_code == 2, done.output
+    problem = json.loads(done.stderr.strip().splitlines()[-1])
+    assert problem["type"].endswith(problem_type) and problem["field"] == where, problem
+    assert problem["detail"].startswith(f"--rows rows.jsonl line {bad + 2}: {where}: ")
+    assert problem["errors"][0]["line"] == bad + 2 and problem["errors"][0]["source"] == "rows.jsonl"
+    assert "見本" not in done.stderr and "1500" not in done.stderr
+    assert not (cli_env / "i.pdf").exists() and not (cli_env / "s.pdf").exists()
+
+
+def test_a_person_twice_in_the_kyufu_list_is_refused_naming_both_rows(cli_env: Path) -> None:
+    """Every row of the 支給決定者一覧 is a payment added to the totals: a person_id given twice was paid and
+    totalled twice. Refused inline and streamed (both rows named, and their lines), nothing written."""
+    rows = sample_kyufu_rows(12, seed=3)
+    rows[9]["person_id"] = rows[4]["person_id"]
+    envelope = kyufu(rows)
+    header, path = split(envelope, cli_env)
+    (cli_env / "header.json").write_text(json.dumps(header, ensure_ascii=False), encoding="utf-8")
+    (cli_env / "inline.json").write_text(json.dumps(envelope, ensure_ascii=False), encoding="utf-8")
+    done = cli("ichiran-kyufu", str(cli_env / "inline.json"), "-o", str(cli_env / "i.pdf"))
+    assert done.exit_code == 2, done.output
+    problem = json.loads(done.stderr.strip().splitlines()[-1])
+    assert problem["field"] == "data.rows[9].person_id"
+    assert "data.rows[9]" in problem["detail"] and "data.rows[4]" in problem["detail"]
+    done = cli("ichiran-kyufu", str(cli_env / "header.json"), "--rows", str(path), "-o", str(cli_env / "s.pdf"))
+    assert done.exit_code == 2, done.output
+    problem = json.loads(done.stderr.strip().splitlines()[-1])
+    assert problem["field"] == "data.rows[9].person_id"
+    assert problem["detail"] == ("--rows rows.jsonl line 10: data.rows[9] names the person of data.rows[4] "
+                                 "(line 5) again")
+    assert problem["errors"][0]["line"] == 10
+    assert rows[4]["person_id"] not in done.stderr
+    assert not (cli_env / "i.pdf").exists() and not (cli_env / "s.pdf").exists()
+
+
+def test_a_person_may_have_several_rows_in_the_idosha_list(tmp_path: Path) -> None:
+    """異動者一覧表: one row per 異動, and a person may move more than once in the period (転居, then 転出):
+    the same person_id on two rows is printed, inline and streamed alike."""
+    rows = sample_idosha_rows(8, seed=5)
+    again = copy.deepcopy(rows[2])
+    again["moved_on"] = "2026-11-29"
+    rows.append(again)
+    inline, streamed = both_ways(idosha(rows), tmp_path)
+    assert_same(inline, streamed)
+    assert inline.person_ids.count(str(rows[2]["person_id"])) == 2

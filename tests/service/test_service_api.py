@@ -253,6 +253,22 @@ def test_unparsable_bodies_are_400(service: Running) -> None:
     problem(post(service, "/v1/suppressions", b"{", role="sync"), 400, "unparsable-body")
 
 
+def test_a_body_naming_a_key_twice_is_400_naming_its_path(service: Running) -> None:
+    """The last `requester` won before (Python's json), so a checker reading the first disagreed about who
+    asked; render, validate, preview and the registry's sync all refuse it before anything else."""
+    env = sample()
+    raw = json.dumps(env, ensure_ascii=False)
+    again = json.dumps(env["request"]["requester"], ensure_ascii=False)
+    twice = raw.replace('"request": {', f'"request": {{"requester": {again}, ', 1).encode()
+    for path in ("/v1/render/juminhyo-setai", "/v1/validate/juminhyo-setai", "/v1/preview/juminhyo-setai"):
+        body = problem(post(service, path, twice), 400, "unparsable-body")
+        assert body["field"] == "request.requester" and "duplicate key request.requester" in body["detail"]
+        assert not leaks(post(service, path, twice), env)
+    body = problem(post(service, "/v1/suppressions", b'{"tenant": "x", "records": [], "records": []}', role="sync"),
+                   400, "unparsable-body")
+    assert body["field"] == "records"
+
+
 def test_too_large_bodies_copies_persons_and_rows_are_413(service: Running) -> None:
     big = json.dumps({"layout": "juminhyo-setai", "pad": "x" * 1_000_001}).encode()
     problem(post(service, "/v1/render/juminhyo-setai", big), 413, "too-large")
