@@ -3,6 +3,7 @@
 In: nothing. Out: the exception classes every stage raises.
 
     ChohyoError                  exit 1  internal failure, nothing delivered
+    ├── OutputError              exit 1  an output file cannot be written (disk full, read-only…): path and reason
     ├── UsageError               exit 2  bad command-line usage (unknown layout, mismatched layout id, files)
     ├── LayoutError              exit 2  a layout or tenant file is invalid (carries Diagnostics)
     ├── InputError               exit 2  the envelope or its data is invalid (carries Diagnostics)
@@ -101,3 +102,12 @@ class RefusedError(ChohyoError):
     exit_code = 3
     problem = "refused"
     title = "Refused by a rule of the standard"
+
+
+class OutputError(ChohyoError):
+    """A file we deliver cannot be written — the disk is full, the file system read-only, no permission. Exit 1:
+    a resource to fix where the file goes, not bad input. The message names the path and the system's reason
+    (`cannot_write`), never the data."""
+
+    problem = "output-not-written"
+    title = "An output file could not be written; nothing was delivered"

@@ -4,11 +4,13 @@ In: bytes and paths (a rendered PDF and its reports, a batch run's files and sta
 a temp name in the same directory, fsynced, renamed into place, and the directory fsynced (so a rename
 survives a power cut); directories created 0700 and files 0600. `remove_strays` deletes what a killed
 batch run left half-written; `flocked` holds a lock file (0600) for a block; `state_dir_errors` names the
-state directory setting in an `OSError` of making it.
+state directory setting in an `OSError` of making it. An `OSError` while writing (disk full, read-only file
+system, no permission) is an `OutputError` naming the file and the system's reason (`cannot_write`), exit 1.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import tempfile
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from renderer.errors import UsageError
+from renderer.errors import OutputError, UsageError
 
 TEMP_SUFFIX = ".tmp"
 
@@ -27,9 +29,31 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def os_reason(exc: OSError) -> str:
+    """The system's reason for an `OSError`, e.g. ``No space left on device (ENOSPC)`` — never its filename or
+    other text (the class name when there is no errno)."""
+    if not exc.errno:
+        return exc.__class__.__name__
+    name = errno.errorcode.get(exc.errno)
+    return f"{os.strerror(exc.errno)} ({name})" if name else os.strerror(exc.errno)
+
+
+def cannot_write(path: Path, exc: OSError, then: str = "nothing was delivered") -> OutputError:
+    """`exc`, raised while writing `path`, as the error to show: the path, the reason, what follows."""
+    return OutputError(f"cannot write {path}: {os_reason(exc)}; {then}")
+
+
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Atomically write `data` to `path`: temp file, fsync, rename, fsync of the directory. Mode 0600
-    unless told (golden files are ordinary repository files, 0644)."""
+    unless told (golden files are ordinary repository files, 0644). An `OSError` (a full disk: ENOSPC, a
+    read-only file system, no permission) is an `OutputError` naming `path` and the reason; no temp file stays."""
+    try:
+        _write_atomic(path, data, mode)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)   # 0600
     try:

@@ -3,16 +3,18 @@
 In: `FileTask`s (paths only: the plan file and the output file live in the run directory, which Dask
 workers must see as shared storage). Out: futures of `FileResult`s. Both executors offer the same three
 calls — `submit`, `wait_any`, `close` — so the coordinator (`renderer.batch.run`) does not know which
-one it drives. The local pool uses the ``forkserver`` start method (no fork of a threaded coordinator); the fork server
-imports what draws once (``set_forkserver_preload`` of `renderer.batch.work`: no database, rules or SQLAlchemy)
-so every worker starts from that copy, and each worker loads the fonts before its first task
+one it drives. The local pool uses the ``forkserver`` start method (no fork of a threaded coordinator); the
+fork server imports what draws once (``set_forkserver_preload`` of `renderer.batch.work`: no database, rules or
+SQLAlchemy) so every worker starts from that copy, and each worker loads the fonts before its first task
 (`renderer.batch.work.warm_up`, from the per-machine cache). Files submitted while the workers start are queued
-by the executor, never waited for.
+by the executor, never waited for. ``close(abort=True)`` (the run stopped: Ctrl-C, SIGTERM, SIGHUP, a failure)
+stops the local workers at once instead of letting them finish files nobody will collect, and reaps them.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import threading
 import uuid
@@ -28,7 +30,7 @@ class Executor(Protocol):
 
     def wait_any(self, futures: Iterable[Any]) -> set[Any]: ...
 
-    def close(self) -> None: ...
+    def close(self, abort: bool = False) -> None: ...
 
 
 class LocalExecutor:
@@ -52,8 +54,8 @@ class LocalExecutor:
         try:
             for _ in range(workers):
                 self.pool.submit(ready)
-        except RuntimeError:   # closed before the workers were up: nothing to start
-            pass
+        except (RuntimeError, OSError, EOFError):   # closed before the workers were up, or the fork server is gone
+            pass   # (a SIGTERM to the whole process group): nothing to start; queued tasks fail as they are forwarded
         finally:
             with self._lock:
                 queued, self._queued = self._queued or [], None
@@ -94,11 +96,20 @@ class LocalExecutor:
         done, _ = cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
         return set(done)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Shut the pool down and reap its workers. `abort`: the run stopped and no result will be collected,
+        so a file being drawn is not finished first — each worker is sent SIGTERM (its temp file is removed
+        on ``--resume``) and the pool then joins them."""
         with self._lock:   # tasks still queued will never run: their futures are cancelled
             for _task, own in self._queued or []:
                 own.cancel()
         self._starter.join()
+        if abort:
+            # ProcessPoolExecutor has no public "terminate" before Python 3.14 (`terminate_workers`)
+            processes = getattr(self.pool, "_processes", None) or {}
+            for process in list(processes.values()):
+                with contextlib.suppress(OSError, ValueError, AttributeError):   # already gone or closed
+                    process.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -128,5 +139,6 @@ class DaskExecutor:
             done, _ = wait(list(futures), return_when="FIRST_COMPLETED")  # type: ignore[no-untyped-call]
         return set(done)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        # a task still running on a worker after an abort writes only its own temp name: never renamed into place
         self.client.close()  # type: ignore[no-untyped-call]

@@ -20,6 +20,7 @@ from renderer.batch.journal import FileRow, Journal, RecordRow
 from renderer.batch.options import BatchOptions, BatchSummary
 from renderer.batch.status import REPORTED, FileStatus, RecordStatus
 from renderer.errors import ChohyoError
+from renderer.files import cannot_write
 
 MANIFEST = "manifest.json"
 ERRORS = "errors.json"
@@ -40,6 +41,22 @@ def write_reports(journal: Journal, summary: BatchSummary, opts: BatchOptions, *
     s.files, s.pages = len(files), sum(f.pages or 0 for f in files)
     manifest_tmp = state_dir / (MANIFEST + ".part")
     errors_tmp = state_dir / (ERRORS + ".part")
+    try:
+        counts = _write_parts(journal, s, opts, manifest_tmp, errors_tmp, run_id=run_id, input_sha256=input_sha256,
+                              files=files)
+    except OSError as exc:   # a full disk: the run's files are complete, only its reports are missing
+        raise cannot_write(opts.out_dir / MANIFEST, exc, "no manifest was written (run again with --resume)") from None
+    if sum(counts.values()) != s.records:
+        raise ChohyoError(f"the journal accounts for {sum(counts.values())} of {s.records} records; "
+                          f"no manifest was written (run again with --resume)")
+    try:
+        _publish(s, manifest_tmp, errors_tmp, opts.out_dir)
+    except OSError as exc:
+        raise cannot_write(opts.out_dir / MANIFEST, exc, "no manifest was written (run again with --resume)") from None
+
+
+def _write_parts(journal: Journal, s: BatchSummary, opts: BatchOptions, manifest_tmp: Path, errors_tmp: Path, *,
+                 run_id: str, input_sha256: str, files: list[FileRow]) -> dict[RecordStatus, int]:
     with manifest_tmp.open("w", encoding="utf-8") as mf, errors_tmp.open("w", encoding="utf-8") as ef:
         mf.write('{\n"records": [\n')
         ef.write('{\n"errors": [\n')
@@ -57,10 +74,7 @@ def write_reports(journal: Journal, summary: BatchSummary, opts: BatchOptions, *
         for fh in (mf, ef):
             fh.flush()
             os.fsync(fh.fileno())
-    if sum(counts.values()) != s.records:
-        raise ChohyoError(f"the journal accounts for {sum(counts.values())} of {s.records} records; "
-                          f"no manifest was written (run again with --resume)")
-    _publish(s, manifest_tmp, errors_tmp, opts.out_dir)
+    return counts
 
 
 def _stream_records(journal: Journal, mf: IO[str], ef: IO[str]) -> _Tally:

@@ -16,7 +16,9 @@ How a run stays exactly-once through a ``kill -9`` at any moment:
    it into place, then one transaction logs every record's issue-log entry (with the file's sha256), the
    file's own entry, and marks the file complete. Only complete files enter the manifest
    (`renderer.batch.reports`);
-4. on ``--resume``: temp files are deleted; files planned but not complete are deleted and re-planned
+4. a run stopped by Ctrl-C, SIGTERM or SIGHUP (or a failure) stops and reaps its workers before it exits: the
+   journal is then as after a kill at that moment;
+5. on ``--resume``: temp files are deleted; files planned but not complete are deleted and re-planned
    from the input with the serials the journal holds (the rules and the DV registry are applied again,
    today: a lift that expired or a suppression added meanwhile is honoured; a record now refused has its
    numbers voided); planning continues after the last planned record.
@@ -59,7 +61,7 @@ from renderer.batch.source import InputIndex, Source
 from renderer.batch.status import FileStatus, RecordStatus
 from renderer.batch.work import FileResult, FileTask, RecordFailure, save_plan
 from renderer.errors import ChohyoError, UsageError
-from renderer.files import TEMP_SUFFIX, sync_dir
+from renderer.files import TEMP_SUFFIX, cannot_write, os_reason, sync_dir
 from renderer.gcpolicy import fewer_collections, loading
 from renderer.state.issue_log import LogRecord
 from renderer.suppressions import instant
@@ -107,18 +109,23 @@ class BatchRun:
                 with loading():   # the layout (checked above) and what opening the run read stay to its end
                     self._open()
             except BaseException:
-                executor.close()
+                executor.close(abort=True)
                 raise
             progress = BatchProgress(len(self.index), self._finished_count(), enabled=self.opts.progress)
+            stopped = True
             try:
                 with fewer_collections():   # planning makes short-lived, acyclic objects record after record
                     self._resume_unfinished(executor, progress)
                     self._plan_all(executor, progress)
                     while self.inflight:
                         self._collect(executor, progress)
+                stopped = False
             finally:
+                # Stopped (Ctrl-C, SIGTERM or SIGHUP — `renderer.cli.common.interruptible` — or a failure): no file
+                # still being drawn will be collected, so the workers are stopped now and reaped; the journal is
+                # as after a kill -9 at the same moment, and --resume finishes the run.
                 progress.close()
-                executor.close()
+                executor.close(abort=stopped)
             write_reports(self.journal, self.summary, self.opts, run_id=self.run_id,
                           input_sha256=self.index.sha256, state_dir=self.where.state)
             self.journal.finish(instant(self.renderer.settings.now()))
@@ -301,12 +308,16 @@ class BatchRun:
                 result: FileResult = future.result()
             except ChohyoError:
                 raise
-            except Exception as exc:   # a worker died or the disk is full: stop; --resume finishes the run
-                raise ChohyoError(f"drawing {file.name} failed ({exc.__class__.__name__}); the run stopped "
+            except Exception as exc:   # a worker died: stop; --resume finishes the run
+                why = f": {os_reason(exc)}" if isinstance(exc, OSError) else ""
+                raise ChohyoError(f"drawing {file.name} failed ({exc.__class__.__name__}{why}); the run stopped "
                                   f"and can be finished with --resume") from None
             if result.sha256:
-                Path(result.path).replace(self.opts.out_dir / file.name)
-                sync_dir(self.opts.out_dir)
+                try:
+                    Path(result.path).replace(self.opts.out_dir / file.name)
+                    sync_dir(self.opts.out_dir)
+                except OSError as exc:
+                    raise cannot_write(self.opts.out_dir / file.name, exc, "the file is not complete") from None
             self._complete(file, result)
             progress.advance(len(file.plans))
 

@@ -5,6 +5,8 @@ Exit codes: 0 every record printed; 4 the run finished and some records were ref
 non-empty output directory, a resume with other options or another input, a --print-to printer that cannot
 serve the layout); 1 an internal failure (the run stopped; ``--resume`` finishes it); with ``--print-to``, 4 also
 when some file's job was aborted, canceled or is unknown (listed for the operator; `renderer.printing.run`).
+Ctrl-C, SIGTERM or SIGHUP stop the run (its workers stopped and reaped first) with exit 128 + the signal's
+number (130, 143, 129) and a message naming ``--resume``, which finishes it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,18 @@ from typing import Annotated
 import typer
 
 from renderer.batch import BatchOptions, run_batch
-from renderer.cli.common import MAILING_HELP, Cli, command, err, layout_argument
+from renderer.batch.resume import RunDir
+from renderer.cli.common import (
+    MAILING_HELP,
+    Cli,
+    command,
+    err,
+    interrupted,
+    interruptible,
+    layout_argument,
+    stopped_by,
+)
+from renderer.errors import OutputError
 from renderer.printing.batch import Decisions, print_run, print_targets
 
 
@@ -58,22 +71,39 @@ def batch(
         "--print-wait", min=1, help="--print-to: seconds to wait for a stopped printer (then exit 1)")] = 3600,
 ) -> int:
     """Print many records: PDF files of at most --pages-per-file pages, manifest.json and errors.json."""
-    layout = layout_argument(layout_id, cli.settings.layouts_dir)   # before anything is created on disk
-    renderer = cli.renderer()
-    # --print-to: the printer must serve the layout, and say so, before a record is planned (issue 17)
-    printing = print_targets(renderer, layout, print_to, input_path, request) if print_to else None
-    summary = run_batch(renderer, BatchOptions(
-        layout=layout, input=input_path, out_dir=output, request=request, csv_map=csv_map, workers=workers,
-        pages_per_file=pages_per_file, sort=sort, scheduler=scheduler, resume=resume, progress=not quiet,
-        identity_verified=identity_verified, mailing=mailing, printers=tuple(print_to or ())))
-    err.print(f"{'resumed and finished' if summary.resumed else 'finished'} run {summary.run_id}: "
-              f"{summary.records} record(s): {summary.rendered} rendered, {summary.refused} refused, "
-              f"{summary.invalid} invalid, {summary.failed} failed; {summary.files} file(s), "
-              f"{summary.pages} page(s); manifest {summary.manifest}", markup=False)
-    if summary.errors is not None:
-        err.print(f"some records were not printed: see {summary.errors}", markup=False)
-    if printing is None:
-        return summary.exit_code
-    report = print_run(renderer, printing, output, Decisions(resubmit_aborted, frozenset(resubmit or ()),
-                                                             frozenset(mark_printed or ())), wait=print_wait)
-    return max(summary.exit_code, report.exit_code)
+    try:
+        with interruptible():   # SIGTERM and SIGHUP stop the run as Ctrl-C does: workers reaped, then the message
+            layout = layout_argument(layout_id, cli.settings.layouts_dir)   # before anything is created on disk
+            renderer = cli.renderer()
+            # --print-to: the printer must serve the layout, and say so, before a record is planned (issue 17)
+            printing = print_targets(renderer, layout, print_to, input_path, request) if print_to else None
+            summary = run_batch(renderer, BatchOptions(
+                layout=layout, input=input_path, out_dir=output, request=request, csv_map=csv_map, workers=workers,
+                pages_per_file=pages_per_file, sort=sort, scheduler=scheduler, resume=resume, progress=not quiet,
+                identity_verified=identity_verified, mailing=mailing, printers=tuple(print_to or ())))
+            err.print(f"{'resumed and finished' if summary.resumed else 'finished'} run {summary.run_id}: "
+                      f"{summary.records} record(s): {summary.rendered} rendered, {summary.refused} refused, "
+                      f"{summary.invalid} invalid, {summary.failed} failed; {summary.files} file(s), "
+                      f"{summary.pages} page(s); manifest {summary.manifest}", markup=False)
+            if summary.errors is not None:
+                err.print(f"some records were not printed: see {summary.errors}", markup=False)
+            if printing is None:
+                return summary.exit_code
+            report = print_run(renderer, printing, output, Decisions(resubmit_aborted, frozenset(resubmit or ()),
+                                                                     frozenset(mark_printed or ())), wait=print_wait)
+            return max(summary.exit_code, report.exit_code)
+    except OutputError as exc:   # a full output disk: the run stopped, its files so far are complete
+        if not RunDir(output).run_file.exists():
+            raise
+        raise OutputError(f"{exc.message.removesuffix('; nothing was delivered')}; the run stopped: make room, then "
+                          f"finish it with the same command and --resume") from None
+    except KeyboardInterrupt as exc:
+        signum = stopped_by(exc)
+        if RunDir(output).run_file.exists():
+            detail = (f"the run in {output} stopped (its workers were stopped); what was finished is kept — finish "
+                      f"it with the same command and --resume: chohyo batch {layout_id} {input_path} -o {output} "
+                      f"… --resume")
+        else:
+            detail = f"stopped before a run was created in {output}; nothing was planned: run the command again"
+        interrupted(cli.as_json, detail, signum)
+

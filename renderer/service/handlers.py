@@ -22,6 +22,7 @@ from renderer.service.problems import (
     Problem,
     ProblemError,
     Scrubber,
+    database_unavailable,
     internal,
     problem_response,
     validation_items,
@@ -67,6 +68,8 @@ async def on_validation(request: Request, exc: Exception) -> Response:
 
 async def on_error(request: Request, exc: Exception) -> Response:
     context_of(request.scope).add(exception=exc.__class__.__name__)
+    if isinstance(exc, ChohyoError) and exc.problem == "database-unavailable":   # 503 with Retry-After, cause logged
+        return await on_problem(request, database_unavailable(exc.exit_code, exc.message))
     return await on_problem(request, internal())
 
 

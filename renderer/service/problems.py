@@ -168,6 +168,8 @@ def from_job_error(err: JobError, scrub: Scrubber) -> ProblemError:
         return ProblemError(503, err.problem, err.title, "this server's database is not at the schema revision "
                             "this release needs (an operator runs `chohyo db upgrade`); nothing was rendered",
                             exit_code=err.exit_code, headers={"Retry-After": "30"})
+    if err.problem == "database-unavailable":   # down, restarting or unreachable now: another server, or later
+        return database_unavailable(err.exit_code, err.cause)
     if err.problem == "issue-log-behind":   # a restored database: this server issues nothing until acknowledged
         return ProblemError(503, err.problem, err.title, "this server's database is behind its issue-log chain "
                             "head (restored from an older backup?); nothing was issued until an operator checks "
@@ -189,6 +191,15 @@ def from_job_error(err: JobError, scrub: Scrubber) -> ProblemError:
 def internal(exit_code: int | None = 1, cause: str | None = None) -> ProblemError:
     return ProblemError(500, "internal", "Internal failure; nothing was delivered",
                         "the failure was logged with this request id", exit_code=exit_code, cause=cause)
+
+
+def database_unavailable(exit_code: int | None = 1, cause: str | None = None) -> ProblemError:
+    """503: this server's database cannot be reached now (`renderer.state.db.DatabaseUnavailable`); the access log
+    names it (`cause`: the setting, the database without its password, the driver's error code)."""
+    return ProblemError(503, "database-unavailable", "The database cannot be opened; nothing was done",
+                        "this server's database cannot be reached now (down, restarting or unreachable); nothing was "
+                        "rendered or recorded — try again, or another server", exit_code=exit_code,
+                        headers={"Retry-After": "5"}, cause=cause)
 
 
 def not_ready() -> ProblemError:

@@ -61,7 +61,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 from renderer.errors import ChohyoError, UsageError
@@ -293,17 +293,12 @@ class Database:
         if check_schema:
             try:
                 self._ensure_schema(auto_upgrade)
-            except OperationalError as exc:
+            except DBAPIError as exc:
                 self.engine.dispose()
-                if self.is_sqlite:   # the state directory's own file: locked, read-only, or not a database file
-                    raise DatabaseUnavailable(f"the state directory's database {make_url(url).database} "
-                                              f"(CHOHYO_STATE_DIR) cannot be opened or written "
-                                              f"({exc.__class__.__name__}); nothing was done",
-                                              field="CHOHYO_STATE_DIR") from None
-                raise DatabaseUnavailable(f"the database {shown_url(url)} (CHOHYO_DATABASE_URL) cannot be opened "
-                                          f"({exc.__class__.__name__}: not running, unreachable, or refusing "
-                                          f"this user); nothing was done", field="CHOHYO_DATABASE_URL") from None
-            except BaseException:
+                if not _unreachable(exc):
+                    raise
+                raise self.unavailable(exc) from None
+            except BaseException:   # DatabaseUnavailable from read() too
                 self.engine.dispose()   # refused: no pooled connection outlives this object
                 raise
 
@@ -343,7 +338,7 @@ class Database:
         options: dict[str, Any] = {_WRITE: True}
         if not self.is_sqlite:
             options["isolation_level"] = "READ COMMITTED"
-        with self.engine.execution_options(**options).begin() as conn:
+        with self._reachable(), self.engine.execution_options(**options).begin() as conn:
             if not self.is_sqlite:
                 for name in (lock, *more):
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(name)})
@@ -354,8 +349,32 @@ class Database:
         """One consistent snapshot for several SELECTs."""
         engine = self.engine if self.is_sqlite else self.engine.execution_options(
             isolation_level="REPEATABLE READ")
-        with engine.begin() as conn:
+        with self._reachable(), engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """A database that cannot be reached or written during the block (server down or restarting, connection
+        lost, SQLite file locked past its timeout or on a full disk) as `DatabaseUnavailable` naming the setting —
+        a server answers 503 with Retry-After (`renderer.service.problems`), the CLI exit 1. Never the driver's
+        message: it may quote the statement and its parameters."""
+        try:
+            yield
+        except DBAPIError as exc:
+            if not _unreachable(exc):
+                raise
+            raise self.unavailable(exc) from None
+
+    def unavailable(self, exc: DBAPIError) -> DatabaseUnavailable:
+        """`exc` as the error to show: the setting, the database (never a password) and the driver's error code."""
+        reason = _reason(exc)
+        if self.is_sqlite:   # the state directory's own file: locked, read-only, full, or not a database file
+            return DatabaseUnavailable(f"the state directory's database {make_url(self.url).database} "
+                                       f"(CHOHYO_STATE_DIR) cannot be opened or written ({reason}); nothing was done",
+                                       field="CHOHYO_STATE_DIR")
+        return DatabaseUnavailable(f"the database {shown_url(self.url)} (CHOHYO_DATABASE_URL) cannot be opened or "
+                                   f"reached ({reason}: not running, restarting, unreachable, or refusing this user); "
+                                   f"nothing was done", field="CHOHYO_DATABASE_URL")
 
 
 _TABLE_NAMES = {   # plain catalogue queries: the start-up check compiles no statement and loads no reflection
@@ -376,8 +395,22 @@ def read_schema(conn: Connection) -> SchemaState:
     return SchemaState(found[0] if len(found) == 1 else None, has_tables, found)
 
 
+def _unreachable(exc: DBAPIError) -> bool:
+    """A failure of the database, not of the statement: connection refused or lost, server shutting down, locked,
+    disk full (SQLAlchemy's `OperationalError` / `InterfaceError`, or a connection it invalidated)."""
+    return isinstance(exc, OperationalError | InterfaceError) or bool(exc.connection_invalidated)
+
+
+def _reason(exc: DBAPIError) -> str:
+    """The error's class and the driver's code (SQLite's ``SQLITE_FULL``, PostgreSQL's SQLSTATE): never its text."""
+    orig = exc.orig
+    code = getattr(orig, "sqlite_errorname", None) or getattr(orig, "sqlstate", None)
+    return f"{exc.__class__.__name__} {code}" if isinstance(code, str) and code else exc.__class__.__name__
+
+
 class DatabaseUnavailable(ChohyoError):
-    """The database cannot be opened now (exit 1: nothing was done; a server reports it on /readyz)."""
+    """The database cannot be opened or reached now (exit 1: nothing was done; a server answers 503 with
+    Retry-After and reports it on /readyz)."""
 
     problem = "database-unavailable"
     title = "The database cannot be opened; nothing was done"

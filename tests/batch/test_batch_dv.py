@@ -36,7 +36,7 @@ class _NeverRuns:
     def wait_any(self, futures: Any) -> set[Any]:
         raise AssertionError("not reached")
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         pass
 
 

@@ -148,7 +148,8 @@ async def lift(call: Annotated[LiftCall, Depends(lift_call)], request: Request, 
 async def registry_call(service: Service, fn: Callable[[], T], principal: Principal, event: str,
                         scrub: Scrubber) -> T:
     """Run a registry read or write off the event loop, counting it (ok, refused, error) in the metrics;
-    a `ChohyoError` becomes its problem (422 for invalid input, else 500 without its message)."""
+    a `ChohyoError` becomes its problem (422 for invalid input, 503 for a database that cannot be reached, else 500
+    without its message)."""
     try:
         value = await run_in_threadpool(fn)
     except ProblemError:
@@ -156,7 +157,7 @@ async def registry_call(service: Service, fn: Callable[[], T], principal: Princi
         raise
     except ChohyoError as exc:
         service.metrics.registry_events.labels(principal.tenant, event, "error").inc()
-        if exc.exit_code == 2:
+        if exc.exit_code == 2 or exc.problem == "database-unavailable":   # 422, or 503 with Retry-After
             raise from_job_error(JobError.of(exc), scrub) from None
         raise internal(exc.exit_code) from None
     service.metrics.registry_events.labels(principal.tenant, event, "ok").inc()
