@@ -28,7 +28,7 @@ from renderer.errors import UsageError
 class Executor(Protocol):
     def submit(self, task: FileTask) -> Any: ...
 
-    def wait_any(self, futures: Iterable[Any]) -> set[Any]: ...
+    def wait_any(self, futures: Iterable[Any], timeout: float | None = None) -> set[Any]: ...
 
     def close(self, abort: bool = False) -> None: ...
 
@@ -92,8 +92,9 @@ class LocalExecutor:
                 return own
         return self.pool.submit(render_file, task)
 
-    def wait_any(self, futures: Iterable[Any]) -> set[Any]:
-        done, _ = cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
+    def wait_any(self, futures: Iterable[Any], timeout: float | None = None) -> set[Any]:
+        """The futures done, once one is or `timeout` seconds passed (then maybe none)."""
+        done, _ = cf.wait(list(futures), timeout=timeout, return_when=cf.FIRST_COMPLETED)
         return set(done)
 
     def close(self, abort: bool = False) -> None:
@@ -132,11 +133,15 @@ class DaskExecutor:
         # pure=False: a task re-submitted on resume must run again (its output file was removed)
         return self.client.submit(render_file, task, pure=False, key=f"chohyo-{task.name}-{uuid.uuid4().hex}")
 
-    def wait_any(self, futures: Iterable[Any]) -> set[Any]:
+    def wait_any(self, futures: Iterable[Any], timeout: float | None = None) -> set[Any]:
         from distributed import wait
 
+        pending = list(futures)
         with self.client.as_current():   # our client, not a process-wide default
-            done, _ = wait(list(futures), return_when="FIRST_COMPLETED")  # type: ignore[no-untyped-call]
+            try:
+                done, _ = wait(pending, timeout=timeout, return_when="FIRST_COMPLETED")  # type: ignore[no-untyped-call]
+            except TimeoutError:   # none finished within `timeout`
+                return set()
         return set(done)
 
     def close(self, abort: bool = False) -> None:

@@ -16,8 +16,8 @@ How a run stays exactly-once through a ``kill -9`` at any moment:
    it into place, then one transaction logs every record's issue-log entry (with the file's sha256), the
    file's own entry, and marks the file complete. Only complete files enter the manifest
    (`renderer.batch.reports`);
-4. a run stopped by Ctrl-C, SIGTERM or SIGHUP (or a failure) stops and reaps its workers before it exits: the
-   journal is then as after a kill at that moment;
+4. a run stopped by Ctrl-C, SIGTERM or SIGHUP (at a safe point: `renderer.stopping`) or by a failure stops and
+   reaps its workers before it exits: the journal is then as after a kill at that moment;
 5. on ``--resume``: temp files are deleted; files planned but not complete are deleted and re-planned
    from the input with the serials the journal holds (the rules and the DV registry are applied again,
    today: a lift that expired or a suppression added meanwhile is honoured; a record now refused has its
@@ -38,6 +38,7 @@ from typing import IO, Any
 
 from sqlalchemy.engine import Connection
 
+from renderer import stopping
 from renderer.api import Plan, Renderer
 from renderer.batch.executors import DaskExecutor, Executor, LocalExecutor
 from renderer.batch.journal import Journal, RecordRow
@@ -68,6 +69,8 @@ from renderer.suppressions import instant
 
 #: records whose failure is held in memory before their chunk is committed without a file
 MAX_CHUNK_RECORDS = 2000
+#: seconds the coordinator waits for a worker before it looks whether a signal asked it to stop
+WAKE_S = 0.2
 
 
 class BatchRun:
@@ -114,16 +117,18 @@ class BatchRun:
             progress = BatchProgress(len(self.index), self._finished_count(), enabled=self.opts.progress)
             stopped = True
             try:
-                with fewer_collections():   # planning makes short-lived, acyclic objects record after record
+                # Ctrl-C, SIGTERM and SIGHUP (`renderer.stopping`) stop the run between records and while it waits
+                # for its workers (`stopping.check`), never inside the pool's or the database's own code
+                with fewer_collections(), stopping.safe_points():   # planning: short-lived, acyclic objects
                     self._resume_unfinished(executor, progress)
                     self._plan_all(executor, progress)
                     while self.inflight:
                         self._collect(executor, progress)
                 stopped = False
             finally:
-                # Stopped (Ctrl-C, SIGTERM or SIGHUP — `renderer.cli.common.interruptible` — or a failure): no file
-                # still being drawn will be collected, so the workers are stopped now and reaped; the journal is
-                # as after a kill -9 at the same moment, and --resume finishes the run.
+                # Stopped (a signal or a failure): no file still being drawn will be collected, so the workers are
+                # stopped now and reaped; the journal is as after a kill -9 at the same moment, and --resume
+                # finishes the run.
                 progress.close()
                 executor.close(abort=stopped)
             write_reports(self.journal, self.summary, self.opts, run_id=self.run_id,
@@ -229,6 +234,7 @@ class BatchRun:
                         chunk, pages = [], 0
                         while len(self.inflight) >= in_flight_max:
                             self._collect(executor, progress)
+                stopping.check()
                 out = self.planner.plan_one(fh, position, printer=want)
                 position += 1
                 if out.plan is not None and pages and pages + out.pages > limit:
@@ -302,13 +308,18 @@ class BatchRun:
     # ------------------------------------------------------------------ completion
 
     def _collect(self, executor: Executor, progress: BatchProgress) -> None:
-        for future in executor.wait_any(self.inflight):
+        done: set[Any] = set()
+        while not done:   # woken every WAKE_S to see whether a signal asked the run to stop
+            stopping.check()
+            done = executor.wait_any(self.inflight, timeout=WAKE_S)
+        for future in done:
             file = self.inflight.pop(future)
             try:
                 result: FileResult = future.result()
             except ChohyoError:
                 raise
             except Exception as exc:   # a worker died: stop; --resume finishes the run
+                stopping.check()   # Ctrl-C on a terminal also reaches the workers: the interruption, not their end
                 why = f": {os_reason(exc)}" if isinstance(exc, OSError) else ""
                 raise ChohyoError(f"drawing {file.name} failed ({exc.__class__.__name__}{why}); the run stopped "
                                   f"and can be finished with --resume") from None

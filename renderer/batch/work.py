@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import pickle
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +168,10 @@ def ready() -> None:
 
 def warm_up(fonts_dir: str) -> None:
     """Pool initializer: load every font once per worker process, before the first task (from the per-machine
-    font cache, `renderer.fontcache`: a few tables read and the font files mapped, never parsed again)."""
+    font cache, `renderer.fontcache`: a few tables read and the font files mapped, never parsed again). Ctrl-C
+    is ignored here: on a terminal it reaches the whole process group, and the coordinator decides when workers
+    stop (it stops and reaps them: `renderer.stopping`) — no worker dies mid-file with a traceback on stderr."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with loading():   # the fonts stay for the worker's life: later collections skip them (renderer.gcpolicy)
         fonts = font_set(Path(fonts_dir))
         register_fonts(fonts, set(fonts.files))

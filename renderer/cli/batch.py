@@ -18,18 +18,10 @@ import typer
 
 from renderer.batch import BatchOptions, run_batch
 from renderer.batch.resume import RunDir
-from renderer.cli.common import (
-    MAILING_HELP,
-    Cli,
-    command,
-    err,
-    interrupted,
-    interruptible,
-    layout_argument,
-    stopped_by,
-)
+from renderer.cli.common import MAILING_HELP, Cli, command, err, interrupted, layout_argument
 from renderer.errors import OutputError
 from renderer.printing.batch import Decisions, print_run, print_targets
+from renderer.stopping import interruptible, stopped_by
 
 
 @command()
@@ -72,7 +64,7 @@ def batch(
 ) -> int:
     """Print many records: PDF files of at most --pages-per-file pages, manifest.json and errors.json."""
     try:
-        with interruptible():   # SIGTERM and SIGHUP stop the run as Ctrl-C does: workers reaped, then the message
+        with interruptible():   # Ctrl-C, SIGTERM and SIGHUP stop the run: workers reaped, then the message
             layout = layout_argument(layout_id, cli.settings.layouts_dir)   # before anything is created on disk
             renderer = cli.renderer()
             # --print-to: the printer must serve the layout, and say so, before a record is planned (issue 17)

@@ -20,9 +20,7 @@ import json
 import re
 import signal
 import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -170,50 +168,6 @@ def guard(as_json: bool, body: Callable[[], int | None]) -> None:
         fail(ChohyoError(f"internal failure ({exc.__class__.__name__}); nothing was delivered"), as_json)
     if code:
         raise typer.Exit(code)
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised in the main thread as Ctrl-C raises `KeyboardInterrupt` (see `interruptible`)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-#: the signals a long run (``chohyo batch``) stops on as on Ctrl-C: a service manager's stop, a closed terminal
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
-@contextmanager
-def interruptible() -> Iterator[None]:
-    """While the block runs, SIGTERM and SIGHUP stop it the way Ctrl-C does: `Interrupted` (a
-    `KeyboardInterrupt`) is raised in the main thread, so ``finally`` blocks run — a batch run stops and reaps
-    its workers (`renderer.batch.run`) instead of dying and leaving them orphaned. Further SIGTERM/SIGHUP are
-    ignored while the stop takes its course (SIGKILL still ends it). Outside the main thread nothing changes
-    (Python delivers signals to the main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    stopping = False
-
-    def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        raise Interrupted(signum)
-
-    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def stopped_by(exc: KeyboardInterrupt) -> signal.Signals:
-    """The signal behind an interruption: SIGTERM/SIGHUP (`Interrupted`), else Ctrl-C's SIGINT."""
-    return signal.Signals(exc.signum) if isinstance(exc, Interrupted) else signal.SIGINT
 
 
 def interrupted(as_json: bool, detail: str, signum: signal.Signals) -> NoReturn:

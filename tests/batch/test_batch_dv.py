@@ -33,7 +33,7 @@ class _NeverRuns:
     def submit(self, task: FileTask) -> cf.Future[Any]:
         return cf.Future()
 
-    def wait_any(self, futures: Any) -> set[Any]:
+    def wait_any(self, futures: Any, timeout: float | None = None) -> set[Any]:
         raise AssertionError("not reached")
 
     def close(self, abort: bool = False) -> None:

@@ -1,7 +1,8 @@
 """A print run stopped by SIGTERM, SIGHUP or Ctrl-C (SIGINT) stops its workers, says how to resume, and resumes.
 
 `chohyo batch` runs in its own session; once its first file is on disk the signal goes to the coordinator
-alone (``kill -TERM PID``, as an operator or a service manager sends it). Checked: the exit code is 128 + the
+alone (``kill -TERM PID``, ``kill -HUP``) or to the whole process group (Ctrl-C on a terminal, a service
+manager's stop: the workers get it too). Checked: the exit code is 128 + the
 signal's number (130 for Ctrl-C, as before), the message names ``--resume``, no process the run started (fork
 server, workers, resource tracker) is alive afterwards, and ``--resume`` then prints every record exactly once
 with the serials it was first given (`batchkit.check_exactly_once`). Found by an operations review: SIGTERM left
@@ -11,6 +12,7 @@ the fork server, both workers and the resource tracker running, reparented to PI
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import time
 from pathlib import Path
@@ -44,9 +46,14 @@ def _alive(processes: list[psutil.Process]) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
+@pytest.mark.parametrize(("signum", "group"), [
+    (signal.SIGTERM, False),   # kill -TERM PID
+    (signal.SIGHUP, False),    # the terminal closed
+    (signal.SIGINT, True),     # Ctrl-C on a terminal: the whole foreground group, workers too
+    (signal.SIGTERM, True),    # a service manager's stop (systemd's KillMode=control-group)
+], ids=["SIGTERM", "SIGHUP", "SIGINT-group", "SIGTERM-group"])
 def test_a_signal_stops_the_workers_names_resume_and_the_run_resumes_exactly_once(
-        tmp_path: Path, signum: signal.Signals) -> None:
+        tmp_path: Path, signum: signal.Signals, group: bool) -> None:
     inp = write_jsonl(tmp_path / "in.jsonl", sample_notices(RECORDS))
     out, state = tmp_path / "out", tmp_path / "state"
     proc = start(inp, out, state, resume=False)
@@ -60,7 +67,10 @@ def test_a_signal_stops_the_workers_names_resume_and_the_run_resumes_exactly_onc
             time.sleep(0.02)
         started = _descendants(proc.pid) or started
         assert len(started) >= 3, "no fork server and workers seen"   # fork server, 2 workers (, resource tracker)
-        proc.send_signal(signum)
+        if group:
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
         proc.wait(timeout=60)   # not communicate(): a process left running would hold stderr open
     finally:
         if proc.poll() is None:
