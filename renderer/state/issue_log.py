@@ -194,6 +194,18 @@ def chain_mac_of(key: bytes, seq: int, prev: str, body_json: bytes) -> str:
                     hashlib.sha256).hexdigest()
 
 
+def anchored_head(line: Mapping[str, Any], key: bytes) -> Head:
+    """An anchor line as a chain head written with `key`; ValueError saying what it is instead ("is not a chain
+    head (…)", "fails its MAC …")."""
+    try:
+        head = Head.parse(line)
+    except ValueError as exc:
+        raise ValueError(f"is not a chain head ({exc})") from None
+    if not head.authentic(key):
+        raise ValueError("fails its MAC (not written with this log key)")
+    return head
+
+
 def head_mac(key: bytes, head: Mapping[str, Any]) -> str:
     """The MAC of a chain head (count, seq, mac, at): a head file cannot be rewritten without the key."""
     fields = {k: head.get(k) for k in ("count", "seq", "mac", "at")}
@@ -351,14 +363,10 @@ class IssueLog:
                                           field="CHOHYO_AUDIT_ANCHOR") from None
             if line is not None:
                 try:
-                    anchored = Head.parse(line)
+                    anchored = anchored_head(line, key)
                 except ValueError as exc:
-                    raise IssueLogBehindError(f"CHOHYO_AUDIT_ANCHOR: the last line of {target} is not a chain head "
-                                              f"({exc}); nothing was issued", field="CHOHYO_AUDIT_ANCHOR") from None
-                if not anchored.authentic(key):
-                    raise IssueLogBehindError(f"CHOHYO_AUDIT_ANCHOR: the last line of {target} fails its MAC (not "
-                                              f"written with this log key); nothing was issued",
-                                              field="CHOHYO_AUDIT_ANCHOR")
+                    raise IssueLogBehindError(f"CHOHYO_AUDIT_ANCHOR: the last line of {target} {exc}; nothing was "
+                                              f"issued", field="CHOHYO_AUDIT_ANCHOR") from None
                 out.append(Expected(anchored, "the last anchor in CHOHYO_AUDIT_ANCHOR", target,
                                     "CHOHYO_AUDIT_ANCHOR"))
         return out
@@ -575,13 +583,10 @@ class IssueLog:
         seen: set[tuple[int, str]] = set()
         for number, line in enumerate(lines, start=1):
             try:
-                anchored = Head.parse(line)
+                anchored = anchored_head(line, key)
             except ValueError as exc:
-                raise IssueLogError(f"--anchor: line {number} is not a chain head ({exc}); nothing was "
-                                    f"acknowledged", field="--anchor") from None
-            if not anchored.authentic(key):
-                raise IssueLogError(f"--anchor: line {number} fails its MAC (not written with this log key); "
-                                    f"nothing was acknowledged", field="--anchor")
+                raise IssueLogError(f"--anchor: line {number} {exc}; nothing was acknowledged",
+                                    field="--anchor") from None
             pair = (anchored.seq, anchored.mac)
             if gone(anchored) and pair not in acknowledged and pair not in seen:
                 seen.add(pair)

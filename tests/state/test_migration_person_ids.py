@@ -17,15 +17,14 @@ tables, as ``tests/state/test_migrations.py`` does. Out: assertions that
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dvkit import NOW, ROOT, TENANT, Clock, inspect_pdf
+from dvkit import NOW, ROOT, TENANT, inspect_pdf
+from migkit import KEY, settings, unchecked
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
@@ -34,8 +33,6 @@ from renderer.cli import app
 from renderer.printing.run import dv_holds
 from renderer.settings import Settings
 from renderer.state.db import (
-    Database,
-    connect,
     lifts,
     metadata,
     open_database,
@@ -50,7 +47,6 @@ from renderer.state.migrations.versions.r0001_initial import METADATA as REV1
 from renderer.state.registry import parse_lines
 from renderer.suppressions import instant
 
-KEY = bytes(range(32))
 FIRST, PREVIOUS = REVISIONS[0], REVISIONS[-2]
 OTHER = "131016"
 NOTICE = "tsuchisho-kyufu-kettei"
@@ -58,19 +54,6 @@ NOTICE = "tsuchisho-kyufu-kettei"
 ADDRESS = ("栄町", "3番2号", "見本ハイツ503号室", "285-0014")
 
 
-def settings(state: Path, database_url: str | None, *, auto_upgrade: bool = False) -> Settings:
-    state.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return Settings(layouts_dir=ROOT / "layouts", fonts_dir=ROOT / "fonts", state_dir=state, clock=Clock(),
-                    database_url=database_url, log_key=KEY, db_auto_upgrade=auto_upgrade)
-
-
-@contextlib.contextmanager
-def unchecked(s: Settings) -> Iterator[Database]:
-    db = connect(s)
-    try:
-        yield db
-    finally:
-        db.engine.dispose()
 
 
 def chohyo(s: Settings, *args: str) -> Any:

@@ -21,19 +21,18 @@ Revision 0003 (the DV registry's person_ids upper-cased) has its own file, ``tes
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from batchkit import write_jsonl
-from dvkit import ROOT, TENANT, Clock, sample, upsert
+from dvkit import ROOT, TENANT, sample, upsert
+from migkit import KEY, settings, unchecked
 from sqlalchemy import MetaData, inspect, select, text
 from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
@@ -47,9 +46,7 @@ from renderer.settings import Settings
 from renderer.state.db import (
     DB_FILE,
     PROVENANCE_COLUMNS,
-    Database,
     close_database,
-    connect,
     issue_log,
     metadata,
     open_database,
@@ -61,7 +58,6 @@ from renderer.state.migrations.run import differences, script_revisions, upgrade
 from renderer.state.migrations.versions.r0001_initial import METADATA as REV1
 from renderer.state.registry import parse_lines
 
-KEY = bytes(range(32))
 PREVIOUS = REVISIONS[-2]
 #: the schema of 0.2.0, the last release before migrations: the rows it left are copied into a database at it
 FIRST = REVISIONS[0]
@@ -69,20 +65,6 @@ LATER = ", ".join(REVISIONS[1:])
 WIFE = "100000002"
 
 
-def settings(state: Path, database_url: str | None, *, auto_upgrade: bool = False) -> Settings:
-    state.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return Settings(layouts_dir=ROOT / "layouts", fonts_dir=ROOT / "fonts", state_dir=state, clock=Clock(),
-                    database_url=database_url, log_key=KEY, db_auto_upgrade=auto_upgrade)
-
-
-@contextlib.contextmanager
-def unchecked(s: Settings) -> Iterator[Database]:
-    """The database without the revision check (as ``chohyo db`` opens it), disposed afterwards."""
-    db = connect(s)
-    try:
-        yield db
-    finally:
-        db.engine.dispose()
 
 
 def upgrade_with(s: Settings) -> Any:
