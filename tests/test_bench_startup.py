@@ -23,3 +23,22 @@ def test_bench_startup_reports_every_figure_against_the_canvas_script() -> None:
         assert label in done.stdout, label
     baseline = next(line for line in done.stdout.splitlines() if "canvas script (baseline)" in line)
     assert "1.00" in baseline
+
+
+def test_stale_bytecode_is_reported_not_called_compiled(tmp_path: Path) -> None:
+    """The startup figures say whether every module had fresh bytecode: one edited module without its .pyc
+    rewritten (a checkout under PYTHONDONTWRITEBYTECODE=1) is compiled on every start and slows the cold render."""
+    import os
+    import py_compile
+
+    from renderer.benchmarks.startup import bytecode_is_fresh
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    for name in ("__init__.py", "a.py"):
+        (pkg / name).write_text("X = 1\n", encoding="utf-8")
+        py_compile.compile(str(pkg / name))
+    assert bytecode_is_fresh(pkg)
+    later = (pkg / "a.py").stat().st_mtime + 10
+    os.utime(pkg / "a.py", (later, later))   # edited after it was compiled
+    assert not bytecode_is_fresh(pkg)

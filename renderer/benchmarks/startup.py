@@ -129,12 +129,26 @@ def _warm_ms(settings: Settings, sample: Path, renders: int) -> float:
     return statistics.median(times) * 1000
 
 
+def bytecode_is_fresh(package: Path | None = None) -> bool:
+    """Every module of `package` (default: the renderer) has bytecode at least as new as its source (a checkout
+    run with ``PYTHONDONTWRITEBYTECODE=1`` after an edit has stale files, compiled again on every start)."""
+    if package is None:
+        spec = importlib.util.find_spec("renderer")
+        if spec is None or spec.origin is None:
+            return False
+        package = Path(spec.origin).parent
+    for source in package.rglob("*.py"):
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        if not cached.is_file() or cached.stat().st_mtime < source.stat().st_mtime:
+            return False
+    return True
+
+
 def run_startup_bench(runs: int = 5, warm_renders: int = 20) -> StartupReport:
     base = Settings.from_env()
     sample = base.layouts_dir / "samples" / "juminhyo-setai.json"
     env = dict(os.environ)
-    spec = importlib.util.find_spec("renderer.api")
-    bytecode = bool(spec and spec.origin and Path(importlib.util.cache_from_source(spec.origin)).is_file())
+    bytecode = bytecode_is_fresh()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
 

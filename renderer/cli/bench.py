@@ -157,9 +157,10 @@ def bench_startup(
     from renderer.benchmarks.startup import TARGET_COLD_S, TARGET_COLD_S_16, TARGET_WARM_MS, run_startup_bench
 
     r = run_startup_bench(runs, warm)
+    stale = "NOT compiled or stale: such modules are compiled each run (python -m compileall renderer)"
     table = Table("figure", "s", "× canvas script", "target",
                   title=f"chohyo bench startup (best of {r.runs} fresh processes; renderer bytecode "
-                        f"{'compiled' if r.bytecode else 'NOT compiled: every module is compiled each run'})")
+                        f"{'compiled' if r.bytecode else stale})")
     rows = [("python -c pass", r.python, ""), ("canvas script (baseline)", r.canvas_script, ""),
             ("chohyo --help", r.help, "≤ 0.3 s"),
             ("chohyo render, cold (machine caches filled)", r.cold_render,
