@@ -284,7 +284,10 @@ def _redact(doc: BoundDocument, everyone: Sequence[str], covering: Mapping[str, 
     data = doc.data
     for path, kinds in paths:
         data = replace(data, path, protect(kinds))
-    data, shared = hide_shared(data, paths, frozenset(hidden))
+    # the document's own reader keeps their own values (the addressee's address on the mailing to them, the
+    # verified person's own): they live there, and a letter must reach them
+    readers = frozenset(p for p in (viewer, addressee) if p is not None)
+    data, shared = hide_shared(data, paths, frozenset(hidden), readers=readers, ownerless=addressee)
     outcome = DvOutcome(policy="redact_address", protected=sorted(protected), redacted=count + shared,
                         hidden=frozenset(hidden))
     return dataclasses.replace(doc, data=data), outcome
@@ -298,18 +301,21 @@ def value_key(value: BaseModel) -> str:
     return f"{type(value).__name__}:{json.dumps(body, ensure_ascii=False, sort_keys=True)}"
 
 
-def hide_shared(data: M, paths: Sequence[tuple[str, frozenset[str]]], hidden: frozenset[str]) -> tuple[M, int]:
+def hide_shared(data: M, paths: Sequence[tuple[str, frozenset[str]]], hidden: frozenset[str], *,
+                readers: frozenset[str] = frozenset(), ownerless: str | None = None) -> tuple[M, int]:
     """`data` with every value at a protected path that equals a hidden one (`value_key`) hidden too, and how many.
-    A protected person's address printed as someone else's — a co-resident's row on a list, a 共有者 living with
-    the addressee — would give away what 「記載省略」 hides (found by a hostile review: the row after the
-    protected one, same surname, same 異動日, printed the address)."""
+    A protected person's address printed as someone else's — a co-resident's row on a list, a 共有者 living at
+    the same address — would give away what 「記載省略」 hides (found by a hostile review: the row after the
+    protected one, same surname, same 決定日, printed the address). A value of one of the document's `readers`
+    (a value of no person of its own counts as `ownerless`'s) stays: the addressee of a mailing living with a
+    protected 共有者 still gets the letter at their own address."""
     if not hidden:
         return data, 0
     count = 0
 
     def new(value: Any, owner: str | None) -> Any:
         nonlocal count
-        if not isinstance(value, BaseModel) or value_key(value) not in hidden:
+        if not isinstance(value, BaseModel) or value_key(value) not in hidden or (owner or ownerless) in readers:
             return value
         count += 1
         return PROTECTED

@@ -472,3 +472,19 @@ def test_a_co_owner_at_a_protected_co_owners_address_does_not_print_it(renderer:
     same_home["address"] = {**protected["address"], "block": "99番99号"}
     text = squash(inspect_pdf(renderer.render(env, layout_id="tsuchisho-nozei", caller=mailer).pdf).extracted)
     assert text.count("記載省略") == 1 and protected["address"]["town"] + "99番99号" in text
+
+
+def test_the_addressee_living_with_a_protected_co_owner_still_gets_the_letter(renderer: Renderer) -> None:
+    """The hidden-elsewhere rule never hides the reader's own value: on the municipality's mailing, an addressee
+    at the protected 共有者's address gets the letter at that address (the 共有者's line reads 「記載省略」)."""
+    root = Path(__file__).resolve().parents[2]
+    env = json.loads((root / "golden" / "tsuchisho-nozei" / "dv-kyoyusha" / "input.json").read_text(encoding="utf-8"))
+    env["request"]["issued_on"] = NOW.date().isoformat()
+    protected = env["data"]["co_owners"][0]
+    home = dict(env["data"]["addressee"]["address"])
+    protected["address"] = dict(home)
+    load(renderer, upsert(protected["person_id"]))
+    result = renderer.render(env, layout_id="tsuchisho-nozei", caller=Caller.local("cli", mailing=True))
+    text = squash(inspect_pdf(result.pdf).extracted)
+    assert home["town"] + home["block"] in text and "285-0014" in text   # the window: postcode and address
+    assert text.count("記載省略") == 1   # the protected 共有者's own line only
