@@ -113,6 +113,21 @@ def notice_layouts(tmp: Path) -> Path:
 # --------------------------------------------------------------------------- looking inside a PDF
 
 
+def strings_in(node: Any) -> set[str]:
+    """Every string value (not key) in a JSON document, for "never echoed" assertions."""
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, str):
+            out.add(n)
+        elif isinstance(n, dict):
+            stack.extend(n.values())
+        elif isinstance(n, list):
+            stack.extend(n)
+    return out
+
+
 def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 

@@ -16,9 +16,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from dvkit import strings_in
 from typer.testing import CliRunner
 
 from renderer.cli import app
@@ -36,20 +36,6 @@ def _namespaces() -> bool:
         return subprocess.run(["unshare", "-rm", "true"], capture_output=True, timeout=30, check=False).returncode == 0
     except OSError:
         return False
-
-
-def _personal(value: Any) -> set[str]:
-    out: set[str] = set()
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str) and len(node) >= 2:
-            out.add(node)
-        elif isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return out
 
 
 def _render_into_full_disk(full: Path, state: Path, envelope: Path) -> tuple[int, str, list[str]]:
@@ -89,7 +75,7 @@ def test_a_full_output_disk_names_the_file_and_the_reason_and_voids_the_numbers(
     assert problem["type"] == "urn:chohyo:problem:output-not-written", problem
     assert f"cannot write {full / 'out.pdf'}: No space left on device (ENOSPC)" in problem["detail"], problem
     assert "internal failure" not in stderr and "Traceback" not in stderr
-    assert not {s for s in _personal(envelope["data"]) if s in stderr}, "resident data in the message"
+    assert not {s for s in strings_in(envelope["data"]) if len(s) >= 2 and s in stderr}, "resident data in the message"
     assert listing == [], f"left on the full disk: {listing}"
     # the 発行番号 reserved for the render are accounted for (spoiled: not written), the log verifies
     verify = CliRunner().invoke(app, ["audit", "verify", "--state-dir", str(state), "--json"])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dvkit import ROOT, Clock
+from dvkit import ROOT, Clock, strings_in
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
@@ -76,20 +76,6 @@ def sample(name: str = "juminhyo-setai", *, tenant: str | None = None, layout: s
     env["request"].update(request)
     return env
 
-
-def strings_in(node: Any) -> set[str]:
-    """Every string value (not key) in a JSON document, for "never echoed" assertions."""
-    out: set[str] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, str):
-            out.add(n)
-        elif isinstance(n, dict):
-            stack.extend(n.values())
-        elif isinstance(n, list):
-            stack.extend(n)
-    return out
 
 
 def personal_strings(env: dict[str, Any]) -> set[str]:
